@@ -1,0 +1,42 @@
+#pragma once
+
+// A capture source: reads committed changes from one database and hands them over in
+// transaction-sized batches with the position after them.
+//
+// Threading: the runtime calls poll() from one dedicated thread per source; it may block up to
+// `wait`. acknowledge() is called on the same thread after the batch's jobs and checkpoint are
+// durable in the store; only then may the source tell its server the position is consumed.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/change_event.h"
+#include "core/result.h"
+
+namespace smsbridge {
+
+struct ChangeBatch {
+  std::vector<ChangeEvent> events;
+  std::string position;  // resume point after the last event; empty when nothing was read
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual const std::string& name() const = 0;
+
+  // Installs what the capture mode needs (trigger tables, triggers...). Idempotent.
+  virtual Status setup() = 0;
+  // The statements setup() would run, for `setup --dry-run`.
+  virtual Result<std::vector<std::string>> setupSql() = 0;
+
+  // Connects and positions the reader after `checkpoint` (empty: from the start of capture).
+  virtual Status start(const std::string& checkpoint) = 0;
+  // Returns the next batch of committed changes, or an empty batch after `wait` with nothing.
+  virtual Result<ChangeBatch> poll(std::chrono::milliseconds wait) = 0;
+  // The batch ending at `position` is durable in the store.
+  virtual Status acknowledge(const std::string& position) = 0;
+};
+
+}  // namespace smsbridge

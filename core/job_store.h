@@ -1,0 +1,113 @@
+#pragma once
+
+// The durable heart of the bridge: jobs, attempts, checkpoints. Everything the bridge must not
+// lose lives here (DESIGN.md §1, §2, §7). Implementations: connectors/<db>/*_store.
+//
+// Threading: a JobStore is shared by the capture threads, the dispatcher and the delivery
+// report path; every method is thread-safe and blocking (it talks to a database). Errors are
+// kTransient when retrying later may help (locked, connection lost) and kConfig/kInternal when
+// it will not.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/sms_job.h"
+
+namespace smsbridge {
+
+// A source position, committed with the jobs it produced. Opaque text per connector.
+struct Checkpoint {
+  std::string source;
+  std::string position;
+};
+
+struct EnqueueResult {
+  int inserted = 0;
+  int duplicates = 0;  // jobs whose dedup_key already existed: a replayed change
+};
+
+// One provider attempt, as written to smsbridge_attempts.
+struct AttemptRecord {
+  std::int64_t job_id = 0;
+  std::string provider;
+  std::string outcome;  // accepted | retry_later | fail_over | rejected | duplicate | expired
+  int http_status = 0;
+  std::string error_code;
+  std::string error_message;
+  TimePoint started_at{};
+  TimePoint finished_at{};
+};
+
+// What a dispatch round decided for one leased job, applied in one transaction.
+struct JobOutcome {
+  std::int64_t job_id = 0;
+  JobStatus status = JobStatus::kSent;  // sent | queued (retry) | failed | rejected | expired
+  std::string status_reason;
+  std::string provider;
+  std::string provider_message_id;
+  std::optional<double> price;
+  std::string currency;
+  TimePoint not_before{};  // for a retry: when to try again
+  std::vector<AttemptRecord> attempts;
+};
+
+// A delivery report after normalisation by the provider adapter (or the sandbox).
+struct DeliveryReport {
+  std::string provider;
+  std::string provider_message_id;
+  JobStatus status = JobStatus::kDelivered;  // sent | delivered | undelivered | expired | failed
+  std::string reason;
+  TimePoint reported_at{};
+};
+
+enum class ReportEffect {
+  kApplied,     // the job moved forward
+  kNoOp,        // replay or late report: the job is already at or past that status
+  kUnknownJob,  // no job has that provider message id (yet)
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Creates or migrates the smsbridge_* tables. Idempotent. `setup` calls it; `run` checks.
+  virtual Status migrate() = 0;
+  // The statements migrate() would run, for `setup --dry-run`.
+  virtual std::vector<std::string> migrationSql() const = 0;
+  // Ok when the schema is at the version this build expects; a kConfig error telling the
+  // operator to run `smsbridge setup` otherwise.
+  virtual Status checkSchema() = 0;
+
+  // Inserts the jobs and saves the checkpoint in ONE transaction. Jobs whose dedup_key exists
+  // are skipped and counted. Either everything is durable on return, or nothing is.
+  virtual Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
+                                        const Checkpoint& checkpoint) = 0;
+  virtual Result<std::optional<std::string>> loadCheckpoint(const std::string& source) = 0;
+
+  // Leases up to `limit` due jobs of one lane (status queued or scheduled, not_before <= now),
+  // oldest first, moving them to `sending` with lease_owner/lease_until.
+  virtual Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
+                                               std::chrono::milliseconds lease, TimePoint now) = 0;
+
+  // Applies a dispatch decision to a job this owner leased, with its attempts, atomically.
+  // A job whose lease was lost is left alone (kTransient error).
+  virtual Status recordOutcome(const JobOutcome& outcome, const std::string& owner,
+                               TimePoint now) = 0;
+
+  // Moves `sending` jobs whose lease expired (their dispatcher died) back to `queued`.
+  // Returns how many. The in-doubt policy beyond `resend` is the dispatcher issue's.
+  virtual Result<int> requeueExpiredLeases(TimePoint now) = 0;
+
+  // Forward-only and idempotent: a replayed or late report changes nothing.
+  virtual Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) = 0;
+
+  // Number of jobs per status, for progress lines and summaries.
+  virtual Result<std::vector<std::pair<JobStatus, int>>> countByStatus() = 0;
+};
+
+}  // namespace smsbridge
