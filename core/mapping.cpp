@@ -1,0 +1,193 @@
+#include "core/mapping.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/sms_text.h"
+
+namespace smsbridge {
+namespace {
+
+// Fields of one change event: unprefixed names read the current row, `old.<col>` the before
+// image. A table that has a column named "old" is still reachable as `new.old`.
+class EventContext final : public EvalContext {
+ public:
+  explicit EventContext(const ChangeEvent& event) : event_(event) {}
+
+  const Value* resolve(std::span<const std::string> path) const override {
+    if (path.size() == 2 && path[0] == "old") {
+      return event_.before ? event_.before->find(path[1]) : nullptr;
+    }
+    if (path.size() == 2 && path[0] == "new") {
+      return event_.after ? event_.after->find(path[1]) : nullptr;
+    }
+    if (path.size() != 1) return nullptr;
+    const Row* row = event_.current();
+    return row ? row->find(path[0]) : nullptr;
+  }
+
+ private:
+  const ChangeEvent& event_;
+};
+
+template <typename T>
+std::optional<T> compileField(std::string_view key, const std::string& text,
+                              const Mapping::ReportFn& report, bool& ok) {
+  auto compiled = T::compile(text);
+  if (auto* diagnostics = std::get_if<std::vector<ExprDiagnostic>>(&compiled)) {
+    for (auto& d : *diagnostics) report(key, d.offset, d.message);
+    ok = false;
+    return std::nullopt;
+  }
+  return std::get<T>(std::move(compiled));
+}
+
+}  // namespace
+
+std::optional<Mapping> Mapping::compile(const MappingSpec& spec, const MappingDefaults& defaults,
+                                        const ReportFn& report) {
+  Mapping m(spec, defaults);
+  bool ok = true;
+  for (const auto& name : spec.on) {
+    if (auto op = parseOp(name)) {
+      m.ops_.insert(*op);
+    } else {
+      report("on", 0, "unknown operation '" + name + "'; use insert, update or delete");
+      ok = false;
+    }
+  }
+  if (m.ops_.empty() && spec.on.empty()) {
+    m.ops_ = {Op::kInsert, Op::kUpdate};
+  }
+  if (!spec.when.empty()) m.when_ = compileField<Expression>("when", spec.when, report, ok);
+  m.to_ = compileField<Template>("to", spec.to, report, ok);
+  m.text_ = compileField<Template>("text", spec.text, report, ok);
+  if (!spec.region.empty()) m.region_ = compileField<Template>("region", spec.region, report, ok);
+  if (!spec.dedup.empty()) m.dedup_ = compileField<Template>("dedup", spec.dedup, report, ok);
+  if (auto lane = parseLane(spec.lane)) {
+    m.lane_ = *lane;
+  } else {
+    report("lane", 0, "unknown lane '" + spec.lane + "'; use otp, transactional or marketing");
+    ok = false;
+  }
+  m.phone_types_ = defaults.phone_types;
+  if (!spec.phone_types.empty()) {
+    if (auto policy = parsePhoneTypePolicy(spec.phone_types)) {
+      m.phone_types_ = *policy;
+    } else {
+      report("phone_types", 0,
+             "unknown phone type policy '" + spec.phone_types +
+                 "'; use any, mobile or "
+                 "mobile_or_unknown");
+      ok = false;
+    }
+  }
+  const std::string& sender = spec.sender.empty() ? defaults.sender : spec.sender;
+  if (!sender.empty()) {
+    if (Status s = validateSenderId(sender); !s.isOk()) {
+      report("sender", 0, (spec.sender.empty() ? "defaults.sender: " : "") + s.message());
+      ok = false;
+    }
+  }
+  if (m.text_ && m.text_->isConstant() && spec.text.empty()) {
+    report("text", 0, "the SMS text is empty");
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return m;
+}
+
+bool Mapping::matches(const ChangeEvent& event) const {
+  return event.source == spec_.source && event.table == spec_.table && ops_.count(event.op) > 0;
+}
+
+std::optional<SmsJob> Mapping::apply(const ChangeEvent& event, TimePoint now) const {
+  EventContext context(event);
+  SmsJob job;
+  job.source = event.source;
+  job.mapping = spec_.name;
+  job.entity_table = event.table;
+  job.entity_id = event.pk;
+  job.lane = lane_;
+  job.route = spec_.route;
+  job.sender = spec_.sender.empty() ? defaults_.sender : spec_.sender;
+  job.created_at = now;
+  job.not_before = now;
+  job.status = JobStatus::kQueued;
+  // One job per mapping per captured change: a replayed change lands on the same key.
+  job.dedup_key = fmt::format("{}|{}|{}|{}|{}", spec_.name, event.source, event.table, event.pk,
+                              event.position);
+
+  auto reject = [&](std::string reason) {
+    job.status = JobStatus::kRejected;
+    job.status_reason = std::move(reason);
+    spdlog::warn("Mapping rejected a change. mapping={} table={} pk={} reason=\"{}\"", spec_.name,
+                 event.table, event.pk, job.status_reason);
+    return job;
+  };
+
+  if (when_) {
+    auto fires = when_->evaluateCondition(context);
+    if (!fires) return reject("when: " + fires.error().message());
+    if (!*fires) return std::nullopt;
+  }
+  if (dedup_) {
+    auto key = dedup_->render(context);
+    if (!key) return reject("dedup: " + key.error().message());
+    job.dedup_key = spec_.name + "|" + *key;
+  }
+  auto body = text_->render(context);
+  if (!body) return reject("text: " + body.error().message());
+  job.body = std::move(*body);
+  SmsTextInfo info = analyzeSmsText(job.body);
+  job.encoding = info.encoding;
+  job.segments = info.segments;
+  if (job.body.empty()) return reject("text: rendered an empty SMS");
+
+  auto raw = to_->render(context);
+  if (!raw) return reject("to: " + raw.error().message());
+  std::string region = defaults_.region;
+  if (region_) {
+    auto rendered = region_->render(context);
+    if (!rendered) return reject("region: " + rendered.error().message());
+    if (!rendered->empty()) region = std::move(*rendered);
+  }
+  PhoneResult phone = normalizePhone(*raw, region, phone_types_);
+  job.recipient_raw = phone.raw;
+  if (!phone.ok()) {
+    job.status = JobStatus::kSuppressed;
+    job.status_reason = std::string(phoneProblemName(*phone.problem)) +
+                        (phone.detail.empty() ? "" : ": " + phone.detail);
+    spdlog::info("No usable phone number; job suppressed. mapping={} table={} pk={} reason={}",
+                 spec_.name, event.table, event.pk, phoneProblemName(*phone.problem));
+    return job;
+  }
+  job.recipient = phone.e164;
+  return job;
+}
+
+std::vector<SmsJob> MappingEngine::map(std::span<const ChangeEvent> events, TimePoint now) const {
+  std::vector<SmsJob> jobs;
+  for (const ChangeEvent& event : events) {
+    for (const Mapping& mapping : mappings_) {
+      if (!mapping.matches(event)) continue;
+      if (auto job = mapping.apply(event, now)) jobs.push_back(std::move(*job));
+    }
+  }
+  return jobs;
+}
+
+std::vector<std::string> MappingEngine::tablesOf(const std::string& source) const {
+  std::vector<std::string> tables;
+  for (const Mapping& m : mappings_) {
+    if (m.source() == source &&
+        std::find(tables.begin(), tables.end(), m.table()) == tables.end()) {
+      tables.push_back(m.table());
+    }
+  }
+  return tables;
+}
+
+}  // namespace smsbridge

@@ -1,0 +1,99 @@
+#pragma once
+
+// Mappings turn change events into SMS jobs (DESIGN.md §4): match table and operation,
+// evaluate `when`, render the text and the recipient, normalise the phone number, and derive
+// the dedup key, lane and route. Everything is compiled at config load; applying a mapping
+// never throws, and a row it cannot use becomes a job with a precise reason, never a crash or
+// an empty SMS.
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/change_event.h"
+#include "core/expression.h"
+#include "core/phone.h"
+#include "core/sms_job.h"
+#include "core/template.h"
+
+namespace smsbridge {
+
+struct MappingDefaults {
+  std::string region;  // ISO-3166 alpha-2, used when neither the record nor the mapping has one
+  std::string sender;
+  PhoneTypePolicy phone_types = PhoneTypePolicy::kMobile;
+};
+
+// A mapping as written in the config, before compilation.
+struct MappingSpec {
+  std::string name;
+  std::string source;
+  std::string table;
+  std::vector<std::string> on;  // insert | update | delete
+  std::string when;             // empty: every matching change
+  std::string to;               // template
+  std::string region;           // template; empty: the default region
+  std::string text;             // template
+  std::string sender;           // empty: the default sender
+  std::string lane = "transactional";
+  std::string route = "default";
+  std::string dedup;        // template; empty: one job per captured change
+  std::string phone_types;  // empty: the default policy
+};
+
+class Mapping {
+ public:
+  // `key` names the spec field ("when", "text"...), `offset` the byte inside its value.
+  using ReportFn =
+      std::function<void(std::string_view key, std::size_t offset, std::string message)>;
+
+  // Returns nothing when any part failed to compile; every problem went to `report`.
+  static std::optional<Mapping> compile(const MappingSpec& spec, const MappingDefaults& defaults,
+                                        const ReportFn& report);
+
+  const std::string& name() const { return spec_.name; }
+  const std::string& source() const { return spec_.source; }
+  const std::string& table() const { return spec_.table; }
+
+  bool matches(const ChangeEvent& event) const;
+
+  // Nothing when `when` is false. Otherwise a job: `queued`, or `suppressed`/`rejected` with
+  // status_reason saying why (missing phone, a field the row does not have...).
+  std::optional<SmsJob> apply(const ChangeEvent& event, TimePoint now) const;
+
+ private:
+  Mapping(MappingSpec spec, MappingDefaults defaults)
+      : spec_(std::move(spec)), defaults_(std::move(defaults)) {}
+
+  MappingSpec spec_;
+  MappingDefaults defaults_;
+  std::set<Op> ops_;
+  std::optional<Expression> when_;
+  std::optional<Template> to_;
+  std::optional<Template> region_;
+  std::optional<Template> text_;
+  std::optional<Template> dedup_;
+  Lane lane_ = Lane::kTransactional;
+  PhoneTypePolicy phone_types_ = PhoneTypePolicy::kMobile;
+};
+
+// All mappings of a configuration.
+class MappingEngine {
+ public:
+  explicit MappingEngine(std::vector<Mapping> mappings) : mappings_(std::move(mappings)) {}
+
+  // Jobs for every mapping that fires on each event, in event order.
+  std::vector<SmsJob> map(std::span<const ChangeEvent> events, TimePoint now) const;
+
+  // Tables the mappings of `source` read, for sources that capture only what is mapped.
+  std::vector<std::string> tablesOf(const std::string& source) const;
+  const std::vector<Mapping>& mappings() const { return mappings_; }
+
+ private:
+  std::vector<Mapping> mappings_;
+};
+
+}  // namespace smsbridge
