@@ -1,0 +1,50 @@
+#pragma once
+
+// The table of source connectors: which `type:` values a source may have, each with its config
+// schema and the code that turns a validated config section into factories. An explicit table,
+// no static self-registration (static libraries drop it).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/diagnostics.h"
+#include "config/schema.h"
+#include "config/section.h"
+#include "core/connector.h"
+#include "core/job_store.h"
+
+namespace smsbridge {
+
+// A configured source, ready to build its capture and, when the store lives in it, its store.
+struct SourceFactory {
+  std::string name;
+  std::string type;
+  std::string capture;
+  std::vector<std::string> tables;  // from `tables:`; empty: what the mappings read
+  std::chrono::milliseconds poll_interval{500};
+  std::string description;  // "SQLite database shop.db", for logs and setup output
+  std::function<Result<std::unique_ptr<Source>>(const std::vector<std::string>& tables,
+                                                const std::string& prefix)>
+      create_source;
+  // Empty when this kind of database cannot hold the store yet.
+  std::function<Result<std::unique_ptr<JobStore>>(const std::string& prefix)> create_store;
+};
+
+struct ConnectorEntry {
+  std::string_view type;
+  const config::Schema* schema;
+  // Reads a validated `sources.<name>` section; problems go to `diagnostics`.
+  std::function<std::optional<SourceFactory>(
+      const std::string& name, const config::Section& section, config::Diagnostics& diagnostics)>
+      parse;
+};
+
+const std::vector<ConnectorEntry>& connectorRegistry();
+const ConnectorEntry* findConnector(std::string_view type);
+
+}  // namespace smsbridge

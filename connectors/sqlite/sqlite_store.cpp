@@ -1,0 +1,463 @@
+#include "connectors/sqlite/sqlite_store.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/sql_ident.h"
+
+namespace smsbridge::sqlite {
+namespace {
+
+constexpr char kMessageColumns[] =
+    "id, dedup_key, source, mapping, entity_table, entity_id, recipient_raw, recipient, sender, "
+    "body, encoding, segments, lane, route, status, status_reason, attempts, provider, "
+    "provider_message_id, price, currency, not_before, expires_at, lease_owner, lease_until, "
+    "created_at, updated_at, sent_at, final_at";
+
+std::optional<std::string> optTime(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return formatTimestamp(*t);
+}
+
+TimePoint timeOr(const std::optional<std::string>& text) {
+  if (!text) return {};
+  return parseTimestamp(*text).value_or(TimePoint{});
+}
+
+std::optional<TimePoint> optTimeOf(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return parseTimestamp(*text);
+}
+
+SmsJob readJob(const Statement& st) {
+  SmsJob job;
+  job.id = st.columnInt(0);
+  job.dedup_key = st.columnText(1);
+  job.source = st.columnText(2);
+  job.mapping = st.columnText(3);
+  job.entity_table = st.columnText(4);
+  job.entity_id = st.columnText(5);
+  job.recipient_raw = st.columnText(6);
+  job.recipient = st.columnText(7);
+  job.sender = st.columnText(8);
+  job.body = st.columnText(9);
+  job.encoding = st.columnText(10) == "ucs2" ? Encoding::kUcs2 : Encoding::kGsm7;
+  job.segments = static_cast<int>(st.columnInt(11));
+  job.lane = parseLane(st.columnText(12)).value_or(Lane::kTransactional);
+  job.route = st.columnText(13);
+  job.status = parseStatus(st.columnText(14)).value_or(JobStatus::kFailed);
+  job.status_reason = st.columnText(15);
+  job.attempts = static_cast<int>(st.columnInt(16));
+  job.provider = st.columnText(17);
+  job.provider_message_id = st.columnText(18);
+  if (!st.columnIsNull(19)) job.price = st.columnDouble(19);
+  job.currency = st.columnText(20);
+  job.not_before = timeOr(st.columnOptText(21));
+  job.expires_at = optTimeOf(st.columnOptText(22));
+  job.lease_owner = st.columnText(23);
+  job.lease_until = optTimeOf(st.columnOptText(24));
+  job.created_at = timeOr(st.columnOptText(25));
+  job.updated_at = timeOr(st.columnOptText(26));
+  job.sent_at = optTimeOf(st.columnOptText(27));
+  job.final_at = optTimeOf(st.columnOptText(28));
+  return job;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::create(const std::string& path,
+                                                         const std::string& prefix,
+                                                         std::chrono::milliseconds busy_timeout) {
+  SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(prefix + "messages", "table prefix"));
+  auto db = Database::open(path, Database::OpenMode::kCreateIfMissing, busy_timeout);
+  if (!db) return db.error();
+  // WAL lets the shop read while the bridge writes; FULL makes every commit survive power loss,
+  // which the checkpoint-with-jobs guarantee depends on (performance.md §3.2).
+  auto wal = (*db)->prepare("PRAGMA journal_mode=WAL");
+  if (!wal) return wal.error();
+  auto mode = wal->step();
+  if (!mode) return mode.error();
+  if (*mode && wal->columnText(0) != "wal") {
+    return configError("SQLite database '" + path + "' cannot switch to WAL journal mode (got '" +
+                       wal->columnText(0) + "'); is it on a network filesystem?");
+  }
+  SMSBRIDGE_RETURN_IF_ERROR((*db)->exec("PRAGMA synchronous=FULL"));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*db), prefix));
+}
+
+std::string SqliteStore::table(std::string_view name) const {
+  return quoteIdentifier(prefix_ + std::string(name), SqlDialect::kSqlite);
+}
+
+template <typename F>
+Status SqliteStore::inTransaction(F&& body) {
+  SMSBRIDGE_RETURN_IF_ERROR(db_->beginWrite());
+  Status status = body();
+  if (status.isOk()) status = db_->commit();
+  if (!status.isOk()) db_->rollback();
+  return status;
+}
+
+std::vector<std::string> SqliteStore::migrationSql() const {
+  const std::string p = prefix_;
+  auto idx = [&](std::string_view name) {
+    return quoteIdentifier(p + std::string(name), SqlDialect::kSqlite);
+  };
+  return {
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (component TEXT PRIMARY KEY, version INTEGER "
+                  "NOT NULL, migrated_at TEXT NOT NULL)",
+                  table("schema")),
+      fmt::format(
+          "CREATE TABLE IF NOT EXISTS {} (\n"
+          "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+          "  dedup_key TEXT NOT NULL UNIQUE,\n"
+          "  source TEXT NOT NULL,\n  mapping TEXT NOT NULL,\n"
+          "  entity_table TEXT,\n  entity_id TEXT,\n"
+          "  recipient_raw TEXT,\n  recipient TEXT,\n  sender TEXT,\n  body TEXT NOT NULL,\n"
+          "  encoding TEXT NOT NULL,\n  segments INTEGER NOT NULL,\n  lane TEXT NOT NULL,\n"
+          "  route TEXT,\n  status TEXT NOT NULL,\n  status_reason TEXT,\n"
+          "  attempts INTEGER NOT NULL DEFAULT 0,\n  provider TEXT,\n"
+          "  provider_message_id TEXT,\n  price REAL,\n  currency TEXT,\n"
+          "  not_before TEXT NOT NULL,\n  expires_at TEXT,\n  lease_owner TEXT,\n"
+          "  lease_until TEXT,\n  created_at TEXT NOT NULL,\n  updated_at TEXT NOT NULL,\n"
+          "  sent_at TEXT,\n  final_at TEXT)",
+          table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (status, lane, not_before)",
+                  idx("messages_due"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
+                  idx("messages_provider_id"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (recipient)", idx("messages_recipient"),
+                  table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (entity_table, entity_id)",
+                  idx("messages_entity"), table("messages")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+                  "  message_id INTEGER NOT NULL REFERENCES {}(id),\n"
+                  "  provider TEXT NOT NULL,\n  outcome TEXT NOT NULL,\n  http_status INTEGER,\n"
+                  "  error_code TEXT,\n  error_message TEXT,\n"
+                  "  started_at TEXT NOT NULL,\n  finished_at TEXT NOT NULL)",
+                  table("attempts"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (message_id)", idx("attempts_message"),
+                  table("attempts")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (source TEXT PRIMARY KEY, position TEXT NOT "
+                  "NULL, updated_at TEXT NOT NULL)",
+                  table("checkpoints")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (source TEXT NOT NULL, tbl TEXT NOT NULL, pk "
+                  "TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY "
+                  "(source, tbl, pk))",
+                  table("shadow")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (recipient TEXT PRIMARY KEY, reason TEXT, "
+                  "source TEXT, created_at TEXT NOT NULL)",
+                  table("optouts")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n  provider TEXT NOT NULL,\n"
+                  "  provider_message_id TEXT,\n  sender TEXT NOT NULL,\n  recipient TEXT,\n"
+                  "  body TEXT NOT NULL,\n  received_at TEXT NOT NULL)",
+                  table("inbound")),
+      fmt::format("INSERT INTO {} (component, version, migrated_at) VALUES ('store', {}, "
+                  "strftime('%Y-%m-%dT%H:%M:%fZ','now')) ON CONFLICT(component) DO UPDATE SET "
+                  "version = excluded.version, migrated_at = excluded.migrated_at",
+                  table("schema"), kSchemaVersion),
+  };
+}
+
+Status SqliteStore::migrate() {
+  std::lock_guard lock(mu_);
+  return inTransaction([&]() -> Status {
+    for (const auto& sql : migrationSql()) SMSBRIDGE_RETURN_IF_ERROR(db_->exec(sql));
+    return Status::ok();
+  });
+}
+
+Status SqliteStore::checkSchema() {
+  std::lock_guard lock(mu_);
+  auto exists = db_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (!exists) return exists.error();
+  exists->bind(1, prefix_ + "schema");
+  auto found = exists->step();
+  if (!found) return found.error();
+  if (!*found) {
+    return configError("the store tables (" + prefix_ + "*) do not exist in '" + db_->path() +
+                       "'; run `smsbridge setup -c <config>` first");
+  }
+  auto st = db_->prepare("SELECT version FROM " + table("schema") + " WHERE component = 'store'");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  int version = *row ? static_cast<int>(st->columnInt(0)) : 0;
+  if (version < kSchemaVersion) {
+    return configError("the store schema in '" + db_->path() + "' is at version " +
+                       std::to_string(version) + ", this build needs " +
+                       std::to_string(kSchemaVersion) + "; run `smsbridge setup -c <config>`");
+  }
+  if (version > kSchemaVersion) {
+    return configError("the store schema in '" + db_->path() + "' is at version " +
+                       std::to_string(version) + ", newer than this build understands (" +
+                       std::to_string(kSchemaVersion) + "); upgrade smsbridge");
+  }
+  return Status::ok();
+}
+
+Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
+                                           const Checkpoint& checkpoint) {
+  std::lock_guard lock(mu_);
+  EnqueueResult result;
+  Status status = inTransaction([&]() -> Status {
+    if (!jobs.empty()) {
+      auto insert = db_->prepare(
+          "INSERT INTO " + table("messages") +
+          " (dedup_key, source, mapping, entity_table, entity_id, recipient_raw, recipient, "
+          "sender, body, encoding, segments, lane, route, status, status_reason, not_before, "
+          "expires_at, created_at, updated_at, final_at) VALUES "
+          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dedup_key) DO NOTHING");
+      if (!insert) return insert.error();
+      for (const SmsJob& job : jobs) {
+        std::string created = formatTimestamp(job.created_at);
+        insert->reset();
+        insert->bind(1, job.dedup_key)
+            .bind(2, job.source)
+            .bind(3, job.mapping)
+            .bind(4, job.entity_table)
+            .bind(5, job.entity_id)
+            .bind(6, job.recipient_raw)
+            .bind(7, job.recipient)
+            .bind(8, job.sender)
+            .bind(9, job.body)
+            .bind(10, encodingName(job.encoding))
+            .bind(11, job.segments)
+            .bind(12, laneName(job.lane))
+            .bind(13, job.route)
+            .bind(14, statusName(job.status))
+            .bind(15, job.status_reason)
+            .bind(16, formatTimestamp(job.not_before))
+            .bind(17, optTime(job.expires_at))
+            .bind(18, created)
+            .bind(19, created)
+            .bind(20, isFinal(job.status) ? std::optional<std::string>(created) : std::nullopt);
+        SMSBRIDGE_RETURN_IF_ERROR(insert->run());
+        if (db_->changes() > 0) {
+          ++result.inserted;
+        } else {
+          ++result.duplicates;
+        }
+      }
+    }
+    if (!checkpoint.position.empty()) {
+      auto save = db_->prepare(
+          "INSERT INTO " + table("checkpoints") +
+          " (source, position, updated_at) VALUES (?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now')) "
+          "ON CONFLICT(source) DO UPDATE SET position = excluded.position, "
+          "updated_at = excluded.updated_at");
+      if (!save) return save.error();
+      save->bind(1, checkpoint.source).bind(2, checkpoint.position);
+      SMSBRIDGE_RETURN_IF_ERROR(save->run());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return result;
+}
+
+Result<std::optional<std::string>> SqliteStore::loadCheckpoint(const std::string& source) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT position FROM " + table("checkpoints") + " WHERE source = ?");
+  if (!st) return st.error();
+  st->bind(1, source);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->columnText(0));
+}
+
+Result<std::vector<SmsJob>> SqliteStore::claimDue(Lane lane, int limit, const std::string& owner,
+                                                  std::chrono::milliseconds lease, TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<SmsJob> jobs;
+  std::string now_text = formatTimestamp(now);
+  // Most polls find nothing: look first without taking the write lock, so an idle bridge never
+  // makes the shop's own writers wait.
+  auto due = db_->prepare("SELECT EXISTS (SELECT 1 FROM " + table("messages") +
+                          " WHERE status IN ('queued', 'scheduled') AND lane = ? AND "
+                          "not_before <= ?)");
+  if (!due) return due.error();
+  due->bind(1, laneName(lane)).bind(2, now_text);
+  auto any = due->step();
+  if (!any) return any.error();
+  if (due->columnInt(0) == 0) return jobs;
+  due = Statement(nullptr, nullptr);  // end the read before BEGIN IMMEDIATE
+  Status status = inTransaction([&]() -> Status {
+    auto st =
+        db_->prepare("UPDATE " + table("messages") +
+                     " SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ? "
+                     "WHERE id IN (SELECT id FROM " +
+                     table("messages") +
+                     " WHERE status IN ('queued', 'scheduled') AND lane = ? AND not_before <= ? "
+                     "ORDER BY not_before, id LIMIT ?) RETURNING " +
+                     std::string(kMessageColumns));
+    if (!st) return st.error();
+    st->bind(1, owner)
+        .bind(2, formatTimestamp(now + lease))
+        .bind(3, now_text)
+        .bind(4, laneName(lane))
+        .bind(5, now_text)
+        .bind(6, limit);
+    while (true) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      jobs.push_back(readJob(*st));
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  std::sort(jobs.begin(), jobs.end(), [](const SmsJob& a, const SmsJob& b) {
+    return a.not_before != b.not_before ? a.not_before < b.not_before : a.id < b.id;
+  });
+  return jobs;
+}
+
+Status SqliteStore::recordOutcome(const JobOutcome& outcome, const std::string& owner,
+                                  TimePoint now) {
+  if (!canTransition(JobStatus::kSending, outcome.status)) {
+    return internalError("dispatcher asked for sending -> " +
+                         std::string(statusName(outcome.status)));
+  }
+  std::lock_guard lock(mu_);
+  std::string now_text = formatTimestamp(now);
+  bool lease_lost = false;
+  Status status = inTransaction([&]() -> Status {
+    auto attempt = db_->prepare(
+        "INSERT INTO " + table("attempts") +
+        " (message_id, provider, outcome, http_status, error_code, error_message, started_at, "
+        "finished_at) VALUES (?,?,?,?,?,?,?,?)");
+    if (!attempt) return attempt.error();
+    for (const AttemptRecord& a : outcome.attempts) {
+      attempt->reset();
+      attempt->bind(1, outcome.job_id)
+          .bind(2, a.provider)
+          .bind(3, a.outcome)
+          .bind(4, a.http_status)
+          .bind(5, a.error_code)
+          .bind(6, a.error_message)
+          .bind(7, formatTimestamp(a.started_at))
+          .bind(8, formatTimestamp(a.finished_at));
+      SMSBRIDGE_RETURN_IF_ERROR(attempt->run());
+    }
+    bool sent = outcome.status == JobStatus::kSent;
+    auto update = db_->prepare(
+        "UPDATE " + table("messages") +
+        " SET status = ?, status_reason = ?, provider = COALESCE(NULLIF(?, ''), provider), "
+        "provider_message_id = COALESCE(NULLIF(?, ''), provider_message_id), "
+        "price = COALESCE(?, price), currency = COALESCE(NULLIF(?, ''), currency), "
+        "attempts = attempts + ?, not_before = COALESCE(?, not_before), lease_owner = NULL, "
+        "lease_until = NULL, updated_at = ?, sent_at = COALESCE(?, sent_at), final_at = ? "
+        "WHERE id = ? AND status = 'sending' AND lease_owner = ?");
+    if (!update) return update.error();
+    update->bind(1, statusName(outcome.status))
+        .bind(2, outcome.status_reason)
+        .bind(3, outcome.provider)
+        .bind(4, outcome.provider_message_id);
+    if (outcome.price) {
+      update->bind(5, *outcome.price);
+    } else {
+      update->bindNull(5);
+    }
+    update->bind(6, outcome.currency)
+        .bind(7, static_cast<std::int64_t>(outcome.attempts.size()))
+        .bind(8, outcome.status == JobStatus::kQueued
+                     ? std::optional<std::string>(formatTimestamp(outcome.not_before))
+                     : std::nullopt)
+        .bind(9, now_text)
+        .bind(10, sent ? std::optional<std::string>(now_text) : std::nullopt)
+        .bind(11, isFinal(outcome.status) ? std::optional<std::string>(now_text) : std::nullopt)
+        .bind(12, outcome.job_id)
+        .bind(13, owner);
+    SMSBRIDGE_RETURN_IF_ERROR(update->run());
+    lease_lost = db_->changes() == 0;
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  if (lease_lost) {
+    return transientError("job " + std::to_string(outcome.job_id) + " was no longer leased by " +
+                          owner + "; its outcome was not applied");
+  }
+  return Status::ok();
+}
+
+Result<int> SqliteStore::requeueExpiredLeases(TimePoint now) {
+  std::lock_guard lock(mu_);
+  int count = 0;
+  Status status = inTransaction([&]() -> Status {
+    auto st = db_->prepare("UPDATE " + table("messages") +
+                           " SET status = 'queued', status_reason = 'in_doubt: lease expired, "
+                           "resending', lease_owner = NULL, lease_until = NULL, updated_at = ? "
+                           "WHERE status = 'sending' AND lease_until < ?");
+    if (!st) return st.error();
+    std::string now_text = formatTimestamp(now);
+    st->bind(1, now_text).bind(2, now_text);
+    SMSBRIDGE_RETURN_IF_ERROR(st->run());
+    count = db_->changes();
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return count;
+}
+
+Result<ReportEffect> SqliteStore::applyDeliveryReport(const DeliveryReport& report, TimePoint now) {
+  std::lock_guard lock(mu_);
+  ReportEffect effect = ReportEffect::kUnknownJob;
+  Status status = inTransaction([&]() -> Status {
+    auto find = db_->prepare("SELECT id, status FROM " + table("messages") +
+                             " WHERE provider = ? AND provider_message_id = ?");
+    if (!find) return find.error();
+    find->bind(1, report.provider).bind(2, report.provider_message_id);
+    auto row = find->step();
+    if (!row) return row.error();
+    if (!*row) return Status::ok();
+    std::int64_t id = find->columnInt(0);
+    std::string current_text = find->columnText(1);
+    auto current = parseStatus(current_text);
+    if (!current || !canTransition(*current, report.status)) {
+      effect = ReportEffect::kNoOp;
+      return Status::ok();
+    }
+    std::string now_text = formatTimestamp(now);
+    auto update =
+        db_->prepare("UPDATE " + table("messages") +
+                     " SET status = ?, status_reason = COALESCE(NULLIF(?, ''), status_reason), "
+                     "updated_at = ?, final_at = ? WHERE id = ? AND status = ?");
+    if (!update) return update.error();
+    update->bind(1, statusName(report.status))
+        .bind(2, report.reason)
+        .bind(3, now_text)
+        .bind(4, isFinal(report.status) ? std::optional<std::string>(now_text) : std::nullopt)
+        .bind(5, id)
+        .bind(6, current_text);
+    SMSBRIDGE_RETURN_IF_ERROR(update->run());
+    effect = db_->changes() > 0 ? ReportEffect::kApplied : ReportEffect::kNoOp;
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return effect;
+}
+
+Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT status, count(*) FROM " + table("messages") +
+                         " GROUP BY status ORDER BY status");
+  if (!st) return st.error();
+  std::vector<std::pair<JobStatus, int>> counts;
+  while (true) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    if (auto s = parseStatus(st->columnText(0))) {
+      counts.emplace_back(*s, static_cast<int>(st->columnInt(1)));
+    }
+  }
+  return counts;
+}
+
+}  // namespace smsbridge::sqlite
