@@ -1,0 +1,367 @@
+#include "app/bridge_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "config/section.h"
+#include "config/validate.h"
+#include "core/phone.h"
+#include "core/sql_ident.h"
+
+namespace smsbridge {
+namespace {
+
+using config::Diagnostics;
+using config::Section;
+
+std::vector<std::string> registeredTypes(auto const& registry) {
+  std::vector<std::string> types;
+  for (const auto& entry : registry) types.emplace_back(entry.type);
+  return types;
+}
+
+const config::Schema& logSchema() {
+  using namespace config;
+  static const Schema schema{
+      "log",
+      "Logging to stderr.",
+      {
+          oneOf("level", {"trace", "debug", "info", "warn", "error", "off"}, "info",
+                "Least severe level that is logged."),
+          oneOf("format", {"text", "json"}, "text",
+                "`text`: one human-readable line per event; `json`: one JSON object per line "
+                "for log shippers."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& defaultsSchema() {
+  using namespace config;
+  static const Schema schema{
+      "defaults",
+      "Values mappings use when they do not set their own.",
+      {
+          str("region", "",
+              "ISO-3166 country code (PL, DE, GB...) for phone numbers written without a "
+              "country code, when neither the record nor the mapping gives one."),
+          str("sender", "", "Sender ID: up to 11 letters/digits, or an E.164 number."),
+          oneOf("phone_types", {"mobile", "mobile_or_unknown", "any"}, "mobile",
+                "Which numbers are SMS-capable: `mobile` (mobile and fixed-or-mobile), "
+                "`mobile_or_unknown`, or `any` valid number."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& sourceSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{"source",
+             "A database smsbridge captures changes from. The keys below apply to every type; "
+             "each type adds its own.",
+             {
+                 required(oneOf("type", registeredTypes(connectorRegistry()), "Database kind.")),
+                 oneOf("capture", {"trigger", "logical", "binlog", "poll"}, "trigger",
+                       "Capture mode: `trigger` installs triggers that record changes in "
+                       "<prefix>changes (needs DDL rights; works everywhere)."),
+                 stringList("tables", {},
+                            "Tables to capture. Default: every table a mapping of this source "
+                            "reads."),
+                 duration("poll_interval", "500ms",
+                          "How often to look for new changes when idle. Latency from commit "
+                          "to enqueue is at most about this long."),
+             },
+             "type",
+             {}};
+    for (const auto& entry : connectorRegistry()) {
+      s.variants.emplace_back(std::string(entry.type), entry.schema);
+    }
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& storeSchema() {
+  using namespace config;
+  static const Schema schema{
+      "store",
+      "Where jobs, attempts and checkpoints live. By default, in the source database itself, "
+      "so delivery statuses are written back where the shop's staff can query them.",
+      {
+          str("source", "",
+              "Name of the source whose database holds the store. Default: the only source "
+              "(required when there are several)."),
+          str("table_prefix", "smsbridge_", "Prefix of every table smsbridge creates."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& providerSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{"provider",
+             "An SMS provider account. The name is what routes refer to.",
+             {required(oneOf("type", registeredTypes(providerRegistry()), "Provider kind."))},
+             "type",
+             {}};
+    for (const auto& entry : providerRegistry()) {
+      s.variants.emplace_back(std::string(entry.type), entry.schema);
+    }
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& dispatcherSchema() {
+  using namespace config;
+  static const Schema schema{
+      "dispatcher",
+      "How queued jobs are claimed and sent.",
+      {
+          integer("batch_size", 50, "Most jobs claimed per lane per round."),
+          integer("max_inflight", 100, "Most sends in progress at once."),
+          duration("poll_interval", "200ms", "How often to look for due jobs when idle."),
+          duration("lease", "60s",
+                   "How long a claimed job belongs to this process. A job whose owner died "
+                   "(crash, kill -9) is sent again after its lease expires."),
+          duration("retry_base", "1s", "First retry delay; doubles each attempt, with jitter."),
+          duration("retry_max", "5m", "Longest retry delay."),
+          integer("max_attempts", 5, "Attempts before a job is `failed`."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& mappingSchema() {
+  using namespace config;
+  static const Schema schema{
+      "mapping",
+      "Turns a change in one table into an SMS.",
+      {
+          str("source", "", "Source name. Default: the only source."),
+          required(str("table", "Table whose changes this mapping reads.")),
+          subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
+                   "Operations that trigger the mapping."),
+          str("when", "",
+              "Condition on the change, e.g. `status == 'shipped' and old.status != "
+              "'shipped'`. `old.<col>` is the value before an update. Empty: every change."),
+          required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
+          str("region", "",
+              "Country for numbers without a country code, as a template (e.g. "
+              "`{{ country }}`). Empty: defaults.region."),
+          required(str("text",
+                       "SMS text template: `{{ column }}`, `{{ old.column }}`, "
+                       "filters like `{{ name | upper }}`.")),
+          str("sender", "", "Sender ID. Default: defaults.sender."),
+          oneOf("lane", {"otp", "transactional", "marketing"}, "transactional",
+                "Priority lane: otp before transactional before marketing."),
+          str("route", "default", "Route (list of providers) to send through."),
+          str("dedup", "",
+              "Dedup key template. Jobs with the same key are sent once. Default: one job "
+              "per captured change."),
+          oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
+                "Overrides defaults.phone_types."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+std::string hostOwner() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+}  // namespace
+
+const config::Schema& bridgeSchema() {
+  using namespace config;
+  static const Schema schema{
+      "smsbridge",
+      "The smsbridge configuration file.",
+      {
+          object("log", logSchema(), "Logging."),
+          object("defaults", defaultsSchema(), "Defaults for mappings."),
+          required(mapOf("sources", sourceSchema(), "Databases to capture changes from.")),
+          object("store", storeSchema(), "Where jobs and checkpoints live."),
+          required(mapOf("providers", providerSchema(), "SMS provider accounts.")),
+          required(mapOf("routes", FieldType::kStringList,
+                         "Ordered provider lists. A mapping's `route` names one; the first "
+                         "provider is tried first, the next on failover.",
+                         "<route>")),
+          object("dispatcher", dispatcherSchema(), "Sending."),
+          required(mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>")),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const SourceFactory* BridgeConfig::findSource(const std::string& name) const {
+  for (const auto& s : sources) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> BridgeConfig::tablesOf(const SourceFactory& source) const {
+  if (!source.tables.empty()) return source.tables;
+  return mappings->tablesOf(source.name);
+}
+
+Result<std::unique_ptr<JobStore>> BridgeConfig::createStore() const {
+  const SourceFactory* source = findSource(store.source);
+  if (!source || !source->create_store) {
+    return configError("source '" + store.source + "' cannot hold the store");
+  }
+  return source->create_store(store.prefix);
+}
+
+std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
+                                             const config::LoadOptions& options,
+                                             Diagnostics& diagnostics) {
+  auto document = config::Document::loadFile(path, options);
+  if (!document) {
+    diagnostics.add(config::Diagnostic{path, 0, 0, "", document.error().message()});
+    return std::nullopt;
+  }
+  for (const auto& d : document->diagnostics().all()) diagnostics.add(d);
+  config::validate(*document, bridgeSchema(), diagnostics);
+  if (!diagnostics.empty()) return std::nullopt;
+
+  BridgeConfig cfg;
+  cfg.file = path;
+  Section root(&*document, document->root(), &bridgeSchema(), "");
+
+  Section log = root.object("log");
+  cfg.log_level = log.str("level");
+  cfg.log_format = log.str("format") == "json" ? LogFormat::kJson : LogFormat::kText;
+
+  Section defaults = root.object("defaults");
+  cfg.defaults.region = defaults.str("region");
+  cfg.defaults.sender = defaults.str("sender");
+  cfg.defaults.phone_types =
+      parsePhoneTypePolicy(defaults.str("phone_types")).value_or(PhoneTypePolicy::kMobile);
+  if (!cfg.defaults.region.empty() && !isValidRegionCode(cfg.defaults.region)) {
+    diagnostics.add(defaults.at("region", "'" + cfg.defaults.region +
+                                              "' is not a country code libphonenumber knows "
+                                              "(use ISO-3166 alpha-2 like PL, DE, GB)"));
+  }
+
+  for (auto& [name, section] : root.object("sources").entries()) {
+    const ConnectorEntry* entry = findConnector(section.str("type"));
+    if (!entry) continue;  // validation reported it
+    if (auto factory = entry->parse(name, section, diagnostics)) {
+      cfg.sources.push_back(std::move(*factory));
+    }
+  }
+
+  Section store = root.object("store");
+  cfg.store.prefix = store.str("table_prefix");
+  if (Status s = validateIdentifier(cfg.store.prefix + "x", "table_prefix"); !s.isOk()) {
+    diagnostics.add(store.at("table_prefix", s.message()));
+  }
+  cfg.store.source = store.str("source");
+  if (cfg.store.source.empty()) {
+    if (cfg.sources.size() == 1) {
+      cfg.store.source = cfg.sources.front().name;
+    } else if (cfg.sources.size() > 1) {
+      diagnostics.add(store.at("source",
+                               "several sources are configured; name the one whose "
+                               "database holds the store"));
+    }
+  } else if (!cfg.findSource(cfg.store.source)) {
+    diagnostics.add(store.at("source", "no source named '" + cfg.store.source + "'"));
+  }
+
+  std::set<std::string> provider_names;
+  for (auto& [name, section] : root.object("providers").entries()) {
+    provider_names.insert(name);
+    const ProviderEntry* entry = findProvider(section.str("type"));
+    if (!entry) continue;
+    if (auto factory = entry->parse(name, section, diagnostics)) {
+      cfg.providers.push_back({name, section.str("type"), std::move(*factory)});
+    }
+  }
+
+  Section routes = root.object("routes");
+  for (auto& [name, section] : routes.entries()) {
+    std::vector<std::string> list = routes.strings(name);
+    if (list.empty()) diagnostics.add(routes.at(name, "a route needs at least one provider"));
+    for (const auto& provider : list) {
+      if (!provider_names.count(provider)) {
+        diagnostics.add(routes.at(name, "route '" + name + "' names provider '" + provider +
+                                            "', which is not configured under providers"));
+      }
+    }
+    cfg.routes[name] = std::move(list);
+  }
+
+  Section dispatcher = root.object("dispatcher");
+  cfg.dispatcher.owner = hostOwner();
+  cfg.dispatcher.batch_size = static_cast<int>(dispatcher.integer("batch_size"));
+  cfg.dispatcher.max_inflight = static_cast<int>(dispatcher.integer("max_inflight"));
+  cfg.dispatcher.poll_interval = dispatcher.duration("poll_interval");
+  cfg.dispatcher.lease = dispatcher.duration("lease");
+  cfg.dispatcher.retry_base = dispatcher.duration("retry_base");
+  cfg.dispatcher.retry_max = dispatcher.duration("retry_max");
+  cfg.dispatcher.max_attempts = static_cast<int>(dispatcher.integer("max_attempts"));
+  for (const char* key : {"batch_size", "max_inflight", "max_attempts"}) {
+    if (dispatcher.integer(key) < 1) diagnostics.add(dispatcher.at(key, "must be at least 1"));
+  }
+
+  std::vector<Mapping> mappings;
+  for (auto& [name, section] : root.object("mappings").entries()) {
+    MappingSpec spec;
+    spec.name = name;
+    spec.source = section.str("source");
+    if (spec.source.empty() && cfg.sources.size() == 1) spec.source = cfg.sources.front().name;
+    spec.table = section.str("table");
+    spec.on = section.strings("on");
+    spec.when = section.str("when");
+    spec.to = section.str("to");
+    spec.region = section.str("region");
+    spec.text = section.str("text");
+    spec.sender = section.str("sender");
+    spec.lane = section.str("lane");
+    spec.route = section.str("route");
+    spec.dedup = section.str("dedup");
+    spec.phone_types = section.str("phone_types");
+    if (const SourceFactory* source = cfg.findSource(spec.source)) {
+      if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
+        diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +
+                                                "' are smsbridge's own and cannot be mapped"));
+      } else if (Status s = validateIdentifier(spec.table, "table"); !s.isOk()) {
+        diagnostics.add(section.at("table", s.message()));
+      }
+      (void)source;
+    } else {
+      diagnostics.add(section.at("source", spec.source.empty()
+                                               ? "several sources are configured; name one"
+                                               : "no source named '" + spec.source + "'"));
+    }
+    if (!cfg.routes.count(spec.route)) {
+      diagnostics.add(section.at("route", "no route named '" + spec.route + "' under routes"));
+    }
+    auto mapping = Mapping::compile(
+        spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
+          diagnostics.add(section.atOffset(key, offset, std::move(message)));
+        });
+    if (mapping) mappings.push_back(std::move(*mapping));
+  }
+  cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));
+
+  if (!diagnostics.empty()) return std::nullopt;
+  return cfg;
+}
+
+}  // namespace smsbridge

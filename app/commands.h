@@ -1,0 +1,34 @@
+#pragma once
+
+// One function per CLI command; each returns the process exit code. main.cpp parses the
+// command line and calls them.
+
+#include <string>
+
+namespace smsbridge {
+
+struct RunOptions {
+  std::string config;
+  std::string log_level;   // overrides log.level when set
+  std::string log_format;  // overrides log.format when set
+};
+int runCommand(const RunOptions& options);
+// Catches SIGINT/SIGTERM from process start until `run` installs its own handling, so a stop
+// requested during start-up is a clean stop rather than a kill.
+void installEarlyStopHandler();
+
+struct CheckOptions {
+  std::string config;
+  bool quiet = false;
+};
+int checkCommand(const CheckOptions& options);
+
+struct SetupOptions {
+  std::string config;
+  bool dry_run = false;
+};
+int setupCommand(const SetupOptions& options);
+
+int configSchemaCommand();
+
+}  // namespace smsbridge

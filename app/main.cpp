@@ -1,0 +1,69 @@
+// smsbridge: turns business changes in a shop/ERP database into SMS.
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "app/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "smsbridge " SMSBRIDGE_VERSION
+      ": captures business changes in a shop, ERP or booking database, turns them into SMS "
+      "through YAML mappings, sends them through SMS providers with failover, and writes the "
+      "delivery status back into the same database.",
+      "smsbridge"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SMSBRIDGE_VERSION);
+
+  smsbridge::RunOptions run;
+  auto* run_cmd = app.add_subcommand(
+      "run",
+      "Run the bridge: capture changes, enqueue and send SMS, apply delivery reports. "
+      "Stops on SIGINT/SIGTERM after draining in-flight sends; exit 0.");
+  run_cmd->add_option("-c,--config", run.config, "Config file (YAML)")->required();
+  run_cmd->add_option("--log-level", run.log_level,
+                      "Override log.level: trace, debug, info, warn, error, off");
+  run_cmd->add_option("--log-format", run.log_format, "Override log.format: text or json");
+
+  smsbridge::CheckOptions check;
+  auto* check_cmd = app.add_subcommand(
+      "check",
+      "Validate a config file without touching any database or provider. Prints every problem "
+      "as file:line:col: key.path: message. Exit 0 when valid, 1 otherwise.");
+  check_cmd->add_option("-c,--config", check.config, "Config file (YAML)")->required();
+  check_cmd->add_flag("-q,--quiet", check.quiet, "Print only problems");
+
+  smsbridge::SetupOptions setup;
+  auto* setup_cmd = app.add_subcommand(
+      "setup",
+      "Create or migrate the smsbridge_* store tables and install what each source's capture "
+      "mode needs (e.g. triggers). Idempotent: safe to run again after changing mappings.");
+  setup_cmd->add_option("-c,--config", setup.config, "Config file (YAML)")->required();
+  setup_cmd->add_flag("--dry-run", setup.dry_run, "Print the SQL instead of running it");
+
+  auto* schema_cmd = app.add_subcommand(
+      "config-schema", "Print every config key with its type, default and description (Markdown)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*run_cmd) {
+      smsbridge::installEarlyStopHandler();
+      return smsbridge::runCommand(run);
+    }
+    if (*check_cmd) return smsbridge::checkCommand(check);
+    if (*setup_cmd) return smsbridge::setupCommand(setup);
+    if (*schema_cmd) return smsbridge::configSchemaCommand();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "smsbridge: internal error: %s\n", e.what());
+    return 70;
+  }
+  return 1;
+}

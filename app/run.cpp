@@ -1,0 +1,261 @@
+// `smsbridge run`: sources → mappings → store → dispatcher → providers, until a signal.
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "app/bridge_config.h"
+#include "app/commands.h"
+
+namespace smsbridge {
+namespace {
+
+volatile std::sig_atomic_t g_early_stop = 0;
+void onEarlyStop(int signo) { g_early_stop = signo; }
+
+// Lets capture threads sleep between polls and still stop at once.
+class StopSignal {
+ public:
+  void request() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool requested() const {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
+  // Sleeps up to `d`; returns true when stop was requested.
+  bool waitFor(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, d, [&] { return stopped_; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+};
+
+// One capture thread: poll → map → enqueue with checkpoint → acknowledge. A batch is kept
+// until the store has it, so a failed enqueue is retried, never skipped.
+class CaptureLoop {
+ public:
+  CaptureLoop(const SourceFactory& factory, std::unique_ptr<Source> source, JobStore& store,
+              const MappingEngine& mappings, StopSignal& stop)
+      : factory_(factory),
+        source_(std::move(source)),
+        store_(store),
+        mappings_(mappings),
+        stop_(stop) {}
+
+  // Returns an error only for problems a restart cannot fix (config, lost position).
+  Status run() {
+    std::chrono::milliseconds backoff{0};
+    bool started = false;
+    std::optional<ChangeBatch> pending;
+    while (!stop_.requested()) {
+      if (backoff.count() > 0 && stop_.waitFor(backoff)) break;
+      if (!started) {
+        auto checkpoint = store_.loadCheckpoint(factory_.name);
+        Status s = checkpoint ? source_->start(checkpoint->value_or("")) : checkpoint.error();
+        if (!s.isOk()) {
+          if (s.category() != ErrorCategory::kTransient) return s;
+          backoff = nextBackoff(backoff);
+          spdlog::warn("Source unavailable; retrying. source={} in_ms={} error=\"{}\"",
+                       factory_.name, backoff.count(), s.toString());
+          continue;
+        }
+        started = true;
+      }
+      if (!pending) {
+        auto batch = source_->poll(factory_.poll_interval);
+        if (!batch) {
+          if (batch.error().category() != ErrorCategory::kTransient) return batch.error();
+          backoff = nextBackoff(backoff);
+          spdlog::warn("Reading changes failed; retrying. source={} in_ms={} error=\"{}\"",
+                       factory_.name, backoff.count(), batch.error().toString());
+          started = false;  // resume from the durable checkpoint
+          continue;
+        }
+        if (batch->position.empty()) {
+          backoff = std::chrono::milliseconds(0);
+          if (stop_.waitFor(factory_.poll_interval)) break;
+          continue;
+        }
+        pending = std::move(*batch);
+      }
+      std::vector<SmsJob> jobs = mappings_.map(pending->events, std::chrono::system_clock::now());
+      auto result = store_.enqueue(jobs, Checkpoint{factory_.name, pending->position});
+      if (!result) {
+        if (result.error().category() != ErrorCategory::kTransient) return result.error();
+        backoff = nextBackoff(backoff);
+        spdlog::warn("Enqueue failed; retrying the same batch. source={} in_ms={} error=\"{}\"",
+                     factory_.name, backoff.count(), result.error().toString());
+        continue;
+      }
+      backoff = std::chrono::milliseconds(0);
+      if (result->inserted > 0 || result->duplicates > 0) {
+        spdlog::info("Captured changes. source={} changes={} jobs={} duplicates={} position={}",
+                     factory_.name, pending->events.size(), result->inserted, result->duplicates,
+                     pending->position);
+      } else {
+        spdlog::debug("Captured changes; no mapping fired. source={} changes={} position={}",
+                      factory_.name, pending->events.size(), pending->position);
+      }
+      if (Status s = source_->acknowledge(pending->position); !s.isOk()) {
+        spdlog::warn(
+            "Could not acknowledge a position (the next one covers it). source={} "
+            "error=\"{}\"",
+            factory_.name, s.toString());
+      }
+      pending.reset();
+    }
+    return Status::ok();
+  }
+
+ private:
+  static std::chrono::milliseconds nextBackoff(std::chrono::milliseconds current) {
+    if (current.count() == 0) return std::chrono::milliseconds(250);
+    return std::min(current * 2, std::chrono::milliseconds(30'000));
+  }
+
+  const SourceFactory& factory_;
+  std::unique_ptr<Source> source_;
+  JobStore& store_;
+  const MappingEngine& mappings_;
+  StopSignal& stop_;
+};
+
+void logSummary(JobStore& store) {
+  auto counts = store.countByStatus();
+  if (!counts) return;
+  std::string line;
+  for (auto& [status, n] : *counts) {
+    line += (line.empty() ? "" : " ") + std::string(statusName(status)) + "=" + std::to_string(n);
+  }
+  spdlog::info("Jobs by status: {}", line.empty() ? "none" : line);
+}
+
+}  // namespace
+
+void installEarlyStopHandler() {
+  std::signal(SIGINT, onEarlyStop);
+  std::signal(SIGTERM, onEarlyStop);
+}
+
+int runCommand(const RunOptions& options) {
+  config::Diagnostics diagnostics;
+  auto cfg = loadBridgeConfig(options.config, {}, diagnostics);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", diagnostics.toString().c_str());
+    std::fprintf(stderr, "smsbridge: not started: the config has problems\n");
+    return 1;
+  }
+  std::string level = options.log_level.empty() ? cfg->log_level : options.log_level;
+  LogFormat format = cfg->log_format;
+  if (!options.log_format.empty()) {
+    format = options.log_format == "json" ? LogFormat::kJson : LogFormat::kText;
+  }
+  if (Status s = setupLogging(level, format); !s.isOk()) {
+    std::fprintf(stderr, "smsbridge: %s\n", s.message().c_str());
+    return 1;
+  }
+
+  auto fail = [](const Status& status) {
+    spdlog::error("Cannot start. error=\"{}\"", status.toString());
+    return 1;
+  };
+  auto store = cfg->createStore();
+  if (!store) return fail(store.error());
+  if (Status s = (*store)->checkSchema(); !s.isOk()) return fail(s);
+
+  std::vector<std::pair<const SourceFactory*, std::unique_ptr<Source>>> sources;
+  for (const SourceFactory& factory : cfg->sources) {
+    auto source = factory.create_source(cfg->tablesOf(factory), cfg->store.prefix);
+    if (!source) return fail(source.error());
+    sources.emplace_back(&factory, std::move(*source));
+  }
+
+  boost::asio::io_context io;
+  std::map<std::string, std::unique_ptr<Provider>> providers;
+  std::map<std::string, Provider*> provider_ptrs;
+  for (const NamedProvider& p : cfg->providers) {
+    auto provider = p.create(io);
+    if (!provider) return fail(provider.error().withContext("provider '" + p.name + "'"));
+    provider_ptrs[p.name] = provider->get();
+    providers[p.name] = std::move(*provider);
+  }
+
+  Dispatcher dispatcher(cfg->dispatcher, **store, provider_ptrs, cfg->routes,
+                        SystemClock::instance(), io);
+  for (auto& [name, provider] : providers) {
+    provider->setDeliveryReportSink(
+        [&dispatcher](const DeliveryReport& report) { dispatcher.onDeliveryReport(report); });
+  }
+
+  StopSignal stop;
+  std::atomic<int> exit_code{0};
+  bool shutting_down = false;
+  std::vector<std::thread> threads;
+  auto shutdown = [&](int code) {
+    if (shutting_down) return;
+    shutting_down = true;
+    if (code != 0) exit_code = code;
+    stop.request();
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+    dispatcher.stop([&] {
+      for (auto& [name, provider] : providers) provider->shutdown();
+      io.stop();
+    });
+  };
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("Received {}; stopping capture and draining sends.",
+                 signo == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown(0);
+  });
+  if (g_early_stop != 0) {
+    spdlog::info("Stop requested during start-up; stopping.");
+    boost::asio::post(io, [&] { shutdown(0); });
+  }
+
+  for (auto& [factory, source] : sources) {
+    threads.emplace_back([&, factory = factory, source = std::move(source)]() mutable {
+      CaptureLoop loop(*factory, std::move(source), **store, *cfg->mappings, stop);
+      Status s = loop.run();
+      if (!s.isOk()) {
+        spdlog::error("Capture stopped; the bridge shuts down. source={} error=\"{}\"",
+                      factory->name, s.toString());
+        boost::asio::post(io, [&] { shutdown(1); });
+      }
+    });
+  }
+  dispatcher.start();
+  spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={}",
+               SMSBRIDGE_VERSION, options.config, cfg->sources.size(), cfg->providers.size(),
+               cfg->mappings->mappings().size());
+  io.run();
+  for (auto& t : threads) {
+    if (t.joinable()) t.join();
+  }
+  logSummary(**store);
+  spdlog::info("smsbridge stopped. exit_code={}", exit_code.load());
+  return exit_code;
+}
+
+}  // namespace smsbridge

@@ -1,0 +1,56 @@
+#include <cstdio>
+
+#include "app/bridge_config.h"
+#include "app/commands.h"
+
+namespace smsbridge {
+
+int setupCommand(const SetupOptions& options) {
+  (void)setupLogging("warn", LogFormat::kText);  // this command reports on stdout itself
+  config::Diagnostics diagnostics;
+  auto cfg = loadBridgeConfig(options.config, {}, diagnostics);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", diagnostics.toString().c_str());
+    return 1;
+  }
+  auto fail = [](const Status& status) {
+    std::fprintf(stderr, "smsbridge setup: %s\n", status.toString().c_str());
+    return 1;
+  };
+
+  auto store = cfg->createStore();
+  if (!store) return fail(store.error());
+  if (options.dry_run) {
+    std::printf("-- store: %s*\n", cfg->store.prefix.c_str());
+    for (const auto& sql : (*store)->migrationSql()) std::printf("%s;\n\n", sql.c_str());
+  } else {
+    if (Status s = (*store)->migrate(); !s.isOk()) return fail(s);
+    std::printf("store: %s* tables are ready in source '%s'\n", cfg->store.prefix.c_str(),
+                cfg->store.source.c_str());
+  }
+
+  for (const SourceFactory& factory : cfg->sources) {
+    auto tables = cfg->tablesOf(factory);
+    auto source = factory.create_source(tables, cfg->store.prefix);
+    if (!source) return fail(source.error());
+    if (options.dry_run) {
+      auto sql = (*source)->setupSql();
+      if (!sql) return fail(sql.error());
+      std::printf("-- source '%s' (%s, capture: %s)\n", factory.name.c_str(),
+                  factory.description.c_str(), factory.capture.c_str());
+      for (const auto& statement : *sql) std::printf("%s;\n\n", statement.c_str());
+    } else {
+      if (Status s = (*source)->setup(); !s.isOk()) return fail(s);
+      std::string list;
+      for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t;
+      std::printf("source '%s': %s capture installed on %s\n", factory.name.c_str(),
+                  factory.capture.c_str(), list.c_str());
+    }
+  }
+  if (!options.dry_run)
+    std::printf("setup complete; start the bridge with: smsbridge run -c %s\n",
+                options.config.c_str());
+  return 0;
+}
+
+}  // namespace smsbridge
