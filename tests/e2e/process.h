@@ -1,0 +1,34 @@
+#pragma once
+
+// Runs the smsbridge binary as a child process, its output captured to a file.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace smsbridge::testing {
+
+class ChildProcess {
+ public:
+  ChildProcess(std::vector<std::string> args, std::string output_file);
+  ~ChildProcess();  // SIGKILLs a child still running
+
+  void signal(int signo);
+  // Waits up to `timeout`; returns the exit code, 128+signal when killed, or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string output() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string output_file_;
+};
+
+// Runs to completion; returns {exit code, combined output}.
+std::pair<int, std::string> runToCompletion(std::vector<std::string> args,
+                                            const std::string& output_file);
+
+}  // namespace smsbridge::testing
