@@ -91,7 +91,7 @@ fi
 
 step "Statuses written back to smsbridge_messages in $db"
 sqlite3 -header -column "$db" \
-  "SELECT id, mapping, recipient_raw, recipient, segments, encoding, status, provider_message_id FROM smsbridge_messages ORDER BY id"
+  "SELECT id, mapping, recipient_raw, recipient, segments, encoding, status, status_reason, provider_message_id FROM smsbridge_messages ORDER BY id"
 echo
 sqlite3 -header -column "$db" "SELECT id, recipient, body FROM smsbridge_messages ORDER BY id"
 

@@ -25,7 +25,7 @@ INSERT INTO orders (id, number, customer_name, phone, country, status, total) VA
   (1001, 'SO-1001', 'Anna',   '600 700 800',      'PL', 'processing', 129.90),
   (1002, 'SO-1002', 'Łukasz', '+48 601-234-567',  'PL', 'processing',  54.00),
   (1003, 'SO-1003', 'Jonas',  '0151 23456789',    'DE', 'processing', 310.50),
-  (1004, 'SO-1004', 'Emily',  '07700 900123',     'GB', 'processing',  18.75),
+  (1004, 'SO-1004', 'Emily',  '07400 123456',     'GB', 'processing',  18.75),
   (1005, 'SO-1005', 'Marek',  '',                 'PL', 'processing',  42.00);
 
 INSERT INTO products (id, sku, name, stock, low_stock_threshold) VALUES

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "connectors/sqlite/sqlite_db.h"
 #include "tests/e2e/process.h"
@@ -120,7 +121,7 @@ TEST_F(QuickstartTest, ShopChangesBecomeDeliveredSmsWrittenBack) {
   EXPECT_EQ(shop.text("SELECT recipient FROM smsbridge_messages WHERE entity_id = '1003'"),
             "+4915123456789");
   EXPECT_EQ(shop.text("SELECT body FROM smsbridge_messages WHERE entity_id = '1002'"),
-            "Hi Łukasz, your order SO-1002 has shipped. Total: 54 EUR.");
+            "Hi Łukasz, your order SO-1002 has shipped. Total: 54.00 EUR.");
   EXPECT_EQ(shop.text("SELECT encoding FROM smsbridge_messages WHERE entity_id = '1002'"), "ucs2");
   EXPECT_EQ(shop.text("SELECT status || ':' || status_reason FROM smsbridge_messages "
                       "WHERE entity_id = '1005'")
@@ -135,12 +136,32 @@ TEST_F(QuickstartTest, ShopChangesBecomeDeliveredSmsWrittenBack) {
   EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
   EXPECT_NE(bridge.output().find("SMS sent"), std::string::npos);
 
-  // A restart replays nothing: the checkpoint and dedup keys hold.
-  ChildProcess again({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run2.log"));
+  // A restart replays nothing: the checkpoint and dedup keys hold. This run logs JSON lines.
+  ChildProcess again({SMSBRIDGE_BINARY, "run", "-c", config_, "--log-format", "json"},
+                     dir_.file("run2.log"));
   std::this_thread::sleep_for(milliseconds(1500));
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(seconds(15)), 0) << again.output();
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM smsbridge_messages"), 5);
+  std::istringstream lines(again.output());
+  int json_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto parsed = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << "not a JSON line: " << line;
+    EXPECT_TRUE(parsed.contains("ts") && parsed.contains("level") && parsed.contains("msg"));
+    ++json_lines;
+  }
+  EXPECT_GE(json_lines, 2);
+}
+
+TEST_F(QuickstartTest, CorruptSourceDatabaseIsAClearErrorNamingTheFile) {
+  writeFile(dir_.file("shop.db"), std::string(4096, 'x'));
+  std::remove(dir_.file("shop.db-wal").c_str());
+  std::remove(dir_.file("shop.db-shm").c_str());
+  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("log"));
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("shop.db"), std::string::npos) << out;
+  EXPECT_NE(out.find("not a SQLite database or is corrupt"), std::string::npos) << out;
 }
 
 TEST_F(QuickstartTest, RunWithoutSetupTablesSaysToRunSetup) {
