@@ -342,8 +342,13 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
                                                 "' are smsbridge's own and cannot be mapped"));
       } else if (Status s = validateIdentifier(spec.table, "table"); !s.isOk()) {
         diagnostics.add(section.at("table", s.message()));
+      } else if (!source->tables.empty() && std::find(source->tables.begin(), source->tables.end(),
+                                                      spec.table) == source->tables.end()) {
+        // The mapping would silently never fire.
+        diagnostics.add(section.at("table", "source '" + spec.source + "' does not capture '" +
+                                                spec.table + "'; add it to sources." + spec.source +
+                                                ".tables"));
       }
-      (void)source;
     } else {
       diagnostics.add(section.at("source", spec.source.empty()
                                                ? "several sources are configured; name one"

@@ -339,6 +339,32 @@ mappings:
       << out;
 }
 
+TEST(CliTest, MappingOnATableTheSourceDoesNotCaptureIsReported) {
+  TempDir dir;
+  std::string config = dir.file("bad.yaml");
+  writeFile(config, R"(sources:
+  shop: {type: sqlite, path: shop.db, tables: [products]}
+providers:
+  sandbox: {type: sandbox}
+routes:
+  default: [sandbox]
+mappings:
+  shipped:
+    table: orders
+    to: "{{ phone }}"
+    text: "Shipped"
+    route: express
+)");
+  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("bad\\.yaml:9:12: mappings\\.shipped\\.table: "
+                                                "source 'shop' does not capture 'orders'")))
+      << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("bad\\.yaml:12:12: mappings\\.shipped\\.route: "
+                                                "no route named 'express'")))
+      << out;
+}
+
 TEST(CliTest, HelpDescribesEveryCommand) {
   TempDir dir;
   auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "--help"}, dir.file("log"));
