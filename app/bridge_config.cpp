@@ -58,10 +58,20 @@ const config::Schema& defaultsSchema() {
   return schema;
 }
 
+// A schema whose `type:` picks one entry of a plugin registry; each entry brings its own keys.
+template <typename Registry>
+config::Schema registrySchema(config::Schema common, const Registry& registry) {
+  common.variant_key = "type";
+  for (const auto& entry : registry) {
+    common.variants.emplace_back(std::string(entry.type), entry.schema);
+  }
+  return common;
+}
+
 const config::Schema& sourceSchema() {
   using namespace config;
-  static const Schema schema = [] {
-    Schema s{"source",
+  static const Schema schema = registrySchema(
+      Schema{"source",
              "A database smsbridge captures changes from. The keys below apply to every type; "
              "each type adds its own.",
              {
@@ -76,13 +86,9 @@ const config::Schema& sourceSchema() {
                           "How often to look for new changes when idle. Latency from commit "
                           "to enqueue is at most about this long."),
              },
-             "type",
-             {}};
-    for (const auto& entry : connectorRegistry()) {
-      s.variants.emplace_back(std::string(entry.type), entry.schema);
-    }
-    return s;
-  }();
+             "",
+             {}},
+      connectorRegistry());
   return schema;
 }
 
@@ -105,17 +111,13 @@ const config::Schema& storeSchema() {
 
 const config::Schema& providerSchema() {
   using namespace config;
-  static const Schema schema = [] {
-    Schema s{"provider",
+  static const Schema schema = registrySchema(
+      Schema{"provider",
              "An SMS provider account. The name is what routes refer to.",
              {required(oneOf("type", registeredTypes(providerRegistry()), "Provider kind."))},
-             "type",
-             {}};
-    for (const auto& entry : providerRegistry()) {
-      s.variants.emplace_back(std::string(entry.type), entry.schema);
-    }
-    return s;
-  }();
+             "",
+             {}},
+      providerRegistry());
   return schema;
 }
 
