@@ -1,0 +1,134 @@
+// Runs every tests/mappings/*.yaml: a config with mappings, and cases of a change event with the
+// job (or no job) it must produce. See tests/mappings/README.md for the format.
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "app/bridge_config.h"
+#include "core/clock.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace smsbridge {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> mappingFiles() {
+  std::vector<std::string> files;
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(SMSBRIDGE_SOURCE_DIR) / "tests" / "mappings")) {
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// YAML scalars typed the way a database would hand them over: quoted → text, plain numbers →
+// numbers, true/false → bool, null/~ → null, anything else → text.
+Value toValue(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return Value();
+  std::string text = node.Scalar();
+  if (node.Tag() == "!") return Value(text);
+  if (text == "true" || text == "false") return Value(text == "true");
+  char* end = nullptr;
+  long long i = std::strtoll(text.c_str(), &end, 10);
+  if (!text.empty() && *end == '\0') return Value(static_cast<std::int64_t>(i));
+  double d = std::strtod(text.c_str(), &end);
+  if (!text.empty() && *end == '\0') return Value(d);
+  return Value(text);
+}
+
+std::optional<Row> toRow(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return std::nullopt;
+  Row row;
+  for (const auto& kv : node) row.set(kv.first.Scalar(), toValue(kv.second));
+  return row;
+}
+
+class MappingsAsData : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MappingsAsData, EveryCaseProducesTheExpectedJob) {
+  YAML::Node file = YAML::LoadFile(GetParam());
+  YAML::Node config = YAML::Clone(file["config"]);
+  ASSERT_TRUE(config.IsMap()) << "a mappings test needs a `config:` mapping";
+  if (!config["sources"]) config["sources"]["shop"] = YAML::Load("{type: sqlite, path: shop.db}");
+  if (!config["providers"]) config["providers"]["sandbox"] = YAML::Load("{type: sandbox}");
+  if (!config["routes"]) config["routes"]["default"] = YAML::Load("[sandbox]");
+
+  testing::TempDir dir;
+  std::string path = dir.file("smsbridge.yaml");
+  std::ofstream(path) << YAML::Dump(config);
+  config::Diagnostics diagnostics;
+  config::LoadOptions options;
+  options.read_secret_files = false;
+  auto cfg = loadBridgeConfig(path, options, diagnostics);
+  ASSERT_TRUE(cfg.has_value()) << diagnostics.toString();
+  std::string source = cfg->sources.front().name;
+
+  ManualClock clock;
+  int index = 0;
+  ASSERT_TRUE(file["cases"].IsSequence()) << "a mappings test needs `cases:`";
+  for (const auto& c : file["cases"]) {
+    ++index;
+    SCOPED_TRACE(c["name"] ? c["name"].Scalar() : "case " + std::to_string(index));
+    const YAML::Node& e = c["event"];
+    ChangeEvent event;
+    event.source = e["source"] ? e["source"].Scalar() : source;
+    event.table = e["table"].Scalar();
+    auto op = parseOp(e["op"] ? e["op"].Scalar() : "update");
+    ASSERT_TRUE(op.has_value()) << "unknown op";
+    event.op = *op;
+    event.pk = e["pk"] ? e["pk"].Scalar() : "1";
+    event.position = std::to_string(index);
+    event.before = toRow(e["before"]);
+    event.after = toRow(e["after"]);
+
+    std::vector<ChangeEvent> events = {event};
+    std::vector<SmsJob> jobs = cfg->mappings->map(events, clock.now());
+    const YAML::Node& expect = c["expect"];
+    if (expect.IsScalar() && expect.Scalar() == "none") {
+      EXPECT_TRUE(jobs.empty()) << "expected no job, got one from " << jobs.front().mapping;
+      continue;
+    }
+    ASSERT_TRUE(expect.IsMap()) << "`expect` is a mapping or `none`";
+    std::size_t want = expect["jobs"] ? expect["jobs"].as<std::size_t>() : 1;
+    ASSERT_EQ(jobs.size(), want);
+    const SmsJob& job = jobs.front();
+    auto check = [&](const char* key, const std::string& actual) {
+      if (expect[key]) {
+        EXPECT_EQ(actual, expect[key].Scalar()) << key;
+      }
+    };
+    check("mapping", job.mapping);
+    check("status", std::string(statusName(job.status)));
+    check("recipient", job.recipient);
+    check("recipient_raw", job.recipient_raw);
+    check("body", job.body);
+    check("segments", std::to_string(job.segments));
+    check("encoding", std::string(encodingName(job.encoding)));
+    check("lane", std::string(laneName(job.lane)));
+    check("route", job.route);
+    check("sender", job.sender);
+    check("dedup_key", job.dedup_key);
+    if (expect["reason"]) {
+      EXPECT_EQ(job.status_reason.rfind(expect["reason"].Scalar(), 0), 0u)
+          << "status_reason '" << job.status_reason << "' does not start with '"
+          << expect["reason"].Scalar() << "'";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, MappingsAsData, ::testing::ValuesIn(mappingFiles()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = fs::path(info.param).stem().string();
+                           for (char& ch : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace smsbridge
