@@ -31,4 +31,14 @@ int setupCommand(const SetupOptions& options);
 
 int configSchemaCommand();
 
+struct TestMappingOptions {
+  std::string config;
+  std::string mapping;
+  std::string row;      // JSON object: the row after the change
+  std::string old_row;  // JSON object: the row before (makes the change an update)
+  std::string op;       // insert | update | delete; default from whether --old is given
+  std::string pk = "1";
+};
+int testMappingCommand(const TestMappingOptions& options);
+
 }  // namespace smsbridge

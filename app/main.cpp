@@ -44,6 +44,27 @@ int main(int argc, char** argv) {
   setup_cmd->add_option("-c,--config", setup.config, "Config file (YAML)")->required();
   setup_cmd->add_flag("--dry-run", setup.dry_run, "Print the SQL instead of running it");
 
+  smsbridge::TestMappingOptions test_mapping;
+  auto* test_mapping_cmd = app.add_subcommand(
+      "test-mapping",
+      "Show the SMS a mapping would create for a row, without touching any database or "
+      "provider: recipient in E.164, text, encoding, segments, lane, route, dedup key, or why "
+      "there is no job.");
+  test_mapping_cmd->add_option("-c,--config", test_mapping.config, "Config file (YAML)")
+      ->required();
+  test_mapping_cmd->add_option("-m,--mapping", test_mapping.mapping, "Mapping name")->required();
+  test_mapping_cmd
+      ->add_option("--row", test_mapping.row,
+                   "The row after the change, as a JSON object, e.g. "
+                   "'{\"status\": \"shipped\", \"phone\": \"600 700 800\"}'")
+      ->required();
+  test_mapping_cmd->add_option("--old", test_mapping.old_row,
+                               "The row before the change (JSON object); makes it an update");
+  test_mapping_cmd->add_option("--op", test_mapping.op,
+                               "insert, update or delete (default: update with --old, else "
+                               "insert)");
+  test_mapping_cmd->add_option("--pk", test_mapping.pk, "Primary key of the row (default 1)");
+
   auto* schema_cmd = app.add_subcommand(
       "config-schema", "Print every config key with its type, default and description (Markdown)");
 
@@ -61,6 +82,7 @@ int main(int argc, char** argv) {
     if (*check_cmd) return smsbridge::checkCommand(check);
     if (*setup_cmd) return smsbridge::setupCommand(setup);
     if (*schema_cmd) return smsbridge::configSchemaCommand();
+    if (*test_mapping_cmd) return smsbridge::testMappingCommand(test_mapping);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "smsbridge: internal error: %s\n", e.what());
     return 70;

@@ -365,11 +365,42 @@ mappings:
       << out;
 }
 
+TEST(CliTest, TestMappingShowsTheJobOrWhyThereIsNone) {
+  TempDir dir;
+  std::string config =
+      (fs::path(SMSBRIDGE_SOURCE_DIR) / "examples/quickstart/smsbridge.yaml").string();
+  auto [code, out] = runToCompletion(
+      {SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped", "--row",
+       R"({"number": "SO-7", "customer_name": "Zofia", "phone": "601 234 567", "country": "PL",
+           "status": "shipped", "total": 99.5})",
+       "--old", R"({"status": "processing"})"},
+      dir.file("log"));
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("to:         +48601234567 (raw: 601 234 567)"), std::string::npos) << out;
+  EXPECT_NE(out.find("text:       Hi Zofia, your order SO-7 has shipped. Total: 99.50 EUR."),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("gsm7, 1 segment"), std::string::npos) << out;
+
+  auto [same_code, same] =
+      runToCompletion({SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped",
+                       "--row", R"({"status": "shipped"})", "--old", R"({"status": "shipped"})"},
+                      dir.file("log2"));
+  EXPECT_EQ(same_code, 0);
+  EXPECT_NE(same.find("no job: `when` is false"), std::string::npos) << same;
+
+  auto [bad_code, bad] = runToCompletion(
+      {SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped", "--row", "[1, 2]"},
+      dir.file("log3"));
+  EXPECT_EQ(bad_code, 1);
+  EXPECT_NE(bad.find("--row must be a JSON object"), std::string::npos) << bad;
+}
+
 TEST(CliTest, HelpDescribesEveryCommand) {
   TempDir dir;
   auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "--help"}, dir.file("log"));
   EXPECT_EQ(code, 0);
-  for (const char* cmd : {"run", "check", "setup", "config-schema"}) {
+  for (const char* cmd : {"run", "check", "setup", "config-schema", "test-mapping"}) {
     EXPECT_NE(out.find(cmd), std::string::npos) << cmd;
   }
   auto [schema_code, schema] =
