@@ -1,5 +1,7 @@
 #include "core/expression.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -10,6 +12,8 @@
 #include <limits>
 #include <utility>
 
+#include "core/clock.h"
+
 // Pipeline: Lexer (on demand, so a host that stops early never sees errors past its stop) →
 // Parser (syntax tree with source ranges, flat and/or chains, bounded nesting) → Checker
 // (function table, arities, types decidable from literals) → Evaluator (tree walk over an
@@ -19,6 +23,10 @@
 namespace smsbridge {
 
 EvalContext::~EvalContext() = default;
+
+std::chrono::system_clock::time_point EvalContext::now() const {
+  return std::chrono::system_clock::now();
+}
 
 namespace {
 
@@ -373,6 +381,7 @@ enum class NodeKind {
   kCompare,
   kIn,
   kIsNull,
+  kMatches,
   kCall,
 };
 
@@ -388,8 +397,9 @@ struct ExprNode {
   std::vector<std::string> path;           // kReference; kCall to changed/crossed_*: {"old", col}
   std::string name;                        // kReference: dotted path; kCall: function name
   CompareOp op = CompareOp::kEq;           // kCompare
-  bool negated = false;                    // kIn: 'not in'; kIsNull: 'is not null'
+  bool negated = false;                    // 'not in', 'not matches', 'is not null'
   const FunctionSpec* function = nullptr;  // kCall, resolved by the checker
+  std::unique_ptr<const re2::RE2> regex;   // kMatches, compiled by the checker
   std::vector<std::unique_ptr<ExprNode>> children;
 };
 
@@ -564,7 +574,13 @@ class Parser {
     return node;
   }
 
+  // `matches` is a keyword only here, after a value, so columns named "matches" keep working.
+  bool isMatches(const Token& t) const {
+    return t.kind == TokenKind::kIdentifier && src_.substr(t.begin, t.end - t.begin) == "matches";
+  }
+
   bool atComparison() {
+    if (isMatches(peek())) return true;
     switch (peek().kind) {
       case TokenKind::kEq:
       case TokenKind::kNe:
@@ -576,7 +592,7 @@ class Parser {
       case TokenKind::kIs:
         return true;
       case TokenKind::kNot:
-        return peek(1).kind == TokenKind::kIn;
+        return peek(1).kind == TokenKind::kIn || isMatches(peek(1));
       default:
         return false;
     }
@@ -598,6 +614,16 @@ class Parser {
     const std::size_t begin = lhs->begin;
     const TokenKind kind = peek().kind;
     std::unique_ptr<ExprNode> node;
+    if (isMatches(peek()) || (kind == TokenKind::kNot && isMatches(peek(1)))) {
+      if (kind == TokenKind::kNot) take();
+      take();
+      node = makeNode(NodeKind::kMatches, begin, begin);
+      node->negated = kind == TokenKind::kNot;
+      node->children.push_back(std::move(lhs));
+      node->children.push_back(parsePrimary());
+      node->end = prev_end_;
+      return node;
+    }
     switch (kind) {
       case TokenKind::kEq:
       case TokenKind::kNe:
@@ -619,7 +645,7 @@ class Parser {
       }
       case TokenKind::kNot:
         if (peek(1).kind != TokenKind::kIn) {
-          syntaxError(peek().begin, "'not' after a value must be followed by 'in'");
+          syntaxError(peek().begin, "'not' after a value must be followed by 'in' or 'matches'");
           take();
           return lhs;
         }
@@ -954,6 +980,8 @@ struct FunctionSpec {
   std::size_t max_args;
   // The first argument names a column whose before-image (old.<col>) is read as well.
   bool reads_old_column;
+  // Reads EvalContext::now(), so the call is never constant.
+  bool reads_clock;
   // Extra compile-time checks beyond arity; the arguments are already checked.
   void (*check)(Checker& checker, ExprNode& call, std::span<const StaticType> arg_types);
   StaticType (*result_type)(std::span<const StaticType> arg_types);
@@ -1016,6 +1044,13 @@ class Evaluator {
         auto v = evaluate(*node.children[0]);
         if (!v) return v;
         return Value(v->isNull() != node.negated);
+      }
+      case NodeKind::kMatches: {
+        auto v = evaluate(*node.children[0]);
+        if (!v) return v;
+        if (node.regex == nullptr) return internalError("'matches' without a compiled pattern");
+        if (v->isNull()) return Value(node.negated);
+        return Value(re2::RE2::PartialMatch(v->toText(), *node.regex) != node.negated);
       }
       case NodeKind::kCall:
         if (node.function == nullptr) return internalError("call to an unchecked function");
@@ -1129,7 +1164,13 @@ Result<Value> evaluateCoalesce(Evaluator& evaluator, const ExprNode& call) {
   return Value();
 }
 
+// The form every store writes (core/clock.h), so comparisons with stored times are textual.
+Result<Value> evaluateNow(Evaluator& evaluator, const ExprNode&) {
+  return Value(formatTimestamp(evaluator.context().now()));
+}
+
 StaticType boolType(std::span<const StaticType>) { return StaticType::kBool; }
+StaticType stringType(std::span<const StaticType>) { return StaticType::kString; }
 
 StaticType commonType(std::span<const StaticType> types) {
   StaticType common = StaticType::kNull;
@@ -1154,17 +1195,18 @@ void checkNothing(Checker&, ExprNode&, std::span<const StaticType>) {}
 
 constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 
-const std::array<FunctionSpec, 4> kFunctions = {{
-    {"changed", 1, 1, true, checkColumnArgument, boolType, evaluateChanged},
-    {"coalesce", 2, kUnbounded, false, checkNothing, commonType, evaluateCoalesce},
-    {"crossed_above", 2, 2, true, checkCrossed, boolType,
+const std::array<FunctionSpec, 5> kFunctions = {{
+    {"changed", 1, 1, true, false, checkColumnArgument, boolType, evaluateChanged},
+    {"coalesce", 2, kUnbounded, false, false, checkNothing, commonType, evaluateCoalesce},
+    {"crossed_above", 2, 2, true, false, checkCrossed, boolType,
      [](Evaluator& e, const ExprNode& call) {
        return evaluateCrossed(e, call, CompareOp::kLe, CompareOp::kGt);
      }},
-    {"crossed_below", 2, 2, true, checkCrossed, boolType,
+    {"crossed_below", 2, 2, true, false, checkCrossed, boolType,
      [](Evaluator& e, const ExprNode& call) {
        return evaluateCrossed(e, call, CompareOp::kGe, CompareOp::kLt);
      }},
+    {"now", 0, 0, false, true, checkNothing, stringType, evaluateNow},
 }};
 
 std::string knownFunctionNames() {
@@ -1223,6 +1265,9 @@ class Checker {
         return StaticType::kBool;
       case NodeKind::kIsNull:
         check(*node.children[0]);
+        return StaticType::kBool;
+      case NodeKind::kMatches:
+        checkMatches(node);
         return StaticType::kBool;
       case NodeKind::kCall:
         return checkCall(node);
@@ -1306,6 +1351,41 @@ class Checker {
     }
   }
 
+  void checkMatches(ExprNode& node) {
+    check(*node.children[0]);
+    ExprNode& pattern = *node.children[1];
+    if (pattern.kind == NodeKind::kInvalid) return;
+    const std::string op = node.negated ? "not matches" : "matches";
+    if (pattern.kind != NodeKind::kLiteral || !pattern.literal.isString()) {
+      check(pattern);
+      report(pattern.begin, "'" + op + "' needs the pattern as a string literal, like: phone " +
+                                op + " '^\\\\+48' (patterns are compiled when the config loads)");
+      return;
+    }
+    re2::RE2::Options options;
+    options.set_log_errors(false);  // the diagnostic says it; RE2 would also print to stderr
+    auto regex = std::make_unique<const re2::RE2>(pattern.literal.asString(), options);
+    if (!regex->ok()) {
+      report(patternOffset(pattern, regex->error_arg()),
+             "invalid regular expression " + quoteClipped(slice(pattern)) + ": " + regex->error());
+      return;
+    }
+    node.regex = std::move(regex);
+  }
+
+  // Where `fragment` (the part of the pattern RE2 complains about) is in the source: the
+  // literal's escapes make decoded and source offsets differ, so the source is walked.
+  std::size_t patternOffset(const ExprNode& pattern, const std::string& fragment) const {
+    const std::size_t at =
+        fragment.empty() ? std::string::npos : pattern.literal.asString().find(fragment);
+    if (at == std::string::npos) return pattern.begin;
+    std::size_t source = pattern.begin + 1;  // past the opening quote
+    for (std::size_t decoded = 0; decoded < at && source < pattern.end; ++decoded) {
+      source += src_[source] == '\\' ? 2 : 1;
+    }
+    return std::min(source, pattern.end);
+  }
+
   StaticType checkCall(ExprNode& node) {
     std::vector<StaticType> types;
     types.reserve(node.children.size());
@@ -1374,6 +1454,14 @@ void collectFields(const ExprNode& node, std::vector<std::string>& fields) {
   for (const auto& child : node.children) collectFields(*child, fields);
 }
 
+bool readsClock(const ExprNode& node) {
+  if (node.kind == NodeKind::kCall && node.function != nullptr && node.function->reads_clock) {
+    return true;
+  }
+  return std::any_of(node.children.begin(), node.children.end(),
+                     [](const auto& child) { return readsClock(*child); });
+}
+
 std::vector<ExprDiagnostic> sorted(std::vector<ExprDiagnostic> diagnostics) {
   std::stable_sort(
       diagnostics.begin(), diagnostics.end(),
@@ -1391,6 +1479,7 @@ struct Expression::Compiled {
   std::size_t base = 0;  // offset of text in the host source; node offsets are host offsets
   std::unique_ptr<ExprNode> root;
   std::vector<std::string> fields;
+  bool reads_clock = false;
 };
 
 Expression::Expression(std::shared_ptr<const Compiled> compiled) : compiled_(std::move(compiled)) {}
@@ -1407,6 +1496,7 @@ std::variant<Expression, std::vector<ExprDiagnostic>> Expression::compile(std::s
   auto compiled = std::make_shared<Compiled>();
   compiled->text = std::string(text);
   collectFields(*root, compiled->fields);
+  compiled->reads_clock = readsClock(*root);
   compiled->root = std::move(root);
   return Expression(std::move(compiled));
 }
@@ -1429,6 +1519,7 @@ EmbeddedExpression Expression::compileEmbedded(std::string_view source, std::siz
   compiled->base = root->begin;
   compiled->text = std::string(source.substr(root->begin, root->end - root->begin));
   collectFields(*root, compiled->fields);
+  compiled->reads_clock = readsClock(*root);
   compiled->root = std::move(root);
   result.expression = Expression(std::move(compiled));
   return result;
@@ -1452,6 +1543,8 @@ Result<bool> Expression::evaluateCondition(const EvalContext& context) const {
 }
 
 std::vector<std::string> Expression::referencedFields() const { return compiled_->fields; }
+
+bool Expression::isConstant() const { return compiled_->fields.empty() && !compiled_->reads_clock; }
 
 const std::string& Expression::text() const { return compiled_->text; }
 

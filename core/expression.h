@@ -12,12 +12,14 @@
 //   not:         'not' not | comparison
 //   comparison:  primary [ ('=='|'!='|'<'|'<='|'>'|'>=') primary
 //                        | ['not'] 'in' '[' [expr (',' expr)* [',']] ']'
+//                        | ['not'] 'matches' string-literal
 //                        | 'is' ['not'] 'null' ]          -- comparisons do not chain
 //   primary:     literal | ['-'] number | path | name '(' [expr (',' expr)*] ')' | '(' expr ')'
 //   literal:     'text' | "text" (escapes \\ \' \" \n \t) | 12 | 4.50 | true | false | null
 //   path:        name ('.' name)*                          -- status, old.status, billing.phone
-// Keywords are lowercase. Functions: changed(col), crossed_below(col, n), crossed_above(col, n),
-// coalesce(a, b, ...).
+// Keywords are lowercase; `matches` is an operator only after a value, so a column named
+// "matches" still reads as a field. Functions: changed(col), crossed_below(col, n),
+// crossed_above(col, n), coalesce(a, b, ...), now().
 //
 // Values (what a demanding user expects from database rows, where numbers often arrive as text):
 //   - `==`/`!=`: null equals only null; numbers compare numerically, also against a string that
@@ -35,12 +37,25 @@
 //     before-image) or when col is unavailable (sources omit exactly the values that did not
 //     change). crossed_below(col, n): old.col >= n and col < n; crossed_above(col, n):
 //     old.col <= n and col > n; both false without a before-image.
+//   - `x matches 'regex'`: whether the regex (RE2 syntax) matches somewhere in x's text (numbers
+//     as they render; use ^ and $ to anchor, (?i) to ignore case). The pattern must be a string
+//     literal: it is compiled with the expression, so a bad one is a compile diagnostic, and
+//     RE2 matches in time linear in the text, so no pattern or value can hang the bridge. The
+//     expression language has its own escapes, so a regex backslash is written twice:
+//     phone matches '^\\+48'. A null x matches nothing (`not matches` is the negation, so it
+//     holds for null).
+//   - now(): the current time from EvalContext::now() as ISO-8601 UTC with milliseconds,
+//     "2026-11-22T10:15:00.123Z". Fixed width, so it orders correctly against other UTC
+//     timestamps in the same form with plain text comparison (`expires_at < now()`), and a
+//     date alone ("2026-11-22") sorts before every time of that day. Timestamps in local time
+//     or written with a space instead of 'T' do not compare meaningfully with it.
 //
 // Compile reports every problem it can find at once (syntax, unknown functions and arities,
 // type errors decidable from literals such as 'abc' < 5 or `x == 'a' or 'b'`), each with the
 // byte offset where it is. Nesting deeper than kMaxExpressionNesting is rejected at compile
 // time, so evaluation recursion is bounded. Nothing here throws.
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -70,6 +85,10 @@ class EvalContext {
   // The value at `path`, or nullptr when there is no such field. The pointer is only read
   // during the evaluate call that asked for it.
   virtual const Value* resolve(std::span<const std::string> path) const = 0;
+  // What now() returns; the system clock unless overridden. Tests inject time here, and a
+  // context that evaluates several expressions for one event may return one fixed instant so
+  // they all agree.
+  virtual std::chrono::system_clock::time_point now() const;
 };
 
 struct EmbeddedExpression;
@@ -94,6 +113,10 @@ class Expression {
   // Dotted paths the expression may read ("status", "old.status", "billing.phone"), each once,
   // in order of first appearance. changed(col) and crossed_*(col, n) read col and old.col.
   std::vector<std::string> referencedFields() const;
+
+  // True when the value depends on nothing the context provides (no field, no clock), so a
+  // host may evaluate it once, at compile time.
+  bool isConstant() const;
 
   // The source text of the expression (for an embedded one: its slice of the host text).
   const std::string& text() const;

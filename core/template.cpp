@@ -2,6 +2,7 @@
 
 #include <unicode/locid.h>
 #include <unicode/stringpiece.h>
+#include <unicode/timezone.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 #include <unicode/utf16.h>
@@ -9,8 +10,10 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <utility>
@@ -184,35 +187,308 @@ std::string roundDecimalText(std::string_view s, std::size_t decimals) {
   return out;
 }
 
-Result<Value> applyRound(const Value& input, std::span<const Value> args,
-                         std::string_view subject) {
-  if (input.isNull()) return input;
-  const std::size_t decimals =
-      args.empty() ? 0 : static_cast<std::size_t>(*wholeNumber(args[0], 0, kMaxRoundDigits));
+// "word is 'abc'," or, when the placeholder is the value itself, "'abc' is": what a runtime
+// error says about the input of a filter.
+std::string describeInput(std::string_view subject, const Value& input) {
+  const std::string shown = input.toDebugString();
+  return subject == shown ? shown + " is" : std::string(subject) + " is " + shown + ",";
+}
+
+// `input` rounded half away from zero and written with exactly `decimals` decimals, for the
+// filters `round` and `money`.
+Result<Value> roundNumber(std::string_view filter, const Value& input, std::size_t decimals,
+                          std::string_view subject) {
+  const std::string error_prefix = "template filter '" + std::string(filter) + "': ";
   if (input.isInt()) return Value(roundDecimalText(std::to_string(input.asInt()), decimals));
   if (input.isString() && isPlainDecimal(input.asString())) {
     return Value(roundDecimalText(input.asString(), decimals));
   }
   const auto number = input.isBool() ? std::nullopt : input.toNumber();
   if (!number || !std::isfinite(*number)) {
-    const std::string shown = input.toDebugString();
-    const std::string what =
-        subject == shown ? shown + " is" : std::string(subject) + " is " + shown + ",";
-    return rejectedError("template filter 'round': " + what + " not a number");
+    return rejectedError(error_prefix + describeInput(subject, input) + " not a number");
   }
   // The shortest text that reads back as the same double: 0.1 + 0.2 stays 0.30000000000000004
   // but 2.675 stays 2.675, which is what the database held.
   char buf[512];
   const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *number, std::chars_format::fixed);
-  if (ec != std::errc()) return rejectedError("template filter 'round': number out of range");
+  if (ec != std::errc()) return rejectedError(error_prefix + "number out of range");
   return Value(roundDecimalText(std::string_view(buf, end - buf), decimals));
 }
 
+Result<Value> applyRound(const Value& input, std::span<const Value> args,
+                         std::string_view subject) {
+  if (input.isNull()) return input;
+  const std::size_t decimals =
+      args.empty() ? 0 : static_cast<std::size_t>(*wholeNumber(args[0], 0, kMaxRoundDigits));
+  return roundNumber("round", input, decimals, subject);
+}
+
+Result<Value> applyMoney(const Value& input, std::span<const Value> args,
+                         std::string_view subject) {
+  if (input.isNull()) return input;
+  const auto decimals = static_cast<std::size_t>(*wholeNumber(args[0], 0, kMaxRoundDigits));
+  return roundNumber("money", input, decimals, subject);
+}
+
+// ---------------------------------------------------------------------------------------------
+// date(fmt, tz)
+
+using std::chrono::sys_seconds;
+
+// Timestamps from year 1 to 9999, the years %Y writes in four digits. Epoch milliseconds (a
+// common mix-up) land far outside and are refused rather than shown as the year 56000.
+constexpr std::int64_t kMinEpochSeconds = -62'135'596'800;  // 0001-01-01T00:00:00Z
+constexpr std::int64_t kMaxEpochSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
+
+constexpr std::string_view kDateConversions = "YmdHMSybaejpI%";
+constexpr std::string_view kMonthNames[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+constexpr std::string_view kWeekdayNames[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+
+// Reads exactly `width` digits at `pos` and advances past them.
+std::optional<int> readDigits(std::string_view s, std::size_t& pos, std::size_t width) {
+  if (pos + width > s.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = 0; i < width; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  pos += width;
+  return value;
+}
+
+// A timestamp as databases and APIs write it: "2024-05-01", "2024-05-01 10:00:00" (MySQL),
+// "2024-05-01 10:00:00.123456+02" (PostgreSQL timestamptz), "2024-05-01T10:00:00Z",
+// "2024-05-01T10:00:00.5+05:30". Without an offset it is UTC: the bridge cannot know which
+// zone a naive column was written in, and UTC is what servers usually store.
+std::optional<sys_seconds> parseTimestampText(std::string_view s) {
+  using namespace std::chrono;
+  std::size_t pos = 0;
+  const auto expect = [&](char c) {
+    if (pos >= s.size() || s[pos] != c) return false;
+    ++pos;
+    return true;
+  };
+  const auto y = readDigits(s, pos, 4);
+  if (!y || !expect('-')) return std::nullopt;
+  const auto mo = readDigits(s, pos, 2);
+  if (!mo || !expect('-')) return std::nullopt;
+  const auto d = readDigits(s, pos, 2);
+  if (!d) return std::nullopt;
+  const year_month_day date{year{*y}, month{static_cast<unsigned>(*mo)},
+                            day{static_cast<unsigned>(*d)}};
+  if (!date.ok() || *y == 0) return std::nullopt;
+  sys_seconds t = sys_days{date};
+  if (pos == s.size()) return t;
+
+  if (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ') return std::nullopt;
+  ++pos;
+  const auto h = readDigits(s, pos, 2);
+  if (!h || *h > 23 || !expect(':')) return std::nullopt;
+  const auto mi = readDigits(s, pos, 2);
+  if (!mi || *mi > 59) return std::nullopt;
+  int sec = 0;
+  if (expect(':')) {
+    const auto parsed = readDigits(s, pos, 2);
+    if (!parsed || *parsed > 59) return std::nullopt;
+    sec = *parsed;
+    if (expect('.')) {
+      const std::size_t digits = pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+      if (pos == digits) return std::nullopt;  // formats print whole seconds: dropped
+    }
+  }
+  t += hours{*h} + minutes{*mi} + seconds{sec};
+  if (pos == s.size()) return t;
+
+  if ((s[pos] == 'Z' || s[pos] == 'z') && pos + 1 == s.size()) return t;
+  if (s[pos] != '+' && s[pos] != '-') return std::nullopt;
+  const bool east = s[pos++] == '+';
+  const auto oh = readDigits(s, pos, 2);
+  if (!oh || *oh > 23) return std::nullopt;
+  int om = 0;
+  if (pos < s.size()) {
+    expect(':');
+    const auto parsed = readDigits(s, pos, 2);
+    if (!parsed || *parsed > 59) return std::nullopt;
+    om = *parsed;
+  }
+  if (pos != s.size()) return std::nullopt;
+  const seconds offset = hours{*oh} + minutes{om};
+  return east ? t - offset : t + offset;
+}
+
+// The instant a filter input names: a whole number (or text of digits) is Unix epoch seconds,
+// text otherwise a timestamp as parseTimestampText reads it.
+std::optional<sys_seconds> timestampOf(const Value& input) {
+  std::optional<std::int64_t> epoch;
+  if (input.isInt()) epoch = input.asInt();
+  if (input.isDouble()) {
+    epoch = wholeNumber(input, kMinEpochSeconds, kMaxEpochSeconds);
+    if (!epoch) return std::nullopt;
+  }
+  if (input.isString()) {
+    const std::string& text = input.asString();
+    std::int64_t parsed = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) epoch = parsed;
+  }
+  std::optional<sys_seconds> t;
+  if (epoch) {
+    t = sys_seconds{std::chrono::seconds{*epoch}};
+  } else if (input.isString()) {
+    t = parseTimestampText(input.asString());
+  }
+  if (!t) return std::nullopt;
+  const std::int64_t s = t->time_since_epoch().count();
+  if (s < kMinEpochSeconds || s > kMaxEpochSeconds) return std::nullopt;
+  return t;
+}
+
+// An IANA zone that ICU knows ("Europe/Warsaw", "UTC"), or null. ICU also accepts custom
+// "GMT+3" forms; they are refused, because a fixed offset ignores the summer time that the
+// user most likely wanted.
+std::unique_ptr<icu::TimeZone> findTimeZone(std::string_view name) {
+  const icu::UnicodeString id = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(name.data(), static_cast<int32_t>(name.size())));
+  icu::UnicodeString canonical;
+  UBool is_system_id = false;
+  UErrorCode status = U_ZERO_ERROR;
+  icu::TimeZone::getCanonicalID(id, canonical, is_system_id, status);
+  if (U_FAILURE(status) || !is_system_id) return nullptr;
+  return std::unique_ptr<icu::TimeZone>(icu::TimeZone::createTimeZone(id));
+}
+
+std::optional<std::string> checkDateArg(std::size_t index, const Value& arg) {
+  if (!arg.isString()) {
+    return std::string(index == 0 ? "the format" : "the time zone") + " must be text, got " +
+           arg.toDebugString();
+  }
+  const std::string& text = arg.asString();
+  if (index == 1) {
+    if (findTimeZone(text)) return std::nullopt;
+    return "unknown time zone " + arg.toDebugString() +
+           " (use an IANA name like 'Europe/Warsaw' or 'UTC')";
+  }
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') continue;
+    if (i + 1 == text.size()) return std::string("the format ends in a lone '%' (write %% for %)");
+    if (kDateConversions.find(text[i + 1]) == std::string_view::npos) {
+      return "unknown conversion '%" + std::string(1, text[i + 1]) +
+             "' in the format (known: %Y %m %d %H %M %S %y %b %a %e %j %p %I %%)";
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
+void appendNumber(std::string& out, int value, int width, char pad) {
+  const std::string digits = std::to_string(value);
+  if (static_cast<int>(digits.size()) < width) out.append(width - digits.size(), pad);
+  out += digits;
+}
+
+// strftime's conversions, done here so the output depends on neither the C locale nor the
+// host's time zone. `local` is the wall-clock time in the target zone, as if it were UTC.
+std::string formatDate(std::string_view format, sys_seconds local) {
+  using namespace std::chrono;
+  const sys_days date = floor<days>(local);
+  const year_month_day ymd{date};
+  const hh_mm_ss<seconds> time{local - date};
+  const int year_number = static_cast<int>(ymd.year());
+  const int hour = static_cast<int>(time.hours().count());
+  std::string out;
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%' || i + 1 == format.size()) {
+      out += format[i];
+      continue;
+    }
+    switch (format[++i]) {
+      case 'Y':
+        appendNumber(out, year_number, 4, '0');
+        break;
+      case 'y':
+        appendNumber(out, year_number % 100, 2, '0');
+        break;
+      case 'm':
+        appendNumber(out, static_cast<int>(static_cast<unsigned>(ymd.month())), 2, '0');
+        break;
+      case 'd':
+        appendNumber(out, static_cast<int>(static_cast<unsigned>(ymd.day())), 2, '0');
+        break;
+      case 'e':
+        appendNumber(out, static_cast<int>(static_cast<unsigned>(ymd.day())), 2, ' ');
+        break;
+      case 'H':
+        appendNumber(out, hour, 2, '0');
+        break;
+      case 'I':
+        appendNumber(out, hour % 12 == 0 ? 12 : hour % 12, 2, '0');
+        break;
+      case 'M':
+        appendNumber(out, static_cast<int>(time.minutes().count()), 2, '0');
+        break;
+      case 'S':
+        appendNumber(out, static_cast<int>(time.seconds().count()), 2, '0');
+        break;
+      case 'p':
+        out += hour < 12 ? "AM" : "PM";
+        break;
+      case 'b':
+        out += kMonthNames[static_cast<unsigned>(ymd.month()) - 1];
+        break;
+      case 'a':
+        out += kWeekdayNames[weekday{date}.c_encoding()];
+        break;
+      case 'j':
+        appendNumber(out, static_cast<int>((date - sys_days{ymd.year() / 1 / 1}).count()) + 1, 3,
+                     '0');
+        break;
+      default:  // '%%'; checkDateArg has refused every other conversion
+        out += format[i];
+        break;
+    }
+  }
+  return out;
+}
+
+Result<Value> applyDate(const Value& input, std::span<const Value> args, std::string_view subject) {
+  if (input.isNull()) return input;
+  const auto instant = timestampOf(input);
+  if (!instant) {
+    return rejectedError("template filter 'date': " + describeInput(subject, input) +
+                         " not a timestamp (expected ISO-8601 like 2024-05-01T10:00:00Z, or "
+                         "Unix epoch seconds, from year 1 to 9999)");
+  }
+  std::int32_t offset_ms = 0;
+  if (args.size() > 1) {
+    const auto zone = findTimeZone(args[1].asString());
+    if (!zone) return rejectedError("template filter 'date': unknown time zone");
+    std::int32_t raw = 0;
+    std::int32_t dst = 0;
+    UErrorCode status = U_ZERO_ERROR;
+    const auto epoch_ms = static_cast<UDate>(instant->time_since_epoch().count()) * 1000.0;
+    zone->getOffset(epoch_ms, false, raw, dst, status);
+    if (U_FAILURE(status)) {
+      return rejectedError("template filter 'date': no UTC offset for " + args[1].toDebugString() +
+                           ": " + u_errorName(status));
+    }
+    offset_ms = raw + dst;
+  }
+  // tzdata offsets are whole seconds (even the historical local mean times).
+  const auto offset =
+      std::chrono::floor<std::chrono::seconds>(std::chrono::milliseconds(offset_ms));
+  return Value(formatDate(args[0].asString(), *instant + offset));
+}
+
 // Sorted by name: the list doubles as the "known filters" of a diagnostic.
-const std::array<FilterSpec, 7> kFilters = {{
+const std::array<FilterSpec, 9> kFilters = {{
     {"capitalize", 0, 0, noArgCheck, applyCase<CaseMapping::kCapitalize>},
+    {"date", 1, 2, checkDateArg, applyDate},
     {"default", 1, 1, noArgCheck, applyDefault},
     {"lower", 0, 0, noArgCheck, applyCase<CaseMapping::kLower>},
+    {"money", 1, 1, checkRoundArg, applyMoney},
     {"replace", 2, 2, checkReplaceArg, applyReplace},
     {"round", 0, 1, checkRoundArg, applyRound},
     {"truncate", 1, 1, checkTruncateArg, applyTruncate},
@@ -387,7 +663,7 @@ class TemplateCompiler {
     }
     Placeholder placeholder{std::move(*main.expression), {}, false};
     bool usable = true;
-    bool constant = placeholder.expression.referencedFields().empty();
+    bool constant = placeholder.expression.isConstant();
     std::size_t pos = main.end;
     while (pos < end) {
       if (text_[pos] != '|') {
@@ -457,9 +733,7 @@ class TemplateCompiler {
         }
         if (spec->name == "default") placeholder.missing_as_null = true;
       }
-      for (const Expression& arg : call.args) {
-        constant = constant && arg.referencedFields().empty();
-      }
+      for (const Expression& arg : call.args) constant = constant && arg.isConstant();
       placeholder.filters.push_back(std::move(call));
     }
     if (!usable) return;
@@ -484,7 +758,7 @@ class TemplateCompiler {
   bool checkConstantArgs(const FilterCall& call, const std::vector<std::size_t>& offsets) {
     bool ok = true;
     for (std::size_t i = 0; i < call.args.size(); ++i) {
-      if (!call.args[i].referencedFields().empty()) continue;
+      if (!call.args[i].isConstant()) continue;
       auto value = evaluate_(call.args[i], NoFields(), false);
       if (!value) {
         report(offsets[i], value.error().message());

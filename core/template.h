@@ -23,13 +23,30 @@
 //   replace(a, b)  every occurrence of the text a replaced by b.
 //   round, round(n)  a number (or numeric text) rounded half away from zero to n decimals
 //                  (default 0) and written with exactly n decimals: 12.5 | round(2) → "12.50".
+//   money(n)       an amount: round(n) with n required, so a price always shows the decimals
+//                  its currency uses: '1234.5' | money(2) → "1234.50" (no thousands
+//                  separator, '.' as the decimal point, rounding on the decimal text).
+//   date(fmt), date(fmt, tz)
+//                  a timestamp formatted in time zone tz (an IANA name such as
+//                  'Europe/Warsaw', converted with ICU including summer time; default UTC).
+//                  The input is ISO-8601 text with 'T' or a space ("2024-05-01 10:00:00",
+//                  "2024-05-01T10:00:00.123+02:00", "2024-05-01"; an optional fraction is
+//                  dropped; Z or ±HH[:MM] gives the offset, and without one the time is UTC),
+//                  or a whole number (or text of digits) of Unix epoch seconds. fmt takes the
+//                  strftime conversions %Y %m %d %H %M %S %y %b %a %e %j %p %I %%, with English
+//                  month and day names whatever the host's locale:
+//                  '2024-05-01T10:00:00Z' | date('%d.%m.%Y %H:%M', 'Europe/Warsaw')
+//                  → "01.05.2024 12:00". An unknown conversion or zone in a literal is a
+//                  compile diagnostic; input that is no timestamp rejects the message,
+//                  naming the value.
 // Filters pass null through unchanged, so `x | upper | default('-')` works.
 //
 // Rendering: values render as Value::toText(); null renders as the empty string (a column that
 // exists but is NULL is a legitimate blank; use `default` to say something else). A field that
 // does not exist, without `default`, fails the render with kRejected "template field 'x' does
 // not exist"; so does an unavailable one. Placeholders that read no field are evaluated at
-// compile time, so their errors are compile diagnostics. Nothing here throws.
+// compile time, so their errors are compile diagnostics; now() reads the clock and is never
+// folded. Nothing here throws.
 
 #include <cstddef>
 #include <memory>
@@ -52,8 +69,8 @@ class Template {
 
   Result<std::string> render(const EvalContext& context) const;
 
-  // True when the template reads no field, so it renders the same text for every event (a
-  // fixed route or lane name, say). render() of a constant template cannot fail.
+  // True when the template reads no field and not the clock, so it renders the same text for
+  // every event (a fixed route or lane name, say). render() of a constant template cannot fail.
   bool isConstant() const;
 
   // Dotted paths the placeholders may read, each once, in order of first appearance.

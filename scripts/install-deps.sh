@@ -10,7 +10,7 @@ packages=(
   libpq-dev libpqxx-dev libmysqlcppconn-dev libmariadb-dev
   libboost-dev libboost-system-dev
   libyaml-cpp-dev libcurl4-openssl-dev libsqlite3-dev nlohmann-json3-dev
-  libphonenumber-dev libicu-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
+  libphonenumber-dev libicu-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools and servers for the demo and the tests
   sqlite3 postgresql-15 postgresql-client-15 mariadb-server mariadb-client

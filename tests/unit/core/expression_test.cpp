@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -19,18 +21,24 @@ namespace smsbridge {
 namespace {
 
 // {x} reads the after row, {"old", x} the before row (absent: no before-image) and
-// {"lookup", x} a lookup row, as a mapping's context does.
+// {"lookup", x} a lookup row, as a mapping's context does. now() is the system clock unless
+// `clock` is set.
 class RowsContext : public EvalContext {
  public:
   Row after;
   std::optional<Row> before;
   Row lookup;
+  std::optional<std::chrono::system_clock::time_point> clock;
 
   const Value* resolve(std::span<const std::string> path) const override {
     if (path.size() == 1) return after.find(path[0]);
     if (path.size() == 2 && path[0] == "old") return before ? before->find(path[1]) : nullptr;
     if (path.size() == 2 && path[0] == "lookup") return lookup.find(path[1]);
     return nullptr;
+  }
+
+  std::chrono::system_clock::time_point now() const override {
+    return clock ? *clock : EvalContext::now();
   }
 };
 
@@ -345,6 +353,103 @@ TEST_F(ExpressionTest, ReferencedFields) {
   EXPECT_TRUE(constant->referencedFields().empty());
 }
 
+TEST_F(ExpressionTest, Matches) {
+  EXPECT_TRUE(holds("lookup.phone matches '^\\\\+48'"));  // the text is '^\\+48'
+  EXPECT_FALSE(holds("lookup.phone matches '^\\\\+49'"));
+  EXPECT_TRUE(holds("lookup.phone matches '^[+]48[0-9]{9}$'"));
+  EXPECT_TRUE(holds("status matches 'completed'"));  // found anywhere unless anchored
+  EXPECT_FALSE(holds("status matches '^completed'"));
+  EXPECT_TRUE(holds("status matches \"(?i)^WC-\""));
+  EXPECT_TRUE(holds("id matches '^1[0-9]$'"));  // a number matches as it renders
+  EXPECT_TRUE(holds("total matches '^120\\\\.5$'"));
+  EXPECT_TRUE(holds("'łódź' matches '^.{4}$'"));  // characters, not bytes
+  EXPECT_TRUE(holds("status not matches '^wc-cancel'"));
+  EXPECT_FALSE(holds("status not matches '^wc-'"));
+  EXPECT_TRUE(holds("empty matches '^$'"));
+}
+
+TEST_F(ExpressionTest, MatchesOnNullIsFalse) {
+  EXPECT_FALSE(holds("note matches ''"));
+  EXPECT_FALSE(holds("note matches '.*'"));
+  EXPECT_TRUE(holds("note not matches 'x'"));  // the negation of the above
+  EXPECT_FALSE(holds("lookup.country matches '^PL$'"));
+}
+
+TEST_F(ExpressionTest, MatchesCombinesWithOtherOperators) {
+  EXPECT_TRUE(holds("lookup.phone matches '^[+]48' and status == 'wc-completed'"));
+  EXPECT_TRUE(holds("not status matches '^x' or false"));
+  EXPECT_EQ(runtimeError("missing matches 'x'").message(), "field 'missing' does not exist");
+  EXPECT_EQ(runtimeError("body matches 'x'").message(),
+            "field 'body' is unavailable (not sent by the source)");
+  auto e = compileOk("lookup.phone matches '^[+]48' or old.status not matches 'x'");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->referencedFields(), (std::vector<std::string>{"lookup.phone", "old.status"}));
+}
+
+TEST_F(ExpressionTest, AColumnNamedMatchesStillWorks) {
+  ctx_.after.set("matches", "3");
+  EXPECT_TRUE(holds("matches == 3"));
+  EXPECT_TRUE(holds("matches matches '^3$'"));
+  EXPECT_TRUE(holds("qty in [matches, 4]"));
+}
+
+// A backtracking engine needs about 2^n steps for this pattern on n a's and a mismatch; RE2
+// needs time linear in the text, so this test finishes at once instead of never.
+TEST_F(ExpressionTest, PathologicalPatternsStayLinear) {
+  ctx_.after.set("long", std::string(100000, 'a') + "!");
+  EXPECT_FALSE(holds("long matches '^(a+)+$'"));
+  EXPECT_FALSE(holds("long matches '^(a|aa)*$'"));
+  EXPECT_FALSE(holds("long matches '(a*)*b'"));
+  EXPECT_TRUE(holds("long matches '^(a+)+!$'"));
+}
+
+TEST_F(ExpressionTest, NowReadsTheContextClock) {
+  using namespace std::chrono;
+  ctx_.clock =
+      sys_days{year{2024} / 3 / 31} + hours{1} + minutes{2} + seconds{3} + milliseconds{456};
+  EXPECT_EQ(value("now()"), Value("2024-03-31T01:02:03.456Z"));
+  EXPECT_TRUE(holds("now() > '2024-03-31T01:02:03.455Z'"));
+  EXPECT_TRUE(holds("now() < '2024-03-31T01:02:03.457Z'"));
+  EXPECT_TRUE(holds("now() > '2024-03-31'"));  // a date alone sorts before its times
+  EXPECT_TRUE(holds("now() < '2024-04-01'"));
+
+  // Evaluated on every call, never folded at compile time.
+  auto e = compileOk("now() >= '2024-04-01T00:00:00.000Z'");
+  ASSERT_TRUE(e);
+  EXPECT_FALSE(e->isConstant());
+  EXPECT_TRUE(e->referencedFields().empty());
+  EXPECT_FALSE(*e->evaluateCondition(ctx_));
+  *ctx_.clock += hours{23};
+  EXPECT_TRUE(*e->evaluateCondition(ctx_));
+
+  // Milliseconds are cut, not rounded; before 1970 the form stays the same.
+  ctx_.clock = sys_days{year{2024} / 3 / 31} + microseconds{999999};
+  EXPECT_EQ(value("now()"), Value("2024-03-31T00:00:00.999Z"));
+  ctx_.clock = sys_days{year{1970} / 1 / 1} - milliseconds{1};
+  EXPECT_EQ(value("now()"), Value("1969-12-31T23:59:59.999Z"));
+}
+
+TEST_F(ExpressionTest, NowWithoutAnInjectedClockIsTheSystemTime) {
+  EXPECT_TRUE(
+      holds("now() matches '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+            "[.][0-9]{3}Z$'"));
+  EXPECT_TRUE(holds("now() > '2024-01-01'"));
+}
+
+TEST(ExpressionConstantTest, IsConstantWhenNothingComesFromTheContext) {
+  for (const auto& [text, constant] : std::vector<std::pair<std::string, bool>>{
+           {"1 == 1", true},
+           {"coalesce(null, 'x') matches 'x'", true},
+           {"status", false},
+           {"now()", false},
+           {"coalesce('x', now())", false},
+       }) {
+    auto e = compileOk(text);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->isConstant(), constant) << text;
+  }
+}
+
 TEST_F(ExpressionTest, KeywordsAreAllowedAfterADot) {
   ctx_.lookup.set("in", "yes");
   EXPECT_EQ(value("lookup.in"), Value("yes"));
@@ -392,7 +497,7 @@ TEST(ExpressionCompileTest, SyntaxErrorsArePositioned) {
   expectErrors("a < b < c", {{6, "comparisons cannot be chained"}});
   expectErrors("a is 5", {{5, "expected 'null' after 'is'"}});
   expectErrors("a is not", {{8, "expected 'null' after 'is not'"}});
-  expectErrors("a not b", {{2, "'not' after a value must be followed by 'in'"}});
+  expectErrors("a not b", {{2, "'not' after a value must be followed by 'in' or 'matches'"}});
   expectErrors("old.", {{4, "expected a field name after '.'"}});
   expectErrors("a b", {{2, "unexpected 'b'"}});
   expectErrors("x | upper", {{2, "filters ('|') are only allowed in templates"}});
@@ -414,7 +519,8 @@ TEST(ExpressionCompileTest, HintsForOtherLanguagesSpellings) {
 TEST(ExpressionCompileTest, FunctionsAreCheckedAtCompileTime) {
   expectErrors("foo(x)", {{0,
                            "unknown function 'foo' (known functions: changed, coalesce, "
-                           "crossed_above, crossed_below)"}});
+                           "crossed_above, crossed_below, now)"}});
+  expectErrors("now(1)", {{0, "'now' takes 0 arguments, got 1"}});
   expectErrors("x and changed(a, b)", {{6, "'changed' takes 1 argument, got 2"}});
   expectErrors("crossed_below(stock)", {{0, "'crossed_below' takes 2 arguments, got 1"}});
   expectErrors("coalesce(a)", {{0, "'coalesce' takes at least 2 arguments, got 1"}});
@@ -450,6 +556,30 @@ TEST(ExpressionCompileTest, TypeErrorsDecidableFromLiterals) {
   EXPECT_TRUE(compileErrors("'3' < 5").empty());
   EXPECT_TRUE(compileErrors("stock < 'abc'").empty());  // stock may be text
   EXPECT_TRUE(compileErrors("true and x").empty());
+}
+
+TEST(ExpressionCompileTest, MatchesPatternsAreCompiledWithTheExpression) {
+  // RE2 names the part it rejects; the diagnostic points at it inside the literal.
+  expectErrors("phone matches '(abc'",
+               {{15, "invalid regular expression '(abc': missing ): (abc"}});
+  expectErrors("phone matches 'ab[c'", {{17, "invalid regular expression 'ab[c': missing ]"}});
+  expectErrors("x matches 'a**'", {{12, "bad repetition operator: **"}});
+  // Offsets count source characters: each escaped backslash before the error takes two.
+  expectErrors("x matches '\\\\d\\\\q'", {{14, "invalid escape sequence: \\q"}});
+  expectErrors("x matches \"\\\\d\\\\q\"", {{14, "invalid escape sequence"}});
+  expectErrors("x matches 'a{1001}'", {{12, "invalid repetition size: {1001}"}});
+
+  expectErrors("phone matches lookup.prefix",
+               {{14,
+                 "'matches' needs the pattern as a string literal, like: phone matches "
+                 "'^\\\\+48'"}});
+  expectErrors("phone not matches 5",
+               {{18, "'not matches' needs the pattern as a string literal"}});
+  expectErrors("phone matches", {{13, "expected a value, got the end of the expression"}});
+  expectErrors("a matches 'x' matches 'y'", {{14, "comparisons cannot be chained"}});
+  expectErrors("a MATCHES 'x'", {{2, "unexpected 'MATCHES'"}});
+  // One bad pattern does not hide the next problem.
+  expectErrors("a matches '(' or foo()", {{11, "missing )"}, {17, "unknown function 'foo'"}});
 }
 
 TEST(ExpressionCompileTest, ReportsEveryProblemAtOnceInOrder) {
@@ -545,6 +675,10 @@ TEST_F(ExpressionTest, GarbageNeverCrashesCompileOrEvaluate) {
                                            "crossed_below(",
                                            "crossed_above(",
                                            "coalesce(",
+                                           "now()",
+                                           "matches",
+                                           "'^a+$'",
+                                           "'(('",
                                            "foo(",
                                            " ",
                                            "\n",

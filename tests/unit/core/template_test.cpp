@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <random>
 #include <span>
@@ -16,18 +17,24 @@
 namespace smsbridge {
 namespace {
 
-// {x} reads the after row, {"old", x} the before row and {"lookup", x} a lookup row.
+// {x} reads the after row, {"old", x} the before row and {"lookup", x} a lookup row; now()
+// is the system clock unless `clock` is set.
 class RowsContext : public EvalContext {
  public:
   Row after;
   std::optional<Row> before;
   Row lookup;
+  std::optional<std::chrono::system_clock::time_point> clock;
 
   const Value* resolve(std::span<const std::string> path) const override {
     if (path.size() == 1) return after.find(path[0]);
     if (path.size() == 2 && path[0] == "old") return before ? before->find(path[1]) : nullptr;
     if (path.size() == 2 && path[0] == "lookup") return lookup.find(path[1]);
     return nullptr;
+  }
+
+  std::chrono::system_clock::time_point now() const override {
+    return clock ? *clock : EvalContext::now();
   }
 };
 
@@ -85,9 +92,14 @@ class TemplateTest : public ::testing::Test {
                      {"active", true},
                      {"body", UnavailableValue{}},
                      {"len", 3},
-                     {"word", "abc"}};
+                     {"word", "abc"},
+                     {"created", "2024-07-01 12:00:00"},
+                     {"epoch", 1719835200}};
     ctx_.before = Row{{"id", 17}, {"status", "wc-processing"}};
-    ctx_.lookup = Row{{"phone", "+48600100200"}, {"country", Value()}, {"name", "Jan"}};
+    ctx_.lookup = Row{{"phone", "+48600100200"},
+                      {"country", Value()},
+                      {"name", "Jan"},
+                      {"zone", "America/New_York"}};
   }
 
   std::string render(std::string_view text) {
@@ -190,6 +202,138 @@ TEST_F(TemplateTest, Round) {
             "template filter 'round': word is 'abc', not a number");
 }
 
+TEST_F(TemplateTest, Money) {
+  EXPECT_EQ(render("{{ total | money(2) }}"), "120.50");
+  EXPECT_EQ(render("{{ price | money(2) }}"), "2.68");  // decimal text rounds as written
+  EXPECT_EQ(render("{{ 2.675 | money(2) }}"), "2.68");
+  EXPECT_EQ(render("{{ '0.125' | money(2) }}"), "0.13");    // half away from zero...
+  EXPECT_EQ(render("{{ '-0.125' | money(2) }}"), "-0.13");  // ...on both sides
+  EXPECT_EQ(render("{{ '0.124999' | money(2) }}"), "0.12");
+  EXPECT_EQ(render("{{ '9.995' | money(2) }}"), "10.00");
+  EXPECT_EQ(render("{{ '-0.004' | money(2) }}"), "0.00");
+  EXPECT_EQ(render("{{ '1234567.891' | money(2) }}"), "1234567.89");  // no thousands separator
+  EXPECT_EQ(render("{{ '+19.9' | money(2) }}"), "19.90");
+  EXPECT_EQ(render("{{ qty | money(2) }}"), "4.00");
+  EXPECT_EQ(render("{{ -2.5 | money(0) }}"), "-3");
+  EXPECT_EQ(render("{{ stock | money(3) }}"), "3.000");
+  EXPECT_EQ(render("{{ note | money(2) }}"), "");
+  Status error = renderError("{{ word | money(2) }}");
+  EXPECT_EQ(error.category(), ErrorCategory::kRejected);
+  EXPECT_EQ(error.message(), "template filter 'money': word is 'abc', not a number");
+  EXPECT_EQ(renderError("{{ active | money(2) }}").message(),
+            "template filter 'money': active is true, not a number");
+  ctx_.after.set("len", 11);
+  EXPECT_EQ(renderError("{{ total | money(len) }}").message(),
+            "template filter 'money': the number of decimals must be a whole number from 0 to "
+            "10, got 11");
+}
+
+TEST_F(TemplateTest, DateFormatsInATimeZone) {
+  // A naive timestamp is UTC; Warsaw is UTC+2 in July and UTC+1 in January.
+  EXPECT_EQ(render("{{ created | date('%Y-%m-%d %H:%M:%S') }}"), "2024-07-01 12:00:00");
+  EXPECT_EQ(render("{{ created | date('%d.%m.%Y %H:%M', 'Europe/Warsaw') }}"), "01.07.2024 14:00");
+  EXPECT_EQ(render("{{ '2024-01-15T12:00:00Z' | date('%H:%M', 'Europe/Warsaw') }}"), "13:00");
+  EXPECT_EQ(render("{{ epoch | date('%H:%M', 'Europe/Warsaw') }}"), "14:00");
+  EXPECT_EQ(render("{{ created | date('%Y-%m-%d %H:%M', lookup.zone) }}"), "2024-07-01 08:00");
+  EXPECT_EQ(render("{{ created | date('%H:%M', 'Asia/Kolkata') }}"), "17:30");
+  EXPECT_EQ(render("{{ created | date('%H:%M', 'UTC') }}"), "12:00");
+  // Crossing midnight moves the date too.
+  EXPECT_EQ(render("{{ '2024-12-31T23:30:00Z' | date('%Y-%m-%d %H:%M', 'Europe/Warsaw') }}"),
+            "2025-01-01 00:30");
+}
+
+TEST_F(TemplateTest, DateAcrossDaylightSavingTimeInWarsaw) {
+  // 2024-03-31 01:00 UTC: clocks go from 02:00 CET to 03:00 CEST.
+  EXPECT_EQ(render("{{ '2024-03-31T00:59:59Z' | date('%H:%M:%S', 'Europe/Warsaw') }}"), "01:59:59");
+  EXPECT_EQ(render("{{ '2024-03-31T01:00:00Z' | date('%H:%M:%S', 'Europe/Warsaw') }}"), "03:00:00");
+  EXPECT_EQ(render("{{ 1711846800 | date('%H:%M:%S', 'Europe/Warsaw') }}"), "03:00:00");
+  // 2024-10-27 01:00 UTC: clocks go from 03:00 CEST back to 02:00 CET.
+  EXPECT_EQ(render("{{ '2024-10-27T00:59:59Z' | date('%H:%M:%S', 'Europe/Warsaw') }}"), "02:59:59");
+  EXPECT_EQ(render("{{ '2024-10-27T01:00:00Z' | date('%H:%M:%S', 'Europe/Warsaw') }}"), "02:00:00");
+  EXPECT_EQ(render("{{ 1729990800 | date('%H:%M:%S', 'Europe/Warsaw') }}"), "02:00:00");
+  // An offset in the input is honoured before converting: 09:30 in Chicago (CDT) is 16:30 here.
+  EXPECT_EQ(render("{{ '2024-10-26 09:30:00-05:00' | date('%H:%M', 'Europe/Warsaw') }}"), "16:30");
+}
+
+TEST_F(TemplateTest, DateReadsTheTimestampsDatabasesWrite) {
+  struct Case {
+    std::string_view input;
+    std::string_view expected;  // '%Y-%m-%d %H:%M:%S' in UTC
+  };
+  for (const Case& c : {
+           Case{"2024-05-01", "2024-05-01 00:00:00"},
+           Case{"2024-05-01 10:20:30", "2024-05-01 10:20:30"},
+           Case{"2024-05-01T10:20:30", "2024-05-01 10:20:30"},
+           Case{"2024-05-01t10:20:30z", "2024-05-01 10:20:30"},
+           Case{"2024-05-01 10:20", "2024-05-01 10:20:00"},
+           Case{"2024-05-01T10:20:30.999999Z", "2024-05-01 10:20:30"},  // fraction dropped
+           Case{"2024-05-01 10:20:30.123+02", "2024-05-01 08:20:30"},   // PostgreSQL
+           Case{"2024-05-01T10:20:30+05:30", "2024-05-01 04:50:30"},
+           Case{"2024-05-01T10:20:30+0530", "2024-05-01 04:50:30"},
+           Case{"2024-05-01T01:20:30-02:00", "2024-05-01 03:20:30"},
+           Case{"2024-05-01T00:20:30+01:00", "2024-04-30 23:20:30"},
+           Case{"2024-02-29T12:00:00Z", "2024-02-29 12:00:00"},
+           Case{"1714558830", "2024-05-01 10:20:30"},  // epoch seconds as text
+           Case{"0", "1970-01-01 00:00:00"},
+           Case{"-1", "1969-12-31 23:59:59"},
+       }) {
+    ctx_.after.set("when", std::string(c.input));
+    EXPECT_EQ(render("{{ when | date('%Y-%m-%d %H:%M:%S') }}"), c.expected) << c.input;
+  }
+  ctx_.after.set("when", 1714558830.0);  // a DOUBLE column holding whole seconds
+  EXPECT_EQ(render("{{ when | date('%Y-%m-%d %H:%M:%S') }}"), "2024-05-01 10:20:30");
+  EXPECT_EQ(render("{{ note | date('%Y') }}"), "");  // null passes through
+}
+
+TEST_F(TemplateTest, DateConversions) {
+  ctx_.after.set("when", "2024-03-05T15:04:05Z");  // a Tuesday, day 65 of a leap year
+  EXPECT_EQ(render("{{ when | date('%a %b %e %y %j %I:%M %p %%') }}"),
+            "Tue Mar  5 24 065 03:04 PM %");
+  EXPECT_EQ(render("{{ when | date('%d/%m/%Y, %H.%M.%S') }}"), "05/03/2024, 15.04.05");
+  EXPECT_EQ(render("{{ when | date('no conversions') }}"), "no conversions");
+  EXPECT_EQ(render("{{ when | date('') }}"), "");
+  EXPECT_EQ(render("{{ '2024-12-31T00:00:00Z' | date('%j %a %I %p') }}"), "366 Tue 12 AM");
+  EXPECT_EQ(render("{{ '2024-06-30T12:59:00Z' | date('%I:%M %p %a %b') }}"), "12:59 PM Sun Jun");
+  EXPECT_EQ(render("{{ '0987-01-02T00:00:00Z' | date('%Y %y %e') }}"), "0987 87  2");
+}
+
+TEST_F(TemplateTest, DateRejectsWhatIsNoTimestampNamingTheValue) {
+  for (std::string_view bad :
+       {"yesterday", "", "2024-02-30", "2024-13-01", "2024-05-01 24:00:00", "2024-05-01 10:60",
+        "2024-05-01T10:20:30.", "2024-05-01T10:20:30 +02:00", "2024-05-01T10:20:30+2",
+        "2024-05-01T10:20:30Z junk", "24-05-01", "0000-01-01", "1717171717000"}) {
+    ctx_.after.set("when", std::string(bad));
+    const Status error = renderError("{{ when | date('%Y') }}");
+    EXPECT_EQ(error.category(), ErrorCategory::kRejected) << bad;
+    EXPECT_EQ(error.message(),
+              "template filter 'date': when is " + Value(std::string(bad)).toDebugString() +
+                  ", not a timestamp (expected ISO-8601 like 2024-05-01T10:00:00Z, or Unix "
+                  "epoch seconds, from year 1 to 9999)")
+        << bad;
+  }
+  EXPECT_EQ(renderError("{{ active | date('%Y') }}").category(), ErrorCategory::kRejected);
+  ctx_.after.set("when", 1714558830.5);
+  EXPECT_EQ(renderError("{{ when | date('%Y') }}").message(),
+            "template filter 'date': when is 1714558830.5, not a timestamp (expected ISO-8601 like "
+            "2024-05-01T10:00:00Z, or Unix epoch seconds, from year 1 to 9999)");
+  ctx_.lookup.set("zone", "Mars/Olympus_Mons");
+  EXPECT_EQ(renderError("{{ created | date('%H', lookup.zone) }}").message(),
+            "template filter 'date': unknown time zone 'Mars/Olympus_Mons' (use an IANA name "
+            "like 'Europe/Warsaw' or 'UTC')");
+}
+
+TEST_F(TemplateTest, NowRendersTheContextClockOnEveryRender) {
+  using namespace std::chrono;
+  ctx_.clock = sys_days{year{2024} / 7 / 1} + hours{10};
+  auto t = compileOk("sent {{ now() }} / {{ now() | date('%H:%M', 'Europe/Warsaw') }}");
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(t->isConstant());
+  EXPECT_TRUE(t->referencedFields().empty());
+  EXPECT_EQ(*t->render(ctx_), "sent 2024-07-01T10:00:00.000Z / 12:00");
+  *ctx_.clock += minutes{90};
+  EXPECT_EQ(*t->render(ctx_), "sent 2024-07-01T11:30:00.000Z / 13:30");
+}
+
 TEST_F(TemplateTest, DefaultCoversNullEmptyAndMissing) {
   EXPECT_EQ(render("{{ lookup.country | default('PL') }}"), "PL");  // null
   EXPECT_EQ(render("{{ empty | default('-') }}"), "-");
@@ -257,8 +401,14 @@ TEST(TemplateCompileTest, ErrorsArePositionedInTheWholeTemplate) {
 TEST(TemplateCompileTest, FiltersAreCheckedAtCompileTime) {
   expectErrors("{{ name | uper }}",
                {{10,
-                 "unknown filter 'uper' (known filters: capitalize, default, lower, replace, "
-                 "round, truncate, upper)"}});
+                 "unknown filter 'uper' (known filters: capitalize, date, default, lower, money, "
+                 "replace, round, truncate, upper)"}});
+  // Values have no list type yet, so there is no join; the diagnostic only lists what exists.
+  const auto join = compileErrors("{{ items | join(', ') }}");
+  ASSERT_EQ(join.size(), 1u);
+  EXPECT_EQ(join[0].message,
+            "unknown filter 'join' (known filters: capitalize, date, default, lower, money, "
+            "replace, round, truncate, upper)");
   expectErrors("{{ name | truncate }}", {{10, "filter 'truncate' takes 1 argument, got 0"}});
   expectErrors("{{ name | default }}", {{10, "filter 'default' takes 1 argument, got 0"}});
   expectErrors("{{ name | upper(1) }}", {{10, "filter 'upper' takes 0 arguments, got 1"}});
@@ -269,6 +419,36 @@ TEST(TemplateCompileTest, FiltersAreCheckedAtCompileTime) {
   expectErrors("{{ a | round(11) }}", {{13, "the number of decimals must be a whole number"}});
   expectErrors("{{ a | replace('', 'x') }}", {{15, "the text to replace must not be empty"}});
   expectErrors("{{ 'abc' | round }}", {{3, "template filter 'round': 'abc' is not a number"}});
+  expectErrors("{{ a | money }}", {{7, "filter 'money' takes 1 argument, got 0"}});
+  expectErrors("{{ a | money(2, 3) }}", {{7, "filter 'money' takes 1 argument, got 2"}});
+  expectErrors("{{ a | money(-1) }}", {{13, "the number of decimals must be a whole number"}});
+  expectErrors("{{ 'abc' | money(2) }}", {{3, "template filter 'money': 'abc' is not a number"}});
+}
+
+TEST(TemplateCompileTest, DateArgumentsAreCheckedAtCompileTime) {
+  const std::string bad_zone = "Shipped {{ shipped_at | date('%d.%m %H:%M', 'Europe/Warsw') }}";
+  expectErrors(bad_zone, {{bad_zone.find("'Europe/Warsw'"),
+                           "filter 'date': unknown time zone 'Europe/Warsw' (use an IANA name like "
+                           "'Europe/Warsaw' or 'UTC')"}});
+  EXPECT_EQ(bad_zone.find("'Europe/Warsw'"), 44u);
+  // Fixed offsets ignore summer time, which is rarely what a message to a person wants.
+  expectErrors("{{ a | date('%H', 'GMT+3') }}", {{18, "unknown time zone 'GMT+3'"}});
+  expectErrors("{{ a | date('%H', '') }}", {{18, "unknown time zone ''"}});
+  expectErrors("{{ a | date('%H', 1) }}", {{18, "the time zone must be text, got 1"}});
+  expectErrors("{{ a | date('%d.%m.%Q') }}",
+               {{12,
+                 "filter 'date': unknown conversion '%Q' in the format (known: %Y %m %d %H %M %S "
+                 "%y %b %a %e %j %p %I %%)"}});
+  expectErrors("{{ a | date('100%') }}", {{12, "the format ends in a lone '%'"}});
+  expectErrors("{{ a | date(5) }}", {{12, "the format must be text, got 5"}});
+  expectErrors("{{ a | date }}", {{7, "filter 'date' takes 1 to 2 arguments, got 0"}});
+  expectErrors("{{ a | date('%H', 'UTC', 1) }}", {{7, "takes 1 to 2 arguments, got 3"}});
+  // A constant input is formatted now, so a broken one is a compile diagnostic too.
+  expectErrors("{{ 'soon' | date('%H') }}",
+               {{3, "template filter 'date': 'soon' is not a timestamp"}});
+  auto folded = Template::compile("{{ '2024-07-01T12:00:00Z' | date('%H:%M', 'Europe/Warsaw') }}");
+  ASSERT_TRUE(std::holds_alternative<Template>(folded));
+  EXPECT_TRUE(std::get<Template>(folded).isConstant());
 }
 
 TEST(TemplateCompileTest, ReportsEveryBrokenPlaceholder) {
@@ -290,6 +470,12 @@ TEST_F(TemplateTest, GarbageNeverCrashesCompileOrRender) {
                                            "truncate(",
                                            "round(",
                                            "replace(",
+                                           "date(",
+                                           "'%H:%M'",
+                                           "'Europe/Warsaw'",
+                                           "'2024-05-01 10:00'",
+                                           "money(",
+                                           "now()",
                                            ")",
                                            "(",
                                            ",",
