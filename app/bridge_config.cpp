@@ -121,6 +121,58 @@ const config::Schema& providerSchema() {
   return schema;
 }
 
+const config::Schema& quietHoursSchema() {
+  using namespace config;
+  static const Schema schema{
+      "quiet hours",
+      "A daily window in which this lane sends nothing.",
+      {
+          required(str("window", "Local time window, e.g. `21:00-08:00` (may wrap midnight).")),
+          required(str("time_zone", "IANA time zone of the recipients, e.g. `Europe/Warsaw`.")),
+          str("weekdays", "",
+              "Days the window starts on, in cron syntax (`MON-FRI`, `SAT,SUN`). Empty: "
+              "every day."),
+          oneOf("action", {"defer", "drop"}, "defer",
+                "`defer`: send when the window ends; `drop`: suppress the job (reason "
+                "`quiet_hours`)."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& laneSchema() {
+  using namespace config;
+  static const Schema schema{
+      "lane",
+      "Timing rules of one lane.",
+      {
+          duration("expires_in",
+                   "How long a job stays sendable once due; after that it becomes `expired` "
+                   "without being sent. Default: 5m for otp, never for the other lanes."),
+          object("quiet_hours", quietHoursSchema(), "When this lane must not send."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& lanesSchema() {
+  using namespace config;
+  static const Schema schema{
+      "lanes",
+      "Per-lane timing. Lanes are sent in strict priority: otp, then transactional, then "
+      "marketing.",
+      {
+          object("otp", laneSchema(), "One-time passwords and other codes."),
+          object("transactional", laneSchema(), "Order, shipping and booking notices."),
+          object("marketing", laneSchema(), "Campaigns; typically with quiet hours."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
 const config::Schema& dispatcherSchema() {
   using namespace config;
   static const Schema schema{
@@ -171,6 +223,15 @@ const config::Schema& mappingSchema() {
               "per captured change."),
           oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
                 "Overrides defaults.phone_types."),
+          boolean("normalize", false,
+                  "Replace characters GSM-7 lacks by look-alikes (ą→a, ł→l, “→\") so the SMS "
+                  "stays GSM-7: 160 characters per segment instead of 70."),
+          integer("max_segments", 0, "Longest SMS in segments; 0: no limit."),
+          oneOf("too_long", {"reject", "truncate"}, "reject",
+                "Over max_segments: `reject` the job, or `truncate` the text with an "
+                "ellipsis."),
+          duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."),
+          duration("expires_in", "Overrides the lane's `expires_in` for this mapping."),
       },
       "",
       {}};
@@ -200,6 +261,7 @@ const config::Schema& bridgeSchema() {
                          "Ordered provider lists. A mapping's `route` names one; the first "
                          "provider is tried first, the next on failover.",
                          "<route>")),
+          object("lanes", lanesSchema(), "Expiry and quiet hours per lane."),
           object("dispatcher", dispatcherSchema(), "Sending."),
           required(mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>")),
       },
@@ -257,6 +319,28 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     diagnostics.add(defaults.at("region", "'" + cfg.defaults.region +
                                               "' is not a country code libphonenumber knows "
                                               "(use ISO-3166 alpha-2 like PL, DE, GB)"));
+  }
+
+  Section lanes = root.object("lanes");
+  for (Lane lane : kLanesByPriority) {
+    std::string lane_name(laneName(lane));
+    Section l = lanes.object(lane_name);
+    LaneSettings& settings = cfg.defaults.lanes[lane];
+    if (l.has("expires_in")) {
+      settings.expires_in = l.duration("expires_in");
+    } else if (lane == Lane::kOtp) {
+      settings.expires_in = std::chrono::minutes(5);
+    }
+    if (l.has("quiet_hours")) {
+      Section q = l.object("quiet_hours");
+      auto window = QuietHours::parse(q.str("window"), q.str("time_zone"), q.str("weekdays"));
+      if (window) {
+        settings.quiet_hours = std::move(*window);
+        settings.drop_in_quiet_hours = q.str("action") == "drop";
+      } else {
+        diagnostics.add(q.at("window", window.error().message()));
+      }
+    }
   }
 
   for (auto& [name, section] : root.object("sources").entries()) {
@@ -338,6 +422,11 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     spec.route = section.str("route");
     spec.dedup = section.str("dedup");
     spec.phone_types = section.str("phone_types");
+    spec.normalize = section.boolean("normalize");
+    spec.max_segments = static_cast<int>(section.integer("max_segments"));
+    spec.truncate = section.str("too_long") == "truncate";
+    spec.delay = section.duration("delay");
+    if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
       if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
         diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +

@@ -14,7 +14,9 @@ namespace {
 // image. A table that has a column named "old" is still reachable as `new.old`.
 class EventContext final : public EvalContext {
  public:
-  explicit EventContext(const ChangeEvent& event) : event_(event) {}
+  EventContext(const ChangeEvent& event, TimePoint now) : event_(event), now_(now) {}
+
+  std::chrono::system_clock::time_point now() const override { return now_; }
 
   const Value* resolve(std::span<const std::string> path) const override {
     if (path.size() == 2 && path[0] == "old") {
@@ -30,6 +32,7 @@ class EventContext final : public EvalContext {
 
  private:
   const ChangeEvent& event_;
+  TimePoint now_;
 };
 
 template <typename T>
@@ -91,6 +94,10 @@ std::optional<Mapping> Mapping::compile(const MappingSpec& spec, const MappingDe
       ok = false;
     }
   }
+  if (spec.max_segments < 0) {
+    report("max_segments", 0, "must be 0 (no limit) or more");
+    ok = false;
+  }
   if (m.text_ && m.text_->isConstant() && spec.text.empty()) {
     report("text", 0, "the SMS text is empty");
     ok = false;
@@ -104,7 +111,7 @@ bool Mapping::matches(const ChangeEvent& event) const {
 }
 
 std::optional<SmsJob> Mapping::apply(const ChangeEvent& event, TimePoint now) const {
-  EventContext context(event);
+  EventContext context(event, now);
   SmsJob job;
   job.source = event.source;
   job.mapping = spec_.name;
@@ -140,11 +147,17 @@ std::optional<SmsJob> Mapping::apply(const ChangeEvent& event, TimePoint now) co
   }
   auto body = text_->render(context);
   if (!body) return reject("text: " + body.error().message());
-  job.body = std::move(*body);
+  job.body = spec_.normalize ? transliterateToGsm7(*body) : std::move(*body);
+  if (job.body.empty()) return reject("text: rendered an empty SMS");
   SmsTextInfo info = analyzeSmsText(job.body);
+  if (spec_.max_segments > 0 && info.segments > spec_.max_segments) {
+    auto fitted = fitToSegments(job.body, spec_.max_segments, spec_.truncate);
+    if (!fitted) return reject("text: " + fitted.error().message());
+    job.body = std::move(fitted->text);
+    info = fitted->info;
+  }
   job.encoding = info.encoding;
   job.segments = info.segments;
-  if (job.body.empty()) return reject("text: rendered an empty SMS");
 
   auto raw = to_->render(context);
   if (!raw) return reject("to: " + raw.error().message());
@@ -165,7 +178,28 @@ std::optional<SmsJob> Mapping::apply(const ChangeEvent& event, TimePoint now) co
     return job;
   }
   job.recipient = phone.e164;
+  schedule(job, now);
   return job;
+}
+
+void Mapping::schedule(SmsJob& job, TimePoint now) const {
+  static const LaneSettings kNoRules;
+  auto it = defaults_.lanes.find(lane_);
+  const LaneSettings& lane = it == defaults_.lanes.end() ? kNoRules : it->second;
+  TimePoint due = now + spec_.delay;
+  if (lane.quiet_hours && lane.quiet_hours->contains(due)) {
+    if (lane.drop_in_quiet_hours) {
+      job.status = JobStatus::kSuppressed;
+      job.status_reason = "quiet_hours: due inside " + lane.quiet_hours->describe();
+      return;
+    }
+    due = lane.quiet_hours->endOf(due);
+  }
+  job.not_before = due;
+  if (due > now) job.status = JobStatus::kScheduled;
+  // Validity counts from when the job becomes due, so a deferred job is not born expired.
+  auto expires_in = spec_.expires_in.value_or(lane.expires_in);
+  if (expires_in.count() > 0) job.expires_at = due + expires_in;
 }
 
 std::vector<SmsJob> MappingEngine::map(std::span<const ChangeEvent> events, TimePoint now) const {

@@ -6,7 +6,9 @@
 // never throws, and a row it cannot use becomes a job with a precise reason, never a crash or
 // an empty SMS.
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -16,15 +18,26 @@
 #include "core/change_event.h"
 #include "core/expression.h"
 #include "core/phone.h"
+#include "core/quiet_hours.h"
 #include "core/sms_job.h"
 #include "core/template.h"
 
 namespace smsbridge {
 
+// Timing rules of one lane (config `lanes.<lane>`).
+struct LaneSettings {
+  // How long a job stays sendable once due; zero: forever. An OTP is useless after minutes.
+  std::chrono::milliseconds expires_in{0};
+  // Jobs that would become due inside the window are deferred to its end, or suppressed.
+  std::optional<QuietHours> quiet_hours;
+  bool drop_in_quiet_hours = false;
+};
+
 struct MappingDefaults {
   std::string region;  // ISO-3166 alpha-2, used when neither the record nor the mapping has one
   std::string sender;
   PhoneTypePolicy phone_types = PhoneTypePolicy::kMobile;
+  std::map<Lane, LaneSettings> lanes;
 };
 
 // A mapping as written in the config, before compilation.
@@ -42,6 +55,11 @@ struct MappingSpec {
   std::string route = "default";
   std::string dedup;        // template; empty: one job per captured change
   std::string phone_types;  // empty: the default policy
+  bool normalize = false;   // transliterate to GSM-7 look-alikes before counting segments
+  int max_segments = 0;     // 0: no limit
+  bool truncate = false;    // over max_segments: cut with an ellipsis instead of rejecting
+  std::chrono::milliseconds delay{0};                   // due this long after the change
+  std::optional<std::chrono::milliseconds> expires_in;  // overrides the lane's
 };
 
 class Mapping {
@@ -65,6 +83,9 @@ class Mapping {
   std::optional<SmsJob> apply(const ChangeEvent& event, TimePoint now) const;
 
  private:
+  // Sets not_before, expires_at and scheduled/suppressed from the delay and the lane's rules.
+  void schedule(SmsJob& job, TimePoint now) const;
+
   Mapping(MappingSpec spec, MappingDefaults defaults)
       : spec_(std::move(spec)), defaults_(std::move(defaults)) {}
 

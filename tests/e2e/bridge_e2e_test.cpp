@@ -396,6 +396,31 @@ TEST(CliTest, TestMappingShowsTheJobOrWhyThereIsNone) {
   EXPECT_NE(bad.find("--row must be a JSON object"), std::string::npos) << bad;
 }
 
+TEST(CliTest, BadQuietHoursAreReportedWithPosition) {
+  TempDir dir;
+  std::string config = dir.file("bad.yaml");
+  writeFile(config, R"(sources:
+  shop: {type: sqlite, path: shop.db}
+providers:
+  sandbox: {type: sandbox}
+routes:
+  default: [sandbox]
+lanes:
+  marketing:
+    quiet_hours: {window: "21:00-08:00", time_zone: Mars/Olympus}
+mappings:
+  promo: {table: customers, to: "{{ phone }}", text: "Sale", lane: marketing, max_segments: -1}
+)");
+  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("bad\\.yaml:9:27: lanes\\.marketing\\.quiet_hours\\.window: .*Mars/Olympus")))
+      << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("bad\\.yaml:11:\\d+: mappings\\.promo\\.max_segments: must be 0")))
+      << out;
+}
+
 TEST(CliTest, HelpDescribesEveryCommand) {
   TempDir dir;
   auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "--help"}, dir.file("log"));

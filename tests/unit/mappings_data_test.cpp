@@ -69,6 +69,11 @@ TEST_P(MappingsAsData, EveryCaseProducesTheExpectedJob) {
   std::string source = cfg->sources.front().name;
 
   ManualClock clock;
+  if (file["now"]) {
+    auto now = parseTimestamp(file["now"].Scalar());
+    ASSERT_TRUE(now.has_value()) << "`now` must be like 2026-11-20T10:00:00Z";
+    clock.set(*now);
+  }
   int index = 0;
   ASSERT_TRUE(file["cases"].IsSequence()) << "a mappings test needs `cases:`";
   for (const auto& c : file["cases"]) {
@@ -113,6 +118,8 @@ TEST_P(MappingsAsData, EveryCaseProducesTheExpectedJob) {
     check("route", job.route);
     check("sender", job.sender);
     check("dedup_key", job.dedup_key);
+    check("not_before", formatTimestamp(job.not_before));
+    check("expires_at", job.expires_at ? formatTimestamp(*job.expires_at) : "never");
     if (expect["reason"]) {
       EXPECT_EQ(job.status_reason.rfind(expect["reason"].Scalar(), 0), 0u)
           << "status_reason '" << job.status_reason << "' does not start with '"
