@@ -186,44 +186,32 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
 }
 
 void Dispatcher::finish(std::shared_ptr<InFlight> flight, JobOutcome outcome) {
-  const SmsJob& job = flight->job;
-  Status recorded = store_.recordOutcome(outcome, config_.owner, clock_.now());
-  if (!recorded.isOk()) {
-    // The lease will expire and the job comes back: a possible duplicate, never a loss.
-    spdlog::error(
-        "Could not record a send outcome; the job will be retried when its lease "
-        "expires. job={} status={} error=\"{}\"",
-        job.id, statusName(outcome.status), recorded.toString());
-  } else {
-    switch (outcome.status) {
-      case JobStatus::kSent:
-        ++stats_.sent;
-        spdlog::info("SMS sent. job={} to={} segments={} provider={} provider_id={} text=\"{}\"",
-                     job.id, job.recipient, job.segments, outcome.provider,
-                     outcome.provider_message_id, job.body);
-        break;
-      case JobStatus::kQueued:
-        ++stats_.retried;
-        spdlog::warn("Send failed; will retry. job={} at={} reason=\"{}\"", job.id,
-                     formatTimestamp(outcome.not_before), outcome.status_reason);
-        break;
-      case JobStatus::kRejected:
-        ++stats_.rejected;
-        spdlog::warn("SMS rejected. job={} to={} reason=\"{}\"", job.id, job.recipient,
-                     outcome.status_reason);
-        break;
-      case JobStatus::kExpired:
-        ++stats_.expired;
-        spdlog::warn("SMS expired before sending. job={} to={}", job.id, job.recipient);
-        break;
-      default:
-        ++stats_.failed;
-        spdlog::error("SMS failed. job={} to={} reason=\"{}\"", job.id, job.recipient,
-                      outcome.status_reason);
-        break;
-    }
+  // Outcomes of one round are recorded together: one durable commit per round, not per SMS.
+  // A flush is posted, so it runs right after the handler that produced the outcome.
+  finished_.push_back({std::move(flight), std::move(outcome)});
+  if (static_cast<int>(finished_.size()) >= config_.batch_size) {
+    flushOutcomes();
+  } else if (!flush_posted_) {
+    flush_posted_ = true;
+    boost::asio::post(io_, [this] {
+      flush_posted_ = false;
+      flushOutcomes();
+    });
   }
-  --inflight_;
+}
+
+void Dispatcher::flushOutcomes() {
+  if (finished_.empty()) return;
+  std::vector<Finished> batch = std::move(finished_);
+  finished_.clear();
+  std::vector<JobOutcome> outcomes;
+  outcomes.reserve(batch.size());
+  for (const Finished& f : batch) outcomes.push_back(f.outcome);
+  std::vector<Status> recorded = store_.recordOutcomes(outcomes, config_.owner, clock_.now());
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    logOutcome(batch[i].flight->job, outcomes[i], recorded[i]);
+
+  inflight_ -= static_cast<int>(batch.size());
   if (stopping_ && inflight_ == 0 && drained_) {
     auto cb = std::move(drained_);
     drained_ = nullptr;
@@ -233,7 +221,47 @@ void Dispatcher::finish(std::shared_ptr<InFlight> flight, JobOutcome outcome) {
   }
 }
 
+void Dispatcher::logOutcome(const SmsJob& job, const JobOutcome& outcome, const Status& recorded) {
+  if (!recorded.isOk()) {
+    // The lease will expire and the job comes back: a possible duplicate, never a loss.
+    spdlog::error(
+        "Could not record a send outcome; the job will be retried when its lease "
+        "expires. job={} status={} error=\"{}\"",
+        job.id, statusName(outcome.status), recorded.toString());
+    return;
+  }
+  switch (outcome.status) {
+    case JobStatus::kSent:
+      ++stats_.sent;
+      spdlog::info("SMS sent. job={} to={} segments={} provider={} provider_id={} text=\"{}\"",
+                   job.id, job.recipient, job.segments, outcome.provider,
+                   outcome.provider_message_id, job.body);
+      break;
+    case JobStatus::kQueued:
+      ++stats_.retried;
+      spdlog::warn("Send failed; will retry. job={} at={} reason=\"{}\"", job.id,
+                   formatTimestamp(outcome.not_before), outcome.status_reason);
+      break;
+    case JobStatus::kRejected:
+      ++stats_.rejected;
+      spdlog::warn("SMS rejected. job={} to={} reason=\"{}\"", job.id, job.recipient,
+                   outcome.status_reason);
+      break;
+    case JobStatus::kExpired:
+      ++stats_.expired;
+      spdlog::warn("SMS expired before sending. job={} to={}", job.id, job.recipient);
+      break;
+    default:
+      ++stats_.failed;
+      spdlog::error("SMS failed. job={} to={} reason=\"{}\"", job.id, job.recipient,
+                    outcome.status_reason);
+      break;
+  }
+}
+
 void Dispatcher::onDeliveryReport(const DeliveryReport& report) {
+  // The send result must be on record before a report about the same message is applied.
+  flushOutcomes();
   auto effect = store_.applyDeliveryReport(report, clock_.now());
   if (!effect) {
     spdlog::error("Could not apply a delivery report. provider={} id={} error=\"{}\"",

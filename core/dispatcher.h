@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/clock.h"
@@ -71,6 +72,8 @@ class Dispatcher {
   void onResult(std::shared_ptr<InFlight> flight, const std::string& provider, TimePoint started,
                 SendResult result);
   void finish(std::shared_ptr<InFlight> flight, JobOutcome outcome);
+  void flushOutcomes();
+  void logOutcome(const SmsJob& job, const JobOutcome& outcome, const Status& recorded);
   std::chrono::milliseconds backoff(int attempt, std::optional<std::chrono::milliseconds> hint);
   const std::vector<std::string>* routeOf(const SmsJob& job) const;
 
@@ -82,6 +85,12 @@ class Dispatcher {
   boost::asio::io_context& io_;
   boost::asio::steady_timer timer_;
   std::mt19937_64 rng_{std::random_device{}()};
+  struct Finished {
+    std::shared_ptr<InFlight> flight;
+    JobOutcome outcome;
+  };
+  std::vector<Finished> finished_;  // decided but not yet recorded; still count as in flight
+  bool flush_posted_ = false;
   int inflight_ = 0;
   bool stopping_ = false;
   bool tick_scheduled_ = false;

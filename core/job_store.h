@@ -99,6 +99,12 @@ class JobStore {
   virtual Status recordOutcome(const JobOutcome& outcome, const std::string& owner,
                                TimePoint now) = 0;
 
+  // Several outcomes at once, in one transaction where the backend can, so a busy dispatcher
+  // pays one durable commit per round instead of one per SMS. Returns one Status per outcome,
+  // in order. This default records them one by one.
+  virtual std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes,
+                                             const std::string& owner, TimePoint now);
+
   // Moves `sending` jobs whose lease expired (their dispatcher died) back to `queued`.
   // Returns how many. The in-doubt policy beyond `resend` is the dispatcher issue's.
   virtual Result<int> requeueExpiredLeases(TimePoint now) = 0;

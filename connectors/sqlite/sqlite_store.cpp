@@ -320,69 +320,93 @@ Result<std::vector<SmsJob>> SqliteStore::claimDue(Lane lane, int limit, const st
 
 Status SqliteStore::recordOutcome(const JobOutcome& outcome, const std::string& owner,
                                   TimePoint now) {
-  if (!canTransition(JobStatus::kSending, outcome.status)) {
-    return internalError("dispatcher asked for sending -> " +
-                         std::string(statusName(outcome.status)));
+  return recordOutcomes(std::span(&outcome, 1), owner, now).front();
+}
+
+std::vector<Status> SqliteStore::recordOutcomes(std::span<const JobOutcome> outcomes,
+                                                const std::string& owner, TimePoint now) {
+  std::vector<Status> statuses(outcomes.size());
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!canTransition(JobStatus::kSending, outcomes[i].status)) {
+      statuses[i] = internalError("dispatcher asked for sending -> " +
+                                  std::string(statusName(outcomes[i].status)));
+    }
   }
   std::lock_guard lock(mu_);
   std::string now_text = formatTimestamp(now);
-  bool lease_lost = false;
+  std::vector<bool> lease_lost(outcomes.size(), false);
   Status status = inTransaction([&]() -> Status {
-    auto attempt = db_->prepare(
-        "INSERT INTO " + table("attempts") +
-        " (message_id, provider, outcome, http_status, error_code, error_message, started_at, "
-        "finished_at) VALUES (?,?,?,?,?,?,?,?)");
-    if (!attempt) return attempt.error();
-    for (const AttemptRecord& a : outcome.attempts) {
-      attempt->reset();
-      attempt->bind(1, outcome.job_id)
-          .bind(2, a.provider)
-          .bind(3, a.outcome)
-          .bind(4, a.http_status)
-          .bind(5, a.error_code)
-          .bind(6, a.error_message)
-          .bind(7, formatTimestamp(a.started_at))
-          .bind(8, formatTimestamp(a.finished_at));
-      SMSBRIDGE_RETURN_IF_ERROR(attempt->run());
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      if (!statuses[i].isOk()) continue;
+      bool lost = false;
+      SMSBRIDGE_RETURN_IF_ERROR(applyOutcome(outcomes[i], owner, now_text, lost));
+      lease_lost[i] = lost;
     }
-    bool sent = outcome.status == JobStatus::kSent;
-    auto update = db_->prepare(
-        "UPDATE " + table("messages") +
-        " SET status = ?, status_reason = ?, provider = COALESCE(NULLIF(?, ''), provider), "
-        "provider_message_id = COALESCE(NULLIF(?, ''), provider_message_id), "
-        "price = COALESCE(?, price), currency = COALESCE(NULLIF(?, ''), currency), "
-        "attempts = attempts + ?, not_before = COALESCE(?, not_before), lease_owner = NULL, "
-        "lease_until = NULL, updated_at = ?, sent_at = COALESCE(?, sent_at), final_at = ? "
-        "WHERE id = ? AND status = 'sending' AND lease_owner = ?");
-    if (!update) return update.error();
-    update->bind(1, statusName(outcome.status))
-        .bind(2, outcome.status_reason)
-        .bind(3, outcome.provider)
-        .bind(4, outcome.provider_message_id);
-    if (outcome.price) {
-      update->bind(5, *outcome.price);
-    } else {
-      update->bindNull(5);
-    }
-    update->bind(6, outcome.currency)
-        .bind(7, static_cast<std::int64_t>(outcome.attempts.size()))
-        .bind(8, outcome.status == JobStatus::kQueued
-                     ? std::optional<std::string>(formatTimestamp(outcome.not_before))
-                     : std::nullopt)
-        .bind(9, now_text)
-        .bind(10, sent ? std::optional<std::string>(now_text) : std::nullopt)
-        .bind(11, isFinal(outcome.status) ? std::optional<std::string>(now_text) : std::nullopt)
-        .bind(12, outcome.job_id)
-        .bind(13, owner);
-    SMSBRIDGE_RETURN_IF_ERROR(update->run());
-    lease_lost = db_->changes() == 0;
     return Status::ok();
   });
-  if (!status.isOk()) return status;
-  if (lease_lost) {
-    return transientError("job " + std::to_string(outcome.job_id) + " was no longer leased by " +
-                          owner + "; its outcome was not applied");
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!statuses[i].isOk()) continue;
+    if (!status.isOk()) {
+      statuses[i] = status;
+    } else if (lease_lost[i]) {
+      statuses[i] =
+          transientError("job " + std::to_string(outcomes[i].job_id) + " was no longer leased by " +
+                         owner + "; its outcome was not applied");
+    }
   }
+  return statuses;
+}
+
+Status SqliteStore::applyOutcome(const JobOutcome& outcome, const std::string& owner,
+                                 const std::string& now_text, bool& lease_lost) {
+  auto attempt = db_->prepare(
+      "INSERT INTO " + table("attempts") +
+      " (message_id, provider, outcome, http_status, error_code, error_message, started_at, "
+      "finished_at) VALUES (?,?,?,?,?,?,?,?)");
+  if (!attempt) return attempt.error();
+  for (const AttemptRecord& a : outcome.attempts) {
+    attempt->reset();
+    attempt->bind(1, outcome.job_id)
+        .bind(2, a.provider)
+        .bind(3, a.outcome)
+        .bind(4, a.http_status)
+        .bind(5, a.error_code)
+        .bind(6, a.error_message)
+        .bind(7, formatTimestamp(a.started_at))
+        .bind(8, formatTimestamp(a.finished_at));
+    SMSBRIDGE_RETURN_IF_ERROR(attempt->run());
+  }
+  bool sent = outcome.status == JobStatus::kSent;
+  auto update = db_->prepare(
+      "UPDATE " + table("messages") +
+      " SET status = ?, status_reason = ?, provider = COALESCE(NULLIF(?, ''), provider), "
+      "provider_message_id = COALESCE(NULLIF(?, ''), provider_message_id), "
+      "price = COALESCE(?, price), currency = COALESCE(NULLIF(?, ''), currency), "
+      "attempts = attempts + ?, not_before = COALESCE(?, not_before), lease_owner = NULL, "
+      "lease_until = NULL, updated_at = ?, sent_at = COALESCE(?, sent_at), final_at = ? "
+      "WHERE id = ? AND status = 'sending' AND lease_owner = ?");
+  if (!update) return update.error();
+  update->bind(1, statusName(outcome.status))
+      .bind(2, outcome.status_reason)
+      .bind(3, outcome.provider)
+      .bind(4, outcome.provider_message_id);
+  if (outcome.price) {
+    update->bind(5, *outcome.price);
+  } else {
+    update->bindNull(5);
+  }
+  update->bind(6, outcome.currency)
+      .bind(7, static_cast<std::int64_t>(outcome.attempts.size()))
+      .bind(8, outcome.status == JobStatus::kQueued
+                   ? std::optional<std::string>(formatTimestamp(outcome.not_before))
+                   : std::nullopt)
+      .bind(9, now_text)
+      .bind(10, sent ? std::optional<std::string>(now_text) : std::nullopt)
+      .bind(11, isFinal(outcome.status) ? std::optional<std::string>(now_text) : std::nullopt)
+      .bind(12, outcome.job_id)
+      .bind(13, owner);
+  SMSBRIDGE_RETURN_IF_ERROR(update->run());
+  lease_lost = db_->changes() == 0;
   return Status::ok();
 }
 

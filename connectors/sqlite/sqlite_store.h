@@ -29,6 +29,8 @@ class SqliteStore final : public JobStore {
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;
+  std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes, const std::string& owner,
+                                     TimePoint now) override;
   Result<int> requeueExpiredLeases(TimePoint now) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
@@ -42,6 +44,10 @@ class SqliteStore final : public JobStore {
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on any error.
   template <typename F>
   Status inTransaction(F&& body);
+  // Inside a transaction: writes one outcome's attempts and status. `lease_lost` tells whether
+  // the job was still ours to update.
+  Status applyOutcome(const JobOutcome& outcome, const std::string& owner,
+                      const std::string& now_text, bool& lease_lost);
 
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<Database> db_;

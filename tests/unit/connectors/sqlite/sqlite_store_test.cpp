@@ -156,6 +156,41 @@ TEST_F(SqliteStoreTest, OutcomeRecordsAttemptsAndSentStatus) {
             ErrorCategory::kTransient);
 }
 
+TEST_F(SqliteStoreTest, OutcomesOfARoundAreRecordedTogetherAndALostLeaseStaysApart) {
+  std::vector<SmsJob> jobs = {job("a"), job("b")};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  auto claimed = claim(Lane::kTransactional);
+  ASSERT_EQ(claimed.size(), 2u);
+  std::vector<JobOutcome> outcomes(2);
+  for (int i = 0; i < 2; ++i) {
+    outcomes[i].job_id = claimed[i].id;
+    outcomes[i].status = JobStatus::kSent;
+    outcomes[i].provider = "sandbox";
+    outcomes[i].provider_message_id = "sbx-" + std::to_string(i);
+    outcomes[i].attempts.resize(1);
+  }
+  // The second job's lease moved to another dispatcher in the meantime.
+  clock_.advance(seconds(31));
+  ASSERT_EQ(*store_->requeueExpiredLeases(clock_.now()), 2);
+  auto again = store_->claimDue(Lane::kTransactional, 1, "other", seconds(30), clock_.now());
+  ASSERT_EQ(again->size(), 1u);
+  std::int64_t stolen = (*again)[0].id;
+  auto mine = store_->claimDue(Lane::kTransactional, 1, "me", seconds(30), clock_.now());
+  ASSERT_EQ(mine->size(), 1u);
+
+  auto statuses = store_->recordOutcomes(outcomes, "me", clock_.now());
+  ASSERT_EQ(statuses.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    if (outcomes[i].job_id == stolen) {
+      EXPECT_EQ(statuses[i].category(), ErrorCategory::kTransient) << statuses[i].toString();
+    } else {
+      EXPECT_TRUE(statuses[i].isOk()) << statuses[i].toString();
+    }
+  }
+  EXPECT_EQ(count(JobStatus::kSent), 1);
+  EXPECT_EQ(count(JobStatus::kSending), 1);
+}
+
 TEST_F(SqliteStoreTest, RetryRequeuesWithNotBefore) {
   std::vector<SmsJob> jobs = {job("a")};
   ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
