@@ -1,5 +1,6 @@
 #include "connectors/registry.h"
 
+#include "connectors/postgres/pg_connector.h"
 #include "connectors/sqlite/sqlite_connector.h"
 
 namespace smsbridge {
@@ -7,6 +8,7 @@ namespace smsbridge {
 const std::vector<ConnectorEntry>& connectorRegistry() {
   static const std::vector<ConnectorEntry> entries = {
       {"sqlite", &sqlite::sourceSchema(), &sqlite::parseSource},
+      {"postgres", &postgres::sourceSchema(), &postgres::parseSource},
   };
   return entries;
 }

@@ -1,0 +1,397 @@
+#include "connectors/postgres/pg_store.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/sql_ident.h"
+
+namespace smsbridge::postgres {
+namespace {
+
+// Times go in as the text formatTimestamp writes (cast to timestamptz) and come out as epoch
+// microseconds, so no time-zone setting of the server or session can shift them.
+constexpr char kMessageColumns[] =
+    "id, dedup_key, source, mapping, entity_table, entity_id, recipient_raw, recipient, sender, "
+    "body, encoding, segments, lane, route, status, status_reason, attempts, provider, "
+    "provider_message_id, price, currency, "
+    "(extract(epoch FROM not_before) * 1000000)::bigint, "
+    "(extract(epoch FROM expires_at) * 1000000)::bigint, lease_owner, "
+    "(extract(epoch FROM lease_until) * 1000000)::bigint, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, "
+    "(extract(epoch FROM sent_at) * 1000000)::bigint, "
+    "(extract(epoch FROM final_at) * 1000000)::bigint";
+
+std::string optTime(const std::optional<TimePoint>& t) {
+  return t ? formatTimestamp(*t) : std::string();
+}
+
+std::optional<TimePoint> timeOf(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(
+      std::chrono::microseconds(f.as<long long>())));
+}
+
+std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
+
+SmsJob readJob(const pqxx::row& r) {
+  SmsJob job;
+  job.id = r[0].as<long long>();
+  job.dedup_key = text(r[1]);
+  job.source = text(r[2]);
+  job.mapping = text(r[3]);
+  job.entity_table = text(r[4]);
+  job.entity_id = text(r[5]);
+  job.recipient_raw = text(r[6]);
+  job.recipient = text(r[7]);
+  job.sender = text(r[8]);
+  job.body = text(r[9]);
+  job.encoding = text(r[10]) == "ucs2" ? Encoding::kUcs2 : Encoding::kGsm7;
+  job.segments = r[11].as<int>();
+  job.lane = parseLane(text(r[12])).value_or(Lane::kTransactional);
+  job.route = text(r[13]);
+  job.status = parseStatus(text(r[14])).value_or(JobStatus::kFailed);
+  job.status_reason = text(r[15]);
+  job.attempts = r[16].as<int>();
+  job.provider = text(r[17]);
+  job.provider_message_id = text(r[18]);
+  if (!r[19].is_null()) job.price = r[19].as<double>();
+  job.currency = text(r[20]);
+  job.not_before = timeOf(r[21]).value_or(TimePoint{});
+  job.expires_at = timeOf(r[22]);
+  job.lease_owner = text(r[23]);
+  job.lease_until = timeOf(r[24]);
+  job.created_at = timeOf(r[25]).value_or(TimePoint{});
+  job.updated_at = timeOf(r[26]).value_or(TimePoint{});
+  job.sent_at = timeOf(r[27]);
+  job.final_at = timeOf(r[28]);
+  return job;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::create(
+    const std::string& dsn, const std::string& prefix, std::chrono::milliseconds connect_timeout) {
+  SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(prefix + "messages", "table prefix"));
+  if (prefix.find('.') != std::string::npos) {
+    return configError("table prefix '" + prefix + "' must not contain '.'");
+  }
+  auto conn = PgConnection::open(dsn, connect_timeout);
+  if (!conn) return conn.error();
+  return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(*conn), prefix));
+}
+
+std::string PostgresStore::table(std::string_view name) const {
+  return quoteIdentifier(prefix_ + std::string(name), SqlDialect::kPostgres);
+}
+
+std::vector<std::string> PostgresStore::migrationSql() const {
+  auto idx = [&](std::string_view name) { return table(name); };
+  return {
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (component text PRIMARY KEY, version integer "
+                  "NOT NULL, migrated_at timestamptz NOT NULL)",
+                  table("schema")),
+      fmt::format(
+          "CREATE TABLE IF NOT EXISTS {} (\n"
+          "  id bigserial PRIMARY KEY,\n"
+          "  dedup_key text NOT NULL UNIQUE,\n"
+          "  source text NOT NULL,\n  mapping text NOT NULL,\n"
+          "  entity_table text,\n  entity_id text,\n"
+          "  recipient_raw text,\n  recipient text,\n  sender text,\n  body text NOT NULL,\n"
+          "  encoding text NOT NULL,\n  segments integer NOT NULL,\n  lane text NOT NULL,\n"
+          "  route text,\n  status text NOT NULL,\n  status_reason text,\n"
+          "  attempts integer NOT NULL DEFAULT 0,\n  provider text,\n"
+          "  provider_message_id text,\n  price double precision,\n  currency text,\n"
+          "  not_before timestamptz NOT NULL,\n  expires_at timestamptz,\n  lease_owner text,\n"
+          "  lease_until timestamptz,\n  created_at timestamptz NOT NULL,\n"
+          "  updated_at timestamptz NOT NULL,\n  sent_at timestamptz,\n  final_at timestamptz)",
+          table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (status, lane, not_before)",
+                  idx("messages_due"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
+                  idx("messages_provider_id"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (recipient)", idx("messages_recipient"),
+                  table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (entity_table, entity_id)",
+                  idx("messages_entity"), table("messages")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id bigserial PRIMARY KEY,\n"
+                  "  message_id bigint NOT NULL REFERENCES {}(id),\n"
+                  "  provider text NOT NULL,\n  outcome text NOT NULL,\n  http_status integer,\n"
+                  "  error_code text,\n  error_message text,\n"
+                  "  started_at timestamptz NOT NULL,\n  finished_at timestamptz NOT NULL)",
+                  table("attempts"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (message_id)", idx("attempts_message"),
+                  table("attempts")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (source text PRIMARY KEY, position text NOT "
+                  "NULL, updated_at timestamptz NOT NULL)",
+                  table("checkpoints")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (source text NOT NULL, tbl text NOT NULL, pk "
+                  "text NOT NULL, state text NOT NULL, updated_at timestamptz NOT NULL, PRIMARY "
+                  "KEY (source, tbl, pk))",
+                  table("shadow")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (recipient text PRIMARY KEY, reason text, "
+                  "source text, created_at timestamptz NOT NULL)",
+                  table("optouts")),
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id bigserial PRIMARY KEY,\n  provider text NOT NULL,\n"
+                  "  provider_message_id text,\n  sender text NOT NULL,\n  recipient text,\n"
+                  "  body text NOT NULL,\n  received_at timestamptz NOT NULL)",
+                  table("inbound")),
+      fmt::format("INSERT INTO {} (component, version, migrated_at) VALUES ('store', {}, now()) "
+                  "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
+                  "migrated_at = excluded.migrated_at",
+                  table("schema"), kSchemaVersion),
+  };
+}
+
+Status PostgresStore::migrate() {
+  std::lock_guard lock(mu_);
+  return conn_->transact([&](pqxx::work& txn) -> Status {
+    // Two instances running `setup` at once would race on CREATE ... IF NOT EXISTS (it is not
+    // atomic against a concurrent creator); a transaction-scoped advisory lock orders them.
+    txn.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", prefix_ + "schema");
+    for (const auto& sql : migrationSql()) txn.exec(sql);
+    return Status::ok();
+  });
+}
+
+Status PostgresStore::checkSchema() {
+  std::lock_guard lock(mu_);
+  bool exists = false;
+  int version = 0;
+  SMSBRIDGE_RETURN_IF_ERROR(conn_->transact([&](pqxx::work& txn) -> Status {
+    auto r = txn.exec_params("SELECT to_regclass($1) IS NOT NULL", table("schema"));
+    exists = r[0][0].as<bool>();
+    if (!exists) return Status::ok();
+    auto v = txn.exec("SELECT version FROM " + table("schema") + " WHERE component = 'store'");
+    version = v.empty() ? 0 : v[0][0].as<int>();
+    return Status::ok();
+  }));
+  const std::string& where = conn_->server();
+  if (!exists) {
+    return configError("the store tables (" + prefix_ + "*) do not exist in " + where +
+                       "; run `smsbridge setup -c <config>` first");
+  }
+  if (version < kSchemaVersion) {
+    return configError("the store schema in " + where + " is at version " +
+                       std::to_string(version) + ", this build needs " +
+                       std::to_string(kSchemaVersion) + "; run `smsbridge setup -c <config>`");
+  }
+  if (version > kSchemaVersion) {
+    return configError("the store schema in " + where + " is at version " +
+                       std::to_string(version) + ", newer than this build understands (" +
+                       std::to_string(kSchemaVersion) + "); upgrade smsbridge");
+  }
+  return Status::ok();
+}
+
+Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
+                                             const Checkpoint& checkpoint) {
+  std::lock_guard lock(mu_);
+  EnqueueResult result;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    result = EnqueueResult{};  // a retried body must not count twice
+    const std::string insert =
+        "INSERT INTO " + table("messages") +
+        " (dedup_key, source, mapping, entity_table, entity_id, recipient_raw, recipient, "
+        "sender, body, encoding, segments, lane, route, status, status_reason, not_before, "
+        "expires_at, created_at, updated_at, final_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+        "$11,$12,$13,$14,$15,$16::timestamptz,NULLIF($17,'')::timestamptz,$18::timestamptz,"
+        "$18::timestamptz,NULLIF($19,'')::timestamptz) ON CONFLICT (dedup_key) DO NOTHING";
+    for (const SmsJob& job : jobs) {
+      std::string created = formatTimestamp(job.created_at);
+      auto r = txn.exec_params(insert, job.dedup_key, job.source, job.mapping, job.entity_table,
+                               job.entity_id, job.recipient_raw, job.recipient, job.sender,
+                               job.body, std::string(encodingName(job.encoding)), job.segments,
+                               std::string(laneName(job.lane)), job.route,
+                               std::string(statusName(job.status)), job.status_reason,
+                               formatTimestamp(job.not_before), optTime(job.expires_at), created,
+                               isFinal(job.status) ? created : std::string());
+      if (r.affected_rows() > 0) {
+        ++result.inserted;
+      } else {
+        ++result.duplicates;
+      }
+    }
+    if (!checkpoint.position.empty()) {
+      txn.exec_params("INSERT INTO " + table("checkpoints") +
+                          " (source, position, updated_at) VALUES ($1, $2, now()) "
+                          "ON CONFLICT (source) DO UPDATE SET position = excluded.position, "
+                          "updated_at = excluded.updated_at",
+                      checkpoint.source, checkpoint.position);
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return result;
+}
+
+Result<std::optional<std::string>> PostgresStore::loadCheckpoint(const std::string& source) {
+  std::lock_guard lock(mu_);
+  std::optional<std::string> position;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    auto r = txn.exec_params("SELECT position FROM " + table("checkpoints") + " WHERE source = $1",
+                             source);
+    if (!r.empty()) position = r[0][0].c_str();
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return position;
+}
+
+Result<std::vector<SmsJob>> PostgresStore::claimDue(Lane lane, int limit, const std::string& owner,
+                                                    std::chrono::milliseconds lease,
+                                                    TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<SmsJob> jobs;
+  std::string now_text = formatTimestamp(now);
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    jobs.clear();
+    // SKIP LOCKED: rows another instance is claiming right now are passed over instead of
+    // waited for, and never returned twice.
+    auto r = txn.exec_params(
+        "UPDATE " + table("messages") +
+            " SET status = 'sending', lease_owner = $1, lease_until = $2::timestamptz, "
+            "updated_at = $3::timestamptz WHERE id IN (SELECT id FROM " +
+            table("messages") +
+            " WHERE status IN ('queued', 'scheduled') AND lane = $4 AND not_before <= "
+            "$3::timestamptz ORDER BY not_before, id LIMIT $5 FOR UPDATE SKIP LOCKED) "
+            "RETURNING " +
+            std::string(kMessageColumns),
+        owner, formatTimestamp(now + lease), now_text, std::string(laneName(lane)), limit);
+    for (const auto& row : r) jobs.push_back(readJob(row));
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  // RETURNING has no order; the dispatcher expects oldest first.
+  std::sort(jobs.begin(), jobs.end(), [](const SmsJob& a, const SmsJob& b) {
+    return a.not_before != b.not_before ? a.not_before < b.not_before : a.id < b.id;
+  });
+  return jobs;
+}
+
+Status PostgresStore::recordOutcome(const JobOutcome& outcome, const std::string& owner,
+                                    TimePoint now) {
+  if (!canTransition(JobStatus::kSending, outcome.status)) {
+    return internalError("dispatcher asked for sending -> " +
+                         std::string(statusName(outcome.status)));
+  }
+  std::lock_guard lock(mu_);
+  std::string now_text = formatTimestamp(now);
+  bool lease_lost = false;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    // Attempts are recorded even when the lease was lost: they are the audit trail of what
+    // was actually sent to a provider.
+    for (const AttemptRecord& a : outcome.attempts) {
+      txn.exec_params("INSERT INTO " + table("attempts") +
+                          " (message_id, provider, outcome, http_status, error_code, "
+                          "error_message, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, "
+                          "$6, $7::timestamptz, $8::timestamptz)",
+                      static_cast<long long>(outcome.job_id), a.provider, a.outcome, a.http_status,
+                      a.error_code, a.error_message, formatTimestamp(a.started_at),
+                      formatTimestamp(a.finished_at));
+    }
+    bool sent = outcome.status == JobStatus::kSent;
+    auto r = txn.exec_params(
+        "UPDATE " + table("messages") +
+            " SET status = $1, status_reason = $2, provider = COALESCE(NULLIF($3, ''), provider), "
+            "provider_message_id = COALESCE(NULLIF($4, ''), provider_message_id), "
+            "price = COALESCE(NULLIF($5, '')::double precision, price), "
+            "currency = COALESCE(NULLIF($6, ''), currency), attempts = attempts + $7, "
+            "not_before = COALESCE(NULLIF($8, '')::timestamptz, not_before), "
+            "lease_owner = NULL, lease_until = NULL, updated_at = $9::timestamptz, "
+            "sent_at = COALESCE(NULLIF($10, '')::timestamptz, sent_at), "
+            "final_at = NULLIF($11, '')::timestamptz "
+            "WHERE id = $12 AND status = 'sending' AND lease_owner = $13",
+        std::string(statusName(outcome.status)), outcome.status_reason, outcome.provider,
+        outcome.provider_message_id,
+        outcome.price ? fmt::format("{:.17g}", *outcome.price) : std::string(), outcome.currency,
+        static_cast<long long>(outcome.attempts.size()),
+        outcome.status == JobStatus::kQueued ? formatTimestamp(outcome.not_before) : std::string(),
+        now_text, sent ? now_text : std::string(),
+        isFinal(outcome.status) ? now_text : std::string(), static_cast<long long>(outcome.job_id),
+        owner);
+    lease_lost = r.affected_rows() == 0;
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  if (lease_lost) {
+    return transientError("job " + std::to_string(outcome.job_id) + " was no longer leased by " +
+                          owner + "; its outcome was not applied");
+  }
+  return Status::ok();
+}
+
+Result<int> PostgresStore::requeueExpiredLeases(TimePoint now) {
+  std::lock_guard lock(mu_);
+  int count = 0;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    std::string now_text = formatTimestamp(now);
+    auto r = txn.exec_params("UPDATE " + table("messages") +
+                                 " SET status = 'queued', status_reason = 'in_doubt: lease "
+                                 "expired, resending', lease_owner = NULL, lease_until = NULL, "
+                                 "updated_at = $1::timestamptz "
+                                 "WHERE status = 'sending' AND lease_until < $1::timestamptz",
+                             now_text);
+    count = static_cast<int>(r.affected_rows());
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return count;
+}
+
+Result<ReportEffect> PostgresStore::applyDeliveryReport(const DeliveryReport& report,
+                                                        TimePoint now) {
+  std::lock_guard lock(mu_);
+  ReportEffect effect = ReportEffect::kUnknownJob;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    effect = ReportEffect::kUnknownJob;
+    // FOR UPDATE: two reports for one message (a webhook retry racing the original) are
+    // decided one after the other, each against the status the other left.
+    auto found = txn.exec_params("SELECT id, status FROM " + table("messages") +
+                                     " WHERE provider = $1 AND provider_message_id = $2 "
+                                     "ORDER BY id LIMIT 1 FOR UPDATE",
+                                 report.provider, report.provider_message_id);
+    if (found.empty()) return Status::ok();
+    long long id = found[0][0].as<long long>();
+    std::string current_text = found[0][1].c_str();
+    auto current = parseStatus(current_text);
+    if (!current || !canTransition(*current, report.status)) {
+      effect = ReportEffect::kNoOp;
+      return Status::ok();
+    }
+    std::string now_text = formatTimestamp(now);
+    auto r = txn.exec_params(
+        "UPDATE " + table("messages") +
+            " SET status = $1, status_reason = COALESCE(NULLIF($2, ''), status_reason), "
+            "updated_at = $3::timestamptz, final_at = NULLIF($4, '')::timestamptz "
+            "WHERE id = $5 AND status = $6",
+        std::string(statusName(report.status)), report.reason, now_text,
+        isFinal(report.status) ? now_text : std::string(), id, current_text);
+    effect = r.affected_rows() > 0 ? ReportEffect::kApplied : ReportEffect::kNoOp;
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return effect;
+}
+
+Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<JobStatus, int>> counts;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    counts.clear();
+    auto r = txn.exec("SELECT status, count(*) FROM " + table("messages") +
+                      " GROUP BY status ORDER BY status");
+    for (const auto& row : r) {
+      if (auto s = parseStatus(row[0].c_str())) counts.emplace_back(*s, row[1].as<int>());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return counts;
+}
+
+}  // namespace smsbridge::postgres

@@ -1,0 +1,55 @@
+#pragma once
+
+// JobStore on PostgreSQL: the same tables as every backend (DESIGN.md §7), each operation one
+// short read-committed transaction. Claiming uses FOR UPDATE SKIP LOCKED, so several bridge
+// instances may share one store without ever leasing the same job twice.
+//
+// Threading: thread-safe; a mutex serialises calls over one connection (the store's work is
+// a few short statements per batch, so one connection is not the bottleneck). Errors follow
+// PgConnection: kTransient (retry later; a lost connection is reopened at the next call),
+// kConfig (missing tables or privileges: the message says what to run or grant).
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "connectors/postgres/pg_connection.h"
+#include "core/job_store.h"
+
+namespace smsbridge::postgres {
+
+class PostgresStore final : public JobStore {
+ public:
+  // `prefix` is the validated table prefix ("smsbridge_"); the tables live in the connection's
+  // current schema (search_path).
+  static Result<std::unique_ptr<PostgresStore>> create(const std::string& dsn,
+                                                       const std::string& prefix,
+                                                       std::chrono::milliseconds connect_timeout);
+
+  Status migrate() override;
+  std::vector<std::string> migrationSql() const override;
+  Status checkSchema() override;
+  Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
+                                const Checkpoint& checkpoint) override;
+  Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override;
+  Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
+                                       std::chrono::milliseconds lease, TimePoint now) override;
+  Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;
+  Result<int> requeueExpiredLeases(TimePoint now) override;
+  Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
+  Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  PostgresStore(std::unique_ptr<PgConnection> conn, std::string prefix)
+      : conn_(std::move(conn)), prefix_(std::move(prefix)) {}
+  std::string table(std::string_view name) const;
+
+  std::mutex mu_;  // one connection, one transaction at a time
+  std::unique_ptr<PgConnection> conn_;
+  std::string prefix_;
+};
+
+}  // namespace smsbridge::postgres

@@ -1,0 +1,366 @@
+// PostgresStore against the real PostgreSQL from scripts/test-services.sh. Every test uses its
+// own table prefix, so tests are independent and a rerun never meets a leftover.
+
+#include "connectors/postgres/pg_store.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
+
+#include "core/clock.h"
+#include "tests/integration/test_env.h"
+
+namespace smsbridge::postgres {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SMSBRIDGE_REQUIRE_PG_DSN(dsn);
+    dsn_ = dsn;
+    std::random_device random;
+    prefix_ = "pgs" + std::to_string(random() % 1'000'000'000) + "_";
+    auto store = PostgresStore::create(dsn_, prefix_, seconds(5));
+    ASSERT_TRUE(store) << store.error().toString();
+    store_ = std::move(*store);
+    Status migrated = store_->migrate();
+    ASSERT_TRUE(migrated.isOk()) << migrated.toString();
+  }
+
+  void TearDown() override {
+    if (dsn_.empty()) return;
+    store_.reset();
+    admin("DROP TABLE IF EXISTS " + prefix_ + "attempts, " + prefix_ + "messages, " + prefix_ +
+          "checkpoints, " + prefix_ + "shadow, " + prefix_ + "optouts, " + prefix_ + "inbound, " +
+          prefix_ + "schema");
+  }
+
+  void admin(const std::string& sql) {
+    pqxx::connection conn(dsn_);
+    pqxx::nontransaction txn(conn);
+    txn.exec("SET client_min_messages = warning");
+    txn.exec(sql);
+  }
+
+  std::unique_ptr<PostgresStore> openAnother() {
+    auto store = PostgresStore::create(dsn_, prefix_, seconds(5));
+    EXPECT_TRUE(store) << store.error().toString();
+    return store ? std::move(*store) : nullptr;
+  }
+
+  SmsJob job(std::string key, Lane lane = Lane::kTransactional) {
+    SmsJob j;
+    j.dedup_key = std::move(key);
+    j.source = "shop";
+    j.mapping = "order_shipped";
+    j.entity_table = "orders";
+    j.entity_id = "1";
+    j.recipient = "+48600700800";
+    j.recipient_raw = "600 700 800";
+    j.body = "Hello";
+    j.segments = 1;
+    j.lane = lane;
+    j.route = "default";
+    j.created_at = clock_.now();
+    j.not_before = clock_.now();
+    return j;
+  }
+
+  std::vector<SmsJob> claim(Lane lane, int limit = 10, const std::string& owner = "me") {
+    auto jobs = store_->claimDue(lane, limit, owner, seconds(30), clock_.now());
+    EXPECT_TRUE(jobs) << jobs.error().toString();
+    return jobs ? *jobs : std::vector<SmsJob>{};
+  }
+
+  int count(JobStatus status) {
+    auto counts = store_->countByStatus();
+    EXPECT_TRUE(counts) << counts.error().toString();
+    if (!counts) return -1;
+    for (auto& [s, n] : *counts) {
+      if (s == status) return n;
+    }
+    return 0;
+  }
+
+  std::string dsn_;
+  std::string prefix_;
+  ManualClock clock_;
+  std::unique_ptr<PostgresStore> store_;
+};
+
+TEST_F(PostgresStoreTest, MigrateIsIdempotentAndSchemaChecks) {
+  EXPECT_TRUE(store_->migrate().isOk());
+  Status s = store_->checkSchema();
+  EXPECT_TRUE(s.isOk()) << s.toString();
+}
+
+TEST_F(PostgresStoreTest, CheckSchemaTellsToRunSetupOnAFreshDatabase) {
+  auto fresh = PostgresStore::create(dsn_, prefix_ + "fresh_", seconds(5));
+  ASSERT_TRUE(fresh);
+  Status s = (*fresh)->checkSchema();
+  EXPECT_EQ(s.category(), ErrorCategory::kConfig);
+  EXPECT_NE(s.message().find("do not exist"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("run `smsbridge setup"), std::string::npos) << s.message();
+}
+
+TEST_F(PostgresStoreTest, CheckSchemaNamesAnOldOrNewerVersion) {
+  admin("UPDATE " + prefix_ + "schema SET version = 0 WHERE component = 'store'");
+  Status old = store_->checkSchema();
+  EXPECT_EQ(old.category(), ErrorCategory::kConfig);
+  EXPECT_NE(old.message().find("is at version 0, this build needs 1; run `smsbridge setup"),
+            std::string::npos)
+      << old.message();
+  admin("UPDATE " + prefix_ + "schema SET version = 2 WHERE component = 'store'");
+  Status newer = store_->checkSchema();
+  EXPECT_NE(newer.message().find("upgrade smsbridge"), std::string::npos) << newer.message();
+  EXPECT_TRUE(store_->migrate().isOk());
+  EXPECT_TRUE(store_->checkSchema().isOk());
+}
+
+TEST_F(PostgresStoreTest, EnqueueSkipsDuplicateKeysAndSavesCheckpoint) {
+  std::vector<SmsJob> jobs = {job("a"), job("b")};
+  auto first = store_->enqueue(jobs, {"shop", "10"});
+  ASSERT_TRUE(first) << first.error().toString();
+  EXPECT_EQ(first->inserted, 2);
+  EXPECT_EQ(first->duplicates, 0);
+  std::vector<SmsJob> replay = {job("b"), job("c")};
+  auto second = store_->enqueue(replay, {"shop", "11"});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->inserted, 1);
+  EXPECT_EQ(second->duplicates, 1);
+  auto checkpoint = store_->loadCheckpoint("shop");
+  ASSERT_TRUE(checkpoint);
+  EXPECT_EQ(*checkpoint, std::optional<std::string>("11"));
+  EXPECT_EQ(count(JobStatus::kQueued), 3);
+  auto none = store_->loadCheckpoint("other");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(PostgresStoreTest, AFailedEnqueueKeepsNeitherJobsNorCheckpoint) {
+  std::vector<SmsJob> first = {job("a")};
+  ASSERT_TRUE(store_->enqueue(first, {"shop", "10"}));
+  SmsJob bad = job("bad");
+  bad.body = "\xff\xfe not UTF-8";  // the server refuses it: the second insert fails
+  std::vector<SmsJob> jobs = {job("b"), bad};
+  auto result = store_->enqueue(jobs, {"shop", "20"});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(*store_->loadCheckpoint("shop"), std::optional<std::string>("10"));
+  EXPECT_EQ(count(JobStatus::kQueued), 1);  // "b" was rolled back with the failure
+  // The store is usable after the failed transaction.
+  std::vector<SmsJob> retry = {job("b")};
+  auto ok = store_->enqueue(retry, {"shop", "20"});
+  ASSERT_TRUE(ok) << ok.error().toString();
+  EXPECT_EQ(ok->inserted, 1);
+}
+
+TEST_F(PostgresStoreTest, ClaimTakesDueJobsOfOneLaneOldestFirst) {
+  SmsJob later = job("later");
+  later.not_before = clock_.now() - seconds(10);
+  SmsJob earlier = job("earlier");
+  earlier.not_before = clock_.now() - seconds(60);
+  SmsJob future = job("future");
+  future.not_before = clock_.now() + seconds(60);
+  future.status = JobStatus::kScheduled;
+  SmsJob otp = job("otp", Lane::kOtp);
+  std::vector<SmsJob> jobs = {later, earlier, future, otp};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+
+  auto claimed = claim(Lane::kTransactional);
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].dedup_key, "earlier");
+  EXPECT_EQ(claimed[1].dedup_key, "later");
+  EXPECT_EQ(claimed[0].status, JobStatus::kSending);
+  EXPECT_EQ(claimed[0].lease_owner, "me");
+  ASSERT_TRUE(claimed[0].lease_until.has_value());
+  EXPECT_EQ(*claimed[0].lease_until, clock_.now() + seconds(30));
+  EXPECT_EQ(claimed[0].not_before, earlier.not_before);
+  EXPECT_EQ(claimed[0].body, "Hello");
+  EXPECT_EQ(claimed[0].recipient, "+48600700800");
+  EXPECT_TRUE(claim(Lane::kTransactional).empty());  // leased jobs are not claimed again
+
+  clock_.advance(seconds(61));
+  auto due_now = claim(Lane::kTransactional);
+  ASSERT_EQ(due_now.size(), 1u);
+  EXPECT_EQ(due_now[0].dedup_key, "future");
+  auto otp_claimed = claim(Lane::kOtp);
+  ASSERT_EQ(otp_claimed.size(), 1u);
+  EXPECT_EQ(otp_claimed[0].lane, Lane::kOtp);
+}
+
+TEST_F(PostgresStoreTest, TwoConcurrentClaimersNeverClaimTheSameJob) {
+  constexpr int kJobs = 300;
+  std::vector<SmsJob> jobs;
+  for (int i = 0; i < kJobs; ++i) jobs.push_back(job("job-" + std::to_string(i)));
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  auto other = openAnother();
+  ASSERT_TRUE(other);
+
+  auto drain = [&](JobStore& store, const std::string& owner, std::vector<std::int64_t>& ids,
+                   bool& failed) {
+    while (true) {
+      auto batch = store.claimDue(Lane::kTransactional, 7, owner, seconds(30), clock_.now());
+      if (!batch) {
+        failed = true;
+        return;
+      }
+      // SKIP LOCKED: an empty batch means every remaining job is being claimed by the other.
+      if (batch->empty()) return;
+      for (const auto& j : *batch) ids.push_back(j.id);
+    }
+  };
+  std::vector<std::int64_t> mine, theirs;
+  bool mine_failed = false, theirs_failed = false;
+  std::thread a([&] { drain(*store_, "a", mine, mine_failed); });
+  std::thread b([&] { drain(*other, "b", theirs, theirs_failed); });
+  a.join();
+  b.join();
+  ASSERT_FALSE(mine_failed);
+  ASSERT_FALSE(theirs_failed);
+  std::set<std::int64_t> all(mine.begin(), mine.end());
+  for (std::int64_t id : theirs) {
+    EXPECT_TRUE(all.insert(id).second) << "job " << id << " was claimed by both";
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(mine.size() + theirs.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(count(JobStatus::kSending), kJobs);
+}
+
+TEST_F(PostgresStoreTest, OutcomeThenReportsMoveOnlyForward) {
+  std::vector<SmsJob> jobs = {job("a")};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  auto claimed = claim(Lane::kTransactional);
+  ASSERT_EQ(claimed.size(), 1u);
+
+  JobOutcome outcome;
+  outcome.job_id = claimed[0].id;
+  outcome.status = JobStatus::kSent;
+  outcome.provider = "smsapi";
+  outcome.provider_message_id = "m-1";
+  outcome.price = 0.165;
+  outcome.currency = "PLN";
+  AttemptRecord attempt;
+  attempt.job_id = claimed[0].id;
+  attempt.provider = "smsapi";
+  attempt.outcome = "accepted";
+  attempt.http_status = 200;
+  attempt.started_at = clock_.now();
+  attempt.finished_at = clock_.now();
+  outcome.attempts = {attempt};
+  EXPECT_EQ(store_->recordOutcome(outcome, "someone-else", clock_.now()).category(),
+            ErrorCategory::kTransient);
+  Status recorded = store_->recordOutcome(outcome, "me", clock_.now());
+  ASSERT_TRUE(recorded.isOk()) << recorded.toString();
+  EXPECT_EQ(count(JobStatus::kSent), 1);
+
+  DeliveryReport delivered{"smsapi", "m-1", JobStatus::kDelivered, "DELIVRD", clock_.now()};
+  DeliveryReport late_sent{"smsapi", "m-1", JobStatus::kSent, "", clock_.now()};
+  DeliveryReport unknown{"smsapi", "m-404", JobStatus::kDelivered, "", clock_.now()};
+  EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kApplied);
+  EXPECT_EQ(*store_->applyDeliveryReport(late_sent, clock_.now()), ReportEffect::kNoOp);
+  EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kNoOp);
+  EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kUnknownJob);
+  EXPECT_EQ(count(JobStatus::kDelivered), 1);
+  EXPECT_EQ(count(JobStatus::kSent), 0);
+
+  pqxx::connection conn(dsn_);
+  pqxx::work txn(conn);
+  auto row = txn.exec1(
+      "SELECT m.price, m.currency, m.attempts, m.sent_at IS NOT NULL, "
+      "m.final_at IS NOT NULL, m.status_reason, (SELECT count(*) FROM " +
+      prefix_ + "attempts a WHERE a.message_id = m.id) FROM " + prefix_ + "messages m");
+  EXPECT_DOUBLE_EQ(row[0].as<double>(), 0.165);
+  EXPECT_EQ(row[1].as<std::string>(), "PLN");
+  EXPECT_EQ(row[2].as<int>(), 1);
+  EXPECT_TRUE(row[3].as<bool>());
+  EXPECT_TRUE(row[4].as<bool>());
+  EXPECT_EQ(row[5].as<std::string>(), "DELIVRD");
+  EXPECT_EQ(row[6].as<int>(), 2);  // the lost-lease call's attempt is kept as an audit record
+}
+
+TEST_F(PostgresStoreTest, ARetryGoesBackToQueuedUntilItsTime) {
+  std::vector<SmsJob> jobs = {job("a")};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  auto claimed = claim(Lane::kTransactional);
+  ASSERT_EQ(claimed.size(), 1u);
+  JobOutcome retry;
+  retry.job_id = claimed[0].id;
+  retry.status = JobStatus::kQueued;
+  retry.not_before = clock_.now() + seconds(20);
+  ASSERT_TRUE(store_->recordOutcome(retry, "me", clock_.now()).isOk());
+  EXPECT_TRUE(claim(Lane::kTransactional).empty());
+  clock_.advance(seconds(20));
+  EXPECT_EQ(claim(Lane::kTransactional).size(), 1u);
+}
+
+TEST_F(PostgresStoreTest, ExpiredLeasesAreRequeued) {
+  std::vector<SmsJob> jobs = {job("a")};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  ASSERT_EQ(claim(Lane::kTransactional).size(), 1u);
+  auto early = store_->requeueExpiredLeases(clock_.now() + seconds(10));
+  ASSERT_TRUE(early);
+  EXPECT_EQ(*early, 0);
+  auto expired = store_->requeueExpiredLeases(clock_.now() + seconds(31));
+  ASSERT_TRUE(expired) << expired.error().toString();
+  EXPECT_EQ(*expired, 1);
+  EXPECT_EQ(count(JobStatus::kQueued), 1);
+  auto again = claim(Lane::kTransactional);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].status_reason, "in_doubt: lease expired, resending");
+}
+
+TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
+  std::string tagged = dsn_ + (dsn_.find('?') == std::string::npos ? "?" : "&") +
+                       "application_name=" + prefix_ + "victim";
+  auto store = PostgresStore::create(tagged, prefix_, seconds(5));
+  ASSERT_TRUE(store) << store.error().toString();
+  ASSERT_TRUE((*store)->countByStatus());
+  admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" +
+        prefix_ + "victim'");
+  auto first = (*store)->countByStatus();
+  if (!first) {
+    EXPECT_EQ(first.error().category(), ErrorCategory::kTransient);
+  }
+  auto second = (*store)->countByStatus();
+  EXPECT_TRUE(second) << second.error().toString();
+}
+
+TEST(PostgresConnectionTest, WrongPasswordIsAConfigErrorNamingTheServer) {
+  SMSBRIDGE_REQUIRE_PG_DSN(dsn);
+  auto at = dsn.find(":smsbridge@");
+  ASSERT_NE(at, std::string::npos) << "the test expects the DSN test-services.sh writes";
+  std::string wrong = dsn;
+  wrong.replace(at, 11, ":wrong-password@");
+  auto store = PostgresStore::create(wrong, "smsbridge_", seconds(5));
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
+  EXPECT_NE(store.error().message().find("PostgreSQL at 127.0.0.1"), std::string::npos)
+      << store.error().message();
+  EXPECT_EQ(store.error().message().find("wrong-password"), std::string::npos)
+      << "the password leaked: " << store.error().message();
+}
+
+TEST(PostgresConnectionTest, UnreachableServerIsTransient) {
+  auto store = PostgresStore::create("postgresql://u:p@127.0.0.1:1/db", "smsbridge_", seconds(2));
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().category(), ErrorCategory::kTransient) << store.error().toString();
+}
+
+TEST(PostgresConnectionTest, MissingDatabaseIsAConfigError) {
+  SMSBRIDGE_REQUIRE_PG_DSN(dsn);
+  auto slash = dsn.rfind('/');
+  auto store =
+      PostgresStore::create(dsn.substr(0, slash) + "/no_such_db_here", "smsbridge_", seconds(5));
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().category(), ErrorCategory::kConfig) << store.error().toString();
+}
+
+}  // namespace
+}  // namespace smsbridge::postgres
