@@ -1,5 +1,6 @@
 #include "connectors/registry.h"
 
+#include "connectors/mysql/mysql_connector.h"
 #include "connectors/postgres/pg_connector.h"
 #include "connectors/sqlite/sqlite_connector.h"
 
@@ -9,6 +10,7 @@ const std::vector<ConnectorEntry>& connectorRegistry() {
   static const std::vector<ConnectorEntry> entries = {
       {"sqlite", &sqlite::sourceSchema(), &sqlite::parseSource},
       {"postgres", &postgres::sourceSchema(), &postgres::parseSource},
+      {"mysql", &mysql::sourceSchema(), &mysql::parseSource},
   };
   return entries;
 }

@@ -1,0 +1,93 @@
+#include "connectors/mysql/mysql_connector.h"
+
+#include "connectors/mysql/mysql_connection.h"
+#include "connectors/mysql/mysql_store.h"
+#include "connectors/mysql/mysql_trigger_source.h"
+
+namespace smsbridge::mysql {
+
+const config::Schema& sourceSchema() {
+  using namespace config;
+  static const Schema schema{
+      "mysql source",
+      "A MySQL 8 or MariaDB database (WooCommerce, PrestaShop, a booking system...).",
+      {
+          required(secret("dsn",
+                          "Connection: mysql://user:password@host:port/database, or "
+                          "`host=... port=... user=... password=... dbname=...`. The store "
+                          "tables are created in the same database.")),
+          integer("batch_size", 500, "Most captured changes read and enqueued per transaction."),
+          duration("connect_timeout", "10s",
+                   "How long to wait for the server when connecting before the attempt fails "
+                   "and is retried."),
+          duration("retain_processed", "1d",
+                   "How long processed rows stay in <prefix>changes for inspection before "
+                   "they are purged."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
+                                         config::Diagnostics& diagnostics) {
+  SourceFactory factory;
+  factory.name = name;
+  factory.type = "mysql";
+  factory.capture = section.str("capture");
+  factory.tables = section.strings("tables");
+  factory.poll_interval = section.duration("poll_interval");
+  bool ok = true;
+  if (factory.capture != "trigger") {
+    diagnostics.add(section.at("capture", "capture mode '" + factory.capture +
+                                              "' is not available yet for mysql sources; use "
+                                              "trigger"));
+    ok = false;
+  }
+  if (section.integer("batch_size") < 1) {
+    diagnostics.add(section.at("batch_size", "must be at least 1"));
+    ok = false;
+  }
+  auto dsn = section.secret("dsn");
+  if (!dsn) {
+    diagnostics.add(section.at("dsn", dsn.error().message()));
+    return std::nullopt;
+  }
+  ConnectionOptions options;
+  // With secret files left unread (`check`), the DSN is a placeholder and is checked at run.
+  if (!dsn->starts_with("<secret from")) {
+    auto parsed = parseDsn(*dsn);
+    if (!parsed) {
+      diagnostics.add(section.at("dsn", parsed.error().message()));
+      ok = false;
+    } else {
+      options = std::move(*parsed);
+    }
+  }
+  if (!ok) return std::nullopt;
+  options.connect_timeout = section.duration("connect_timeout");
+  TriggerSourceConfig config;
+  config.name = name;
+  config.connection = options;
+  config.batch_size = static_cast<int>(section.integer("batch_size"));
+  config.retain_processed = section.duration("retain_processed");
+  factory.description = "MySQL database " + options.database + " on " + options.host + ":" +
+                        std::to_string(options.port);
+  factory.create_source = [config](const std::vector<std::string>& tables,
+                                   const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+    TriggerSourceConfig c = config;
+    c.tables = tables;
+    c.prefix = prefix;
+    auto source = MysqlTriggerSource::create(std::move(c));
+    if (!source) return source.error();
+    return std::unique_ptr<Source>(std::move(*source));
+  };
+  factory.create_store = [options](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
+    auto store = MysqlStore::create(options, prefix);
+    if (!store) return store.error();
+    return std::unique_ptr<JobStore>(std::move(*store));
+  };
+  return factory;
+}
+
+}  // namespace smsbridge::mysql

@@ -1,0 +1,420 @@
+// MysqlStore and the Connector/C connection layer against the real MariaDB of
+// scripts/test-services.sh. Every test works on tables with its own random prefix, so tests are
+// independent of each other and of earlier runs, and drops them at the end.
+
+#include "connectors/mysql/mysql_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "connectors/mysql/mysql_connection.h"
+#include "tests/integration/test_env.h"
+
+namespace smsbridge::mysql {
+namespace {
+
+using std::chrono::seconds;
+
+std::string uniquePrefix() {
+  static const char kHex[] = "0123456789abcdef";
+  std::random_device rd;
+  std::string out = "sbt";
+  for (int i = 0; i < 8; ++i) out += kHex[rd() % 16];
+  return out + "_";
+}
+
+const TimePoint kNow = TimePoint(seconds(1'800'000'000));
+
+SmsJob job(const std::string& key, Lane lane = Lane::kTransactional) {
+  SmsJob j;
+  j.dedup_key = key;
+  j.source = "shop";
+  j.mapping = "order_completed";
+  j.entity_table = "orders";
+  j.entity_id = key;
+  j.recipient_raw = "600 100 200";
+  j.recipient = "+48600100200";
+  j.sender = "Shop";
+  j.body = "Cześć Łukasz, zamówienie gotowe 😀";
+  j.encoding = Encoding::kUcs2;
+  j.segments = 1;
+  j.lane = lane;
+  j.route = "default";
+  j.status = JobStatus::kQueued;
+  j.not_before = kNow - seconds(60);
+  j.created_at = kNow - seconds(60);
+  return j;
+}
+
+class MysqlStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
+    auto options = parseDsn(dsn);
+    ASSERT_TRUE(options) << options.error().toString();
+    options_ = *options;
+    auto admin = Connection::connect(options_);
+    ASSERT_TRUE(admin) << admin.error().toString();
+    admin_ = std::move(*admin);
+    store_ = newStore();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  void TearDown() override {
+    if (!admin_) return;
+    // Children first: attempts references messages.
+    for (const char* name :
+         {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound", "schema"}) {
+      (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + name + "`");
+    }
+  }
+
+  std::unique_ptr<MysqlStore> newStore() {
+    auto store = MysqlStore::create(options_, prefix_);
+    EXPECT_TRUE(store) << store.error().toString();
+    return store ? std::move(*store) : nullptr;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    auto rows = admin_->query(sql);
+    EXPECT_TRUE(rows) << rows.error().toString();
+    if (!rows || rows->empty()) return -1;
+    return std::stoll(rows->at(0).at(0).value_or("-1"));
+  }
+
+  std::string prefix_ = uniquePrefix();
+  ConnectionOptions options_;
+  std::unique_ptr<Connection> admin_;
+  std::unique_ptr<MysqlStore> store_;
+};
+
+TEST(MysqlDsnTest, ParsesUrlAndKeyValueForms) {
+  auto url = parseDsn("mysql://shop%40x:p%3Ass@db.local:3307/wp_shop");
+  ASSERT_TRUE(url) << url.error().toString();
+  EXPECT_EQ(url->user, "shop@x");
+  EXPECT_EQ(url->password, "p:ss");
+  EXPECT_EQ(url->host, "db.local");
+  EXPECT_EQ(url->port, 3307u);
+  EXPECT_EQ(url->database, "wp_shop");
+  EXPECT_EQ(url->describe(), "shop@x@db.local:3307/wp_shop");
+
+  auto kv = parseDsn("host=10.0.0.5 user=bridge password=s3cret dbname=erp");
+  ASSERT_TRUE(kv) << kv.error().toString();
+  EXPECT_EQ(kv->host, "10.0.0.5");
+  EXPECT_EQ(kv->port, 3306u);
+  EXPECT_EQ(kv->user, "bridge");
+  EXPECT_EQ(kv->database, "erp");
+
+  auto no_db = parseDsn("mysql://u:secretpw@host:3306");
+  ASSERT_FALSE(no_db);
+  EXPECT_EQ(no_db.error().category(), ErrorCategory::kConfig);
+  EXPECT_EQ(no_db.error().message().find("secretpw"), std::string::npos);
+  EXPECT_FALSE(parseDsn("mysql://u@host:99999/db"));
+  EXPECT_FALSE(parseDsn("postgresql://u@host/db"));
+  EXPECT_FALSE(parseDsn("host=x colour=blue dbname=y"));
+}
+
+TEST_F(MysqlStoreTest, WrongPasswordIsAConfigErrorNamingTheServer) {
+  ConnectionOptions bad = options_;
+  bad.password = "definitely-wrong";
+  auto conn = Connection::connect(bad);
+  ASSERT_FALSE(conn);
+  EXPECT_EQ(conn.error().category(), ErrorCategory::kConfig) << conn.error().toString();
+  EXPECT_NE(conn.error().message().find(bad.host), std::string::npos);
+  EXPECT_NE(conn.error().message().find("check the user and password"), std::string::npos);
+  EXPECT_EQ(conn.error().message().find("definitely-wrong"), std::string::npos);
+}
+
+TEST_F(MysqlStoreTest, MissingTablesAreAConfigErrorAskingForSetup) {
+  auto rows = admin_->query("SELECT * FROM `" + prefix_ + "nothing_here`");
+  ASSERT_FALSE(rows);
+  EXPECT_EQ(rows.error().category(), ErrorCategory::kConfig);
+  EXPECT_NE(rows.error().message().find("smsbridge setup"), std::string::npos);
+
+  Status before = store_->checkSchema();
+  ASSERT_FALSE(before.isOk());
+  EXPECT_EQ(before.category(), ErrorCategory::kConfig);
+  EXPECT_NE(before.message().find("do not exist"), std::string::npos) << before.message();
+  EXPECT_NE(before.message().find("run `smsbridge setup -c <config>` first"), std::string::npos);
+  auto enqueue = store_->enqueue(std::vector<SmsJob>{job("k1")}, {"shop", "1"});
+  ASSERT_FALSE(enqueue);
+  EXPECT_EQ(enqueue.error().category(), ErrorCategory::kConfig);
+}
+
+TEST_F(MysqlStoreTest, MigrateIsIdempotentAndCheckSchemaReportsTheVersion) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ASSERT_TRUE(store_->migrate().isOk());
+  EXPECT_TRUE(store_->checkSchema().isOk());
+
+  ASSERT_TRUE(admin_->exec("UPDATE `" + prefix_ + "schema` SET version = 0").isOk());
+  Status old = store_->checkSchema();
+  ASSERT_FALSE(old.isOk());
+  EXPECT_EQ(old.category(), ErrorCategory::kConfig);
+  EXPECT_NE(old.message().find("is at version 0, this build needs 1; run `smsbridge setup"),
+            std::string::npos)
+      << old.message();
+
+  ASSERT_TRUE(admin_->exec("UPDATE `" + prefix_ + "schema` SET version = 2").isOk());
+  Status newer = store_->checkSchema();
+  ASSERT_FALSE(newer.isOk());
+  EXPECT_NE(newer.message().find("upgrade smsbridge"), std::string::npos) << newer.message();
+
+  ASSERT_TRUE(store_->migrate().isOk());
+  EXPECT_TRUE(store_->checkSchema().isOk());
+  EXPECT_FALSE(store_->migrationSql().empty());
+}
+
+TEST_F(MysqlStoreTest, EnqueueSkipsDuplicatesAndSavesTheCheckpointWithTheJobs) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  auto first = store_->enqueue(std::vector<SmsJob>{job("a"), job("b")}, {"shop", "10"});
+  ASSERT_TRUE(first) << first.error().toString();
+  EXPECT_EQ(first->inserted, 2);
+  EXPECT_EQ(first->duplicates, 0);
+
+  auto replay = store_->enqueue(std::vector<SmsJob>{job("a"), job("b"), job("c")}, {"shop", "20"});
+  ASSERT_TRUE(replay) << replay.error().toString();
+  EXPECT_EQ(replay->inserted, 1);
+  EXPECT_EQ(replay->duplicates, 2);
+  auto checkpoint = store_->loadCheckpoint("shop");
+  ASSERT_TRUE(checkpoint);
+  EXPECT_EQ(*checkpoint, std::optional<std::string>("20"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM `" + prefix_ + "messages`"), 3);
+
+  // A batch that fails half-way leaves neither its first job nor its checkpoint behind.
+  SmsJob too_long = job(std::string(300, 'x'));
+  auto failed = store_->enqueue(std::vector<SmsJob>{job("d"), too_long}, {"shop", "30"});
+  ASSERT_FALSE(failed);
+  checkpoint = store_->loadCheckpoint("shop");
+  ASSERT_TRUE(checkpoint);
+  EXPECT_EQ(*checkpoint, std::optional<std::string>("20"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM `" + prefix_ + "messages`"), 3);
+
+  auto none = store_->loadCheckpoint("other");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(MysqlStoreTest, ClaimLeasesDueJobsOfOneLaneAndKeepsUtf8mb4Text) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  SmsJob later = job("later");
+  later.status = JobStatus::kScheduled;
+  later.not_before = kNow + seconds(3600);
+  SmsJob price = job("priced");
+  ASSERT_TRUE(
+      store_->enqueue(std::vector<SmsJob>{job("otp", Lane::kOtp), price, later}, {"shop", "1"}));
+
+  auto claimed = store_->claimDue(Lane::kTransactional, 10, "w1", seconds(30), kNow);
+  ASSERT_TRUE(claimed) << claimed.error().toString();
+  ASSERT_EQ(claimed->size(), 1u);
+  const SmsJob& got = claimed->front();
+  EXPECT_EQ(got.dedup_key, "priced");
+  EXPECT_EQ(got.status, JobStatus::kSending);
+  EXPECT_EQ(got.lease_owner, "w1");
+  EXPECT_EQ(got.lease_until, std::optional<TimePoint>(kNow + seconds(30)));
+  EXPECT_EQ(got.body, "Cześć Łukasz, zamówienie gotowe 😀");
+  EXPECT_EQ(got.encoding, Encoding::kUcs2);
+  EXPECT_EQ(got.not_before, kNow - seconds(60));
+  EXPECT_GT(got.id, 0);
+
+  auto again = store_->claimDue(Lane::kTransactional, 10, "w2", seconds(30), kNow);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->empty());
+  auto otp = store_->claimDue(Lane::kOtp, 10, "w2", seconds(30), kNow);
+  ASSERT_TRUE(otp);
+  EXPECT_EQ(otp->size(), 1u);
+  auto scheduled =
+      store_->claimDue(Lane::kTransactional, 10, "w2", seconds(30), kNow + seconds(3601));
+  ASSERT_TRUE(scheduled);
+  ASSERT_EQ(scheduled->size(), 1u);
+  EXPECT_EQ(scheduled->front().dedup_key, "later");
+}
+
+TEST_F(MysqlStoreTest, TwoConcurrentClaimersNeverClaimTheSameJob) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  constexpr int kJobs = 200;
+  std::vector<SmsJob> jobs;
+  for (int i = 0; i < kJobs; ++i) jobs.push_back(job("job-" + std::to_string(i)));
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+
+  auto other = newStore();  // its own connection, like a second bridge instance
+  ASSERT_NE(other, nullptr);
+  std::vector<std::int64_t> ids_a, ids_b;
+  std::atomic<bool> failed{false};
+  auto claimer = [&](MysqlStore* store, std::vector<std::int64_t>* ids, const char* owner) {
+    while (true) {
+      auto claimed = store->claimDue(Lane::kTransactional, 7, owner, seconds(30), kNow);
+      if (!claimed) {
+        // A deadlock or lock timeout is a legal, retryable answer; anything else is not.
+        if (claimed.error().category() == ErrorCategory::kTransient) continue;
+        failed = true;
+        return;
+      }
+      if (claimed->empty()) return;
+      for (const auto& j : *claimed) ids->push_back(j.id);
+    }
+  };
+  std::thread a(claimer, store_.get(), &ids_a, "a");
+  std::thread b(claimer, other.get(), &ids_b, "b");
+  a.join();
+  b.join();
+  ASSERT_FALSE(failed);
+  std::set<std::int64_t> all(ids_a.begin(), ids_a.end());
+  for (auto id : ids_b) EXPECT_TRUE(all.insert(id).second) << "job " << id << " claimed twice";
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(ids_a.size() + ids_b.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM `" + prefix_ + "messages` WHERE status = 'sending'"),
+            kJobs);
+}
+
+TEST_F(MysqlStoreTest, OutcomesAndDeliveryReportsOnlyMoveForward) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{job("a")}, {"shop", "1"}));
+  auto claimed = store_->claimDue(Lane::kTransactional, 1, "w1", seconds(30), kNow);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  const std::int64_t id = claimed->front().id;
+
+  JobOutcome outcome;
+  outcome.job_id = id;
+  outcome.status = JobStatus::kSent;
+  outcome.provider = "smsapi";
+  outcome.provider_message_id = "m-1";
+  outcome.price = 0.165;
+  outcome.currency = "PLN";
+  outcome.attempts.push_back({id, "smsapi", "accepted", 200, "", "", kNow, kNow + seconds(1)});
+  EXPECT_EQ(store_->recordOutcome(outcome, "someone-else", kNow).category(),
+            ErrorCategory::kTransient);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM `" + prefix_ + "attempts`"), 0);
+  ASSERT_TRUE(store_->recordOutcome(outcome, "w1", kNow).isOk());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM `" + prefix_ + "attempts`"), 1);
+
+  DeliveryReport delivered{"smsapi", "m-1", JobStatus::kDelivered, "DELIVRD", kNow};
+  DeliveryReport late_sent{"smsapi", "m-1", JobStatus::kSent, "", kNow};
+  DeliveryReport unknown{"smsapi", "m-404", JobStatus::kDelivered, "", kNow};
+  auto effect = store_->applyDeliveryReport(delivered, kNow + seconds(5));
+  ASSERT_TRUE(effect) << effect.error().toString();
+  EXPECT_EQ(*effect, ReportEffect::kApplied);
+  EXPECT_EQ(*store_->applyDeliveryReport(late_sent, kNow + seconds(6)), ReportEffect::kNoOp);
+  EXPECT_EQ(*store_->applyDeliveryReport(delivered, kNow + seconds(7)), ReportEffect::kNoOp);
+  EXPECT_EQ(*store_->applyDeliveryReport(unknown, kNow), ReportEffect::kUnknownJob);
+
+  auto rows = admin_->query(
+      "SELECT status, status_reason, price, provider_message_id, "
+      "sent_at IS NOT NULL, final_at IS NOT NULL, attempts FROM `" +
+      prefix_ + "messages`");
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->at(0)[0], "delivered");
+  EXPECT_EQ(rows->at(0)[1], "DELIVRD");
+  EXPECT_DOUBLE_EQ(std::stod(rows->at(0)[2].value_or("0")), 0.165);
+  EXPECT_EQ(rows->at(0)[3], "m-1");
+  EXPECT_EQ(rows->at(0)[4], "1");
+  EXPECT_EQ(rows->at(0)[5], "1");
+  EXPECT_EQ(rows->at(0)[6], "1");
+
+  auto counts = store_->countByStatus();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(*counts, (std::vector<std::pair<JobStatus, int>>{{JobStatus::kDelivered, 1}}));
+}
+
+TEST_F(MysqlStoreTest, ExpiredLeasesAreRequeuedAndTheOldOwnerLosesTheJob) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{job("a")}, {"shop", "1"}));
+  auto claimed = store_->claimDue(Lane::kTransactional, 1, "dead", seconds(30), kNow);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+
+  auto early = store_->requeueExpiredLeases(kNow + seconds(10));
+  ASSERT_TRUE(early);
+  EXPECT_EQ(*early, 0);
+  auto late = store_->requeueExpiredLeases(kNow + seconds(31));
+  ASSERT_TRUE(late);
+  EXPECT_EQ(*late, 1);
+
+  auto reclaimed =
+      store_->claimDue(Lane::kTransactional, 1, "alive", seconds(30), kNow + seconds(31));
+  ASSERT_TRUE(reclaimed);
+  ASSERT_EQ(reclaimed->size(), 1u);
+  EXPECT_EQ(reclaimed->front().status_reason, "in_doubt: lease expired, resending");
+
+  JobOutcome retry;
+  retry.job_id = claimed->front().id;
+  retry.status = JobStatus::kQueued;
+  retry.not_before = kNow + seconds(120);
+  EXPECT_EQ(store_->recordOutcome(retry, "dead", kNow + seconds(32)).category(),
+            ErrorCategory::kTransient);
+  ASSERT_TRUE(store_->recordOutcome(retry, "alive", kNow + seconds(32)).isOk());
+  auto too_early =
+      store_->claimDue(Lane::kTransactional, 1, "alive", seconds(30), kNow + seconds(60));
+  ASSERT_TRUE(too_early);
+  EXPECT_TRUE(too_early->empty());
+  auto due = store_->claimDue(Lane::kTransactional, 1, "alive", seconds(30), kNow + seconds(120));
+  ASSERT_TRUE(due);
+  EXPECT_EQ(due->size(), 1u);
+}
+
+TEST_F(MysqlStoreTest, ClaimSkipsJobsAnotherTransactionHolds) {
+  ASSERT_TRUE(admin_->supportsSkipLocked()) << "the test server is MariaDB 10.11";
+  ASSERT_TRUE(store_->migrate().isOk());
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{job("held"), job("free")}, {"shop", "1"}));
+  // Another dispatcher is in the middle of claiming "held".
+  ASSERT_TRUE(admin_->begin().isOk());
+  auto held =
+      admin_->query("SELECT id FROM `" + prefix_ + "messages` WHERE dedup_key = 'held' FOR UPDATE");
+  ASSERT_TRUE(held) << held.error().toString();
+  auto claimed = store_->claimDue(Lane::kTransactional, 10, "w1", seconds(30), kNow);
+  admin_->rollback();
+  ASSERT_TRUE(claimed) << claimed.error().toString();
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(claimed->front().dedup_key, "free");
+}
+
+TEST_F(MysqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {
+  // A user of its own, so killing its sessions cannot disturb tests running in parallel.
+  const std::string user = prefix_ + "u";
+  const std::string password = "pw-" + prefix_;
+  ASSERT_TRUE(
+      admin_->exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY '" + password + "'").isOk());
+  struct DropUser {
+    Connection* admin;
+    std::string user;
+    ~DropUser() { (void)admin->exec("DROP USER IF EXISTS '" + user + "'@'%'"); }
+  } drop_user{admin_.get(), user};
+  ASSERT_TRUE(
+      admin_->exec("GRANT ALL ON `" + options_.database + "`.* TO '" + user + "'@'%'").isOk());
+  ConnectionOptions own = options_;
+  own.user = user;
+  own.password = password;
+  auto created = MysqlStore::create(own, prefix_);
+  ASSERT_TRUE(created) << created.error().toString();
+  store_ = std::move(*created);
+  ASSERT_TRUE(store_->migrate().isOk());
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{job("a")}, {"shop", "1"}));
+  const Param who[] = {user};
+  auto sessions =
+      admin_->query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", who);
+  ASSERT_TRUE(sessions) << sessions.error().toString();
+  ASSERT_EQ(sessions->size(), 1u);
+  ASSERT_TRUE(
+      admin_
+          ->exec("KILL CONNECTION " + std::to_string(std::stoll(sessions->at(0)[0].value_or("0"))))
+          .isOk());
+  // The first call finds the connection gone (kTransient, retry), the next one reconnects.
+  auto lost = store_->countByStatus();
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().category(), ErrorCategory::kTransient) << lost.error().toString();
+  auto counts = store_->countByStatus();
+  ASSERT_TRUE(counts) << counts.error().toString();
+  EXPECT_EQ(*counts, (std::vector<std::pair<JobStatus, int>>{{JobStatus::kQueued, 1}}));
+}
+
+}  // namespace
+}  // namespace smsbridge::mysql
