@@ -118,7 +118,10 @@ class MysqlShop final : public ShopDb {
       while (MYSQL_ROW row = mysql_fetch_row(r)) tables.emplace_back(row[0]);
       mysql_free_result(r);
     }
+    // smsbridge's attempts reference its messages: drop in any order.
+    exec("SET FOREIGN_KEY_CHECKS = 0");
     for (const auto& t : tables) exec("DROP TABLE IF EXISTS `" + t + "`");
+    exec("SET FOREIGN_KEY_CHECKS = 1");
   }
 
  private:
