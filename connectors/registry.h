@@ -44,6 +44,13 @@ struct ConnectorEntry {
       parse;
 };
 
+// Starts `factory` from the keys every source type has (capture, tables, poll_interval,
+// batch_size) and checks them; `captures` are the modes this type implements. Returns false
+// after adding diagnostics when something is wrong.
+bool readCommonSourceKeys(SourceFactory& factory, const std::string& name, std::string_view type,
+                          std::initializer_list<std::string_view> captures,
+                          const config::Section& section, config::Diagnostics& diagnostics);
+
 const std::vector<ConnectorEntry>& connectorRegistry();
 const ConnectorEntry* findConnector(std::string_view type);
 

@@ -32,22 +32,7 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  factory.name = name;
-  factory.type = "mysql";
-  factory.capture = section.str("capture");
-  factory.tables = section.strings("tables");
-  factory.poll_interval = section.duration("poll_interval");
-  bool ok = true;
-  if (factory.capture != "trigger") {
-    diagnostics.add(section.at("capture", "capture mode '" + factory.capture +
-                                              "' is not available yet for mysql sources; use "
-                                              "trigger"));
-    ok = false;
-  }
-  if (section.integer("batch_size") < 1) {
-    diagnostics.add(section.at("batch_size", "must be at least 1"));
-    ok = false;
-  }
+  bool ok = readCommonSourceKeys(factory, name, "mysql", {"trigger"}, section, diagnostics);
   auto dsn = section.secret("dsn");
   if (!dsn) {
     diagnostics.add(section.at("dsn", dsn.error().message()));

@@ -31,22 +31,7 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  factory.name = name;
-  factory.type = "postgres";
-  factory.capture = section.str("capture");
-  factory.tables = section.strings("tables");
-  factory.poll_interval = section.duration("poll_interval");
-  bool ok = true;
-  if (factory.capture != "trigger") {
-    diagnostics.add(section.at("capture", "capture mode '" + factory.capture +
-                                              "' is not available yet for postgres sources; use "
-                                              "trigger"));
-    ok = false;
-  }
-  if (section.integer("batch_size") < 1) {
-    diagnostics.add(section.at("batch_size", "must be at least 1"));
-    ok = false;
-  }
+  bool ok = readCommonSourceKeys(factory, name, "postgres", {"trigger"}, section, diagnostics);
   if (section.duration("connect_timeout") < std::chrono::seconds(1)) {
     diagnostics.add(section.at("connect_timeout", "must be at least 1s"));
     ok = false;

@@ -30,19 +30,7 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  factory.name = name;
-  factory.type = "sqlite";
-  factory.capture = section.str("capture");
-  factory.tables = section.strings("tables");
-  factory.poll_interval = section.duration("poll_interval");
-  if (factory.capture != "trigger") {
-    diagnostics.add(section.at("capture", "capture mode '" + factory.capture +
-                                              "' is not available for sqlite sources; use "
-                                              "trigger"));
-    return std::nullopt;
-  }
-  if (section.integer("batch_size") < 1) {
-    diagnostics.add(section.at("batch_size", "must be at least 1"));
+  if (!readCommonSourceKeys(factory, name, "sqlite", {"trigger"}, section, diagnostics)) {
     return std::nullopt;
   }
   TriggerSourceConfig config;
