@@ -295,12 +295,15 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
                                              Diagnostics& diagnostics) {
   auto document = config::Document::loadFile(path, options);
   if (!document) {
-    diagnostics.add(config::Diagnostic{path, 0, 0, "", document.error().message()});
+    // The message already says file:line:col (syntax errors) or names the file.
+    diagnostics.add(config::Diagnostic{"", 0, 0, "", document.error().message()});
     return std::nullopt;
   }
   for (const auto& d : document->diagnostics().all()) diagnostics.add(d);
   config::validate(*document, bridgeSchema(), diagnostics);
-  if (!diagnostics.empty()) return std::nullopt;
+  // Go on after schema problems: the readers below fall back to defaults on bad values, and
+  // compiling the mappings finds expression and template errors the schema cannot see, so the
+  // operator gets every problem in one run.
 
   BridgeConfig cfg;
   cfg.file = path;
@@ -343,7 +346,10 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     }
   }
 
+  // Names as written, even for sources whose section has problems: mappings refer to them.
+  std::vector<std::string> source_names;
   for (auto& [name, section] : root.object("sources").entries()) {
+    source_names.push_back(name);
     const ConnectorEntry* entry = findConnector(section.str("type"));
     if (!entry) continue;  // validation reported it
     if (auto factory = entry->parse(name, section, diagnostics)) {
@@ -410,7 +416,7 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     MappingSpec spec;
     spec.name = name;
     spec.source = section.str("source");
-    if (spec.source.empty() && cfg.sources.size() == 1) spec.source = cfg.sources.front().name;
+    if (spec.source.empty() && source_names.size() == 1) spec.source = source_names.front();
     spec.table = section.str("table");
     spec.on = section.strings("on");
     spec.when = section.str("when");
@@ -440,17 +446,25 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
                                                 spec.table + "'; add it to sources." + spec.source +
                                                 ".tables"));
       }
-    } else {
-      diagnostics.add(section.at("source", spec.source.empty()
-                                               ? "several sources are configured; name one"
-                                               : "no source named '" + spec.source + "'"));
-    }
+    } else if (spec.source.empty()) {
+      if (source_names.size() > 1) {
+        diagnostics.add(section.at("source", "several sources are configured; name one"));
+      }
+    } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
+               source_names.end()) {
+      diagnostics.add(section.at("source", "no source named '" + spec.source + "'"));
+    }  // else: that source's own section has problems, reported above
     if (!cfg.routes.count(spec.route)) {
       diagnostics.add(section.at("route", "no route named '" + spec.route + "' under routes"));
     }
     auto mapping = Mapping::compile(
         spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
-          diagnostics.add(section.atOffset(key, offset, std::move(message)));
+          config::Diagnostic d = section.atOffset(key, offset, std::move(message));
+          // The schema already rejected this value (a lane outside the list, say).
+          for (const auto& seen : diagnostics.all()) {
+            if (seen.key_path == d.key_path) return;
+          }
+          diagnostics.add(std::move(d));
         });
     if (mapping) mappings.push_back(std::move(*mapping));
   }

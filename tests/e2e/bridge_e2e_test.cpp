@@ -295,10 +295,15 @@ mappings:
   shipped:
     table: orders
     to: "{{ phone }}"
-    text: "Shipped"
+    text: "Shipped {{ id | shout }}"
 )");
   auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
   EXPECT_EQ(code, 1) << out;
+  // Schema problems do not hide the mapping's own: all three come out in one run.
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("bad\\.yaml:16:28: mappings\\.shipped\\.text: unknown filter 'shout'")))
+      << out;
+  EXPECT_NE(out.find("3 problems found"), std::string::npos) << out;
   EXPECT_TRUE(
       std::regex_search(out, std::regex("bad\\.yaml:5:5: sources\\.shop\\.colour: .*unknown key")))
       << out;
