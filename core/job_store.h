@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -70,6 +71,12 @@ enum class ReportEffect {
   kNoOp,        // replay or late report: the job is already at or past that status
   kUnknownJob,  // no job has that provider message id (yet)
 };
+
+// The verdict of JobStore::checkSchema(), worded alike for every backend. `version` is empty
+// when the store tables do not exist; `where` names the database for the operator ("'shop.db'",
+// "PostgreSQL at db1:5432/shop").
+Status storeSchemaStatus(std::optional<int> version, int expected, std::string_view prefix,
+                         std::string_view where);
 
 class JobStore {
  public:

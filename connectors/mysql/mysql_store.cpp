@@ -200,25 +200,12 @@ Status MysqlStore::checkSchema() {
       "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
       name);
   if (!exists) return exists.error();
-  if (exists->empty()) {
-    return configError("the store tables (" + prefix_ + "*) do not exist in " + where +
-                       "; run `smsbridge setup -c <config>` first");
-  }
+  if (exists->empty()) return storeSchemaStatus(std::nullopt, kSchemaVersion, prefix_, where);
   auto rows =
       (*conn)->query("SELECT version FROM " + table("schema") + " WHERE component = 'store'");
   if (!rows) return rows.error();
   int version = rows->empty() ? 0 : static_cast<int>(integer((*rows)[0][0]));
-  if (version < kSchemaVersion) {
-    return configError("the store schema in " + where + " is at version " +
-                       std::to_string(version) + ", this build needs " +
-                       std::to_string(kSchemaVersion) + "; run `smsbridge setup -c <config>`");
-  }
-  if (version > kSchemaVersion) {
-    return configError("the store schema in " + where + " is at version " +
-                       std::to_string(version) + ", newer than this build understands (" +
-                       std::to_string(kSchemaVersion) + "); upgrade smsbridge");
-  }
-  return Status::ok();
+  return storeSchemaStatus(version, kSchemaVersion, prefix_, where);
 }
 
 Result<EnqueueResult> MysqlStore::enqueue(std::span<const SmsJob> jobs,

@@ -170,22 +170,8 @@ Status PostgresStore::checkSchema() {
     version = v.empty() ? 0 : v[0][0].as<int>();
     return Status::ok();
   }));
-  const std::string& where = conn_->server();
-  if (!exists) {
-    return configError("the store tables (" + prefix_ + "*) do not exist in " + where +
-                       "; run `smsbridge setup -c <config>` first");
-  }
-  if (version < kSchemaVersion) {
-    return configError("the store schema in " + where + " is at version " +
-                       std::to_string(version) + ", this build needs " +
-                       std::to_string(kSchemaVersion) + "; run `smsbridge setup -c <config>`");
-  }
-  if (version > kSchemaVersion) {
-    return configError("the store schema in " + where + " is at version " +
-                       std::to_string(version) + ", newer than this build understands (" +
-                       std::to_string(kSchemaVersion) + "); upgrade smsbridge");
-  }
-  return Status::ok();
+  return storeSchemaStatus(exists ? std::optional<int>(version) : std::nullopt, kSchemaVersion,
+                           prefix_, conn_->server());
 }
 
 Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,

@@ -178,26 +178,14 @@ Status SqliteStore::checkSchema() {
   exists->bind(1, prefix_ + "schema");
   auto found = exists->step();
   if (!found) return found.error();
-  if (!*found) {
-    return configError("the store tables (" + prefix_ + "*) do not exist in '" + db_->path() +
-                       "'; run `smsbridge setup -c <config>` first");
-  }
+  const std::string where = "'" + db_->path() + "'";
+  if (!*found) return storeSchemaStatus(std::nullopt, kSchemaVersion, prefix_, where);
   auto st = db_->prepare("SELECT version FROM " + table("schema") + " WHERE component = 'store'");
   if (!st) return st.error();
   auto row = st->step();
   if (!row) return row.error();
   int version = *row ? static_cast<int>(st->columnInt(0)) : 0;
-  if (version < kSchemaVersion) {
-    return configError("the store schema in '" + db_->path() + "' is at version " +
-                       std::to_string(version) + ", this build needs " +
-                       std::to_string(kSchemaVersion) + "; run `smsbridge setup -c <config>`");
-  }
-  if (version > kSchemaVersion) {
-    return configError("the store schema in '" + db_->path() + "' is at version " +
-                       std::to_string(version) + ", newer than this build understands (" +
-                       std::to_string(kSchemaVersion) + "); upgrade smsbridge");
-  }
-  return Status::ok();
+  return storeSchemaStatus(version, kSchemaVersion, prefix_, where);
 }
 
 Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
