@@ -13,36 +13,13 @@
 
 #include "core/result.h"
 #include "core/value.h"
+#include "tests/fakes/rows_context.h"
 
 namespace smsbridge {
 namespace {
 
-// {x} reads the after row, {"old", x} the before row and {"lookup", x} a lookup row; now()
-// is the system clock unless `clock` is set.
-class RowsContext : public EvalContext {
- public:
-  Row after;
-  std::optional<Row> before;
-  Row lookup;
-  std::optional<std::chrono::system_clock::time_point> clock;
-
-  const Value* resolve(std::span<const std::string> path) const override {
-    if (path.size() == 1) return after.find(path[0]);
-    if (path.size() == 2 && path[0] == "old") return before ? before->find(path[1]) : nullptr;
-    if (path.size() == 2 && path[0] == "lookup") return lookup.find(path[1]);
-    return nullptr;
-  }
-
-  std::chrono::system_clock::time_point now() const override {
-    return clock ? *clock : EvalContext::now();
-  }
-};
-
-std::string describe(const std::vector<ExprDiagnostic>& diagnostics) {
-  std::string out;
-  for (const auto& d : diagnostics) out += std::to_string(d.offset) + ": " + d.message + "\n";
-  return out;
-}
+using testing::describe;
+using testing::RowsContext;
 
 std::optional<Template> compileOk(std::string_view text) {
   auto compiled = Template::compile(text);
