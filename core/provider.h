@@ -25,6 +25,7 @@ struct OutgoingSms {
   Lane lane = Lane::kTransactional;
   int segments = 1;
   std::optional<TimePoint> expires_at;
+  int attempt = 1;  // 1 for the first try of this job at any provider; providers may pass it on
 };
 
 enum class SendResultKind {
@@ -45,6 +46,9 @@ struct SendResult {
   int http_status = 0;
   std::string error_code;
   std::string reason;  // human-readable, for status_reason and logs
+  // The provider may have taken the message although no acceptance arrived (timeout or reset
+  // after the request left). A resend after this can duplicate the SMS; it is counted.
+  bool ambiguous = false;
 };
 
 std::string_view sendResultName(SendResultKind kind);
