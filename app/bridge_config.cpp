@@ -109,15 +109,89 @@ const config::Schema& storeSchema() {
   return schema;
 }
 
+const config::Schema& rateLimitSchema() {
+  using namespace config;
+  static const Schema schema{
+      "rate limit",
+      "A provider's sending rate.",
+      {
+          number("messages_per_second", 0, "Most messages started per second; 0: no limit."),
+          number("segments_per_second", 0,
+                 "Most SMS segments started per second (a 3-part SMS counts 3); 0: no limit."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& breakerSchema() {
+  using namespace config;
+  static const Schema schema{
+      "breaker",
+      "Circuit breaker of one provider.",
+      {
+          integer("failures", 5,
+                  "Consecutive failures (network errors, timeouts, 5xx, 429, refusals that fail "
+                  "over) that pause the provider; 0: never pause."),
+          duration("open_for", "30s",
+                   "How long a paused provider gets no traffic before one probe is sent; the "
+                   "probe's success resumes it."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
 const config::Schema& providerSchema() {
   using namespace config;
   static const Schema schema = registrySchema(
       Schema{"provider",
              "An SMS provider account. The name is what routes refer to.",
-             {required(oneOf("type", registeredTypes(providerRegistry()), "Provider kind."))},
+             {
+                 required(oneOf("type", registeredTypes(providerRegistry()), "Provider kind.")),
+                 integer("max_inflight", 0,
+                         "Most requests to this provider awaiting an answer at once; 0: only "
+                         "`dispatcher.max_inflight` applies. It also bounds the duplicates a "
+                         "crash can cause with providers that have no idempotency key."),
+                 object("rate_limit", rateLimitSchema(),
+                        "Sending rate this account allows; never exceeded in any one-second "
+                        "window."),
+                 object("breaker", breakerSchema(),
+                        "Pausing this provider after repeated failures, so routes use the next "
+                        "one."),
+             },
              "",
              {}},
       providerRegistry());
+  return schema;
+}
+
+const config::Schema& routeSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{
+        "route",
+        "An ordered list of providers: the first is tried first, the next on failover or while "
+        "the first is paused. A plain list (`otp: [messageflow, twilio]`) is short for "
+        "`{providers: [...]}`.",
+        {
+            required(stringList("providers", "Providers in the order they are tried.")),
+            mapOf("countries", FieldType::kStringList,
+                  "Providers for recipients whose E.164 number starts with a prefix, e.g. "
+                  "`\"+1\": [twilio]`; the longest matching prefix wins, others use "
+                  "`providers`.",
+                  "<prefix>"),
+            oneOf("in_doubt", {"resend", "hold"}, "resend",
+                  "Jobs found in `sending` after a crash may or may not have reached the "
+                  "provider. `resend`: send again (the SMS may arrive twice; SMSAPI's idx "
+                  "prevents that); `hold`: mark them `failed` with an `in_doubt` reason for an "
+                  "operator (it may never arrive)."),
+        },
+        "",
+        {}};
+    s.shorthand_key = "providers";
+    return s;
+  }();
   return schema;
 }
 
@@ -151,6 +225,12 @@ const config::Schema& laneSchema() {
                    "How long a job stays sendable once due; after that it becomes `expired` "
                    "without being sent. Default: 5m for otp, never for the other lanes."),
           object("quiet_hours", quietHoursSchema(), "When this lane must not send."),
+          integer("max_attempts",
+                  "Send attempts before a job of this lane is `failed`. Default: "
+                  "`dispatcher.max_attempts`."),
+          duration("max_age",
+                   "Stop retrying a job this long after it was created (it becomes `failed`). "
+                   "Default: no limit besides max_attempts and expires_in."),
       },
       "",
       {}};
@@ -257,7 +337,7 @@ const config::Schema& bridgeSchema() {
           required(mapOf("sources", sourceSchema(), "Databases to capture changes from.")),
           object("store", storeSchema(), "Where jobs and checkpoints live."),
           required(mapOf("providers", providerSchema(), "SMS provider accounts.")),
-          required(mapOf("routes", FieldType::kStringList,
+          required(mapOf("routes", routeSchema(),
                          "Ordered provider lists. A mapping's `route` names one; the first "
                          "provider is tried first, the next on failover.",
                          "<route>")),
@@ -329,6 +409,14 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     std::string lane_name(laneName(lane));
     Section l = lanes.object(lane_name);
     LaneSettings& settings = cfg.defaults.lanes[lane];
+    if (l.has("max_attempts") || l.has("max_age")) {
+      RetryPolicy& retry = cfg.dispatcher.lane_retry[lane];
+      retry.max_attempts = static_cast<int>(
+          l.has("max_attempts") ? l.integer("max_attempts")
+                                : root.object("dispatcher").integer("max_attempts"));
+      if (retry.max_attempts < 1) diagnostics.add(l.at("max_attempts", "must be at least 1"));
+      if (l.has("max_age")) retry.max_age = l.duration("max_age");
+    }
     if (l.has("expires_in")) {
       settings.expires_in = l.duration("expires_in");
     } else if (lane == Lane::kOtp) {
@@ -383,19 +471,57 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (auto factory = entry->parse(name, section, diagnostics)) {
       cfg.providers.push_back({name, section.str("type"), std::move(*factory)});
     }
+    ProviderLimits& limits = cfg.dispatcher.limits[name];
+    limits.max_inflight = static_cast<int>(section.integer("max_inflight"));
+    Section rate = section.object("rate_limit");
+    limits.messages_per_second = rate.number("messages_per_second");
+    limits.segments_per_second = rate.number("segments_per_second");
+    Section breaker = section.object("breaker");
+    limits.breaker.failure_threshold = static_cast<int>(breaker.integer("failures"));
+    limits.breaker.open_for = breaker.duration("open_for");
+    if (limits.max_inflight < 0) diagnostics.add(section.at("max_inflight", "must be 0 or more"));
+    for (const char* key : {"messages_per_second", "segments_per_second"}) {
+      if (rate.number(key) < 0) diagnostics.add(rate.at(key, "must be 0 or more"));
+    }
+    if (limits.breaker.failure_threshold < 0) {
+      diagnostics.add(breaker.at("failures", "must be 0 or more"));
+    }
   }
 
   Section routes = root.object("routes");
   for (auto& [name, section] : routes.entries()) {
-    std::vector<std::string> list = routes.strings(name);
-    if (list.empty()) diagnostics.add(routes.at(name, "a route needs at least one provider"));
-    for (const auto& provider : list) {
-      if (!provider_names.count(provider)) {
-        diagnostics.add(routes.at(name, "route '" + name + "' names provider '" + provider +
-                                            "', which is not configured under providers"));
-      }
+    Route route;
+    route.providers = section.strings("providers");
+    route.in_doubt =
+        section.str("in_doubt") == "hold" ? InDoubtPolicy::kHold : InDoubtPolicy::kResend;
+    if (route.providers.empty()) {
+      diagnostics.add(section.at("providers", "a route needs at least one provider"));
     }
-    cfg.routes[name] = std::move(list);
+    auto check = [&](const Section& where, std::string_view key,
+                     const std::vector<std::string>& list) {
+      for (const auto& provider : list) {
+        if (!provider_names.count(provider)) {
+          diagnostics.add(where.at(key, "route '" + name + "' names provider '" + provider +
+                                            "', which is not configured under providers"));
+        }
+      }
+    };
+    check(section, "providers", route.providers);
+    Section countries = section.object("countries");
+    for (auto& [prefix, list_section] : countries.entries()) {
+      std::vector<std::string> list = countries.strings(prefix);
+      bool digits = prefix.size() >= 2 && prefix[0] == '+' &&
+                    prefix.find_first_not_of("0123456789", 1) == std::string::npos;
+      if (!digits) {
+        diagnostics.add(countries.at(prefix, "'" + prefix +
+                                                 "' is not an E.164 prefix; write it like "
+                                                 "\"+48\" or \"+1\""));
+      }
+      if (list.empty()) diagnostics.add(countries.at(prefix, "needs at least one provider"));
+      check(countries, prefix, list);
+      route.countries[prefix] = std::move(list);
+    }
+    cfg.routes[name] = std::move(route);
   }
 
   Section dispatcher = root.object("dispatcher");

@@ -40,7 +40,7 @@ struct BridgeConfig {
   std::vector<SourceFactory> sources;
   StoreSettings store;
   std::vector<NamedProvider> providers;
-  std::map<std::string, std::vector<std::string>> routes;
+  std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
 

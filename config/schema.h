@@ -84,6 +84,9 @@ struct Schema {
   // with that key and a default_text; such a Field also gives it a description in docs.
   std::string variant_key = {};
   std::vector<std::pair<std::string, const Schema*>> variants = {};
+  // A value that is not a mapping (a list or a scalar) stands for this one key, so the common
+  // case stays short: `routes: {otp: [a, b]}` means `routes: {otp: {providers: [a, b]}}`.
+  std::string shorthand_key = {};
 
   // This schema's own field with that key (not the variants'), or nullptr.
   const Field* find(std::string_view key) const;

@@ -61,7 +61,10 @@ Section::Lookup Section::lookup(std::string_view key) const {
     found.field = field_;
     return found;
   }
-  if (auto entry = findEntry(node_, key)) {
+  if (schema_ != nullptr && !schema_->shorthand_key.empty() && key == schema_->shorthand_key &&
+      (node_.IsSequence() || node_.IsScalar())) {
+    found.value.reset(node_);  // the shorthand form: this value is that key's
+  } else if (auto entry = findEntry(node_, key)) {
     found.key.reset(entry->key);
     found.value.reset(entry->value);
   }

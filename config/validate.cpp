@@ -121,6 +121,11 @@ void Validator::mapping(const YAML::Node& node, const Schema& schema, const std:
     return;
   }
   if (!isAbsent(node) && !node.IsMap()) {
+    if (const Field* shorthand = schema.find(schema.shorthand_key);
+        shorthand != nullptr && (node.IsSequence() || node.IsScalar())) {
+      value(node, *shorthand, shorthand->type, path, anchor, depth + 1);
+      return;
+    }
     report(node.Mark(), path, "expected a mapping, got " + describe(node, false));
     return;
   }

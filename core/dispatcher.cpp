@@ -6,17 +6,57 @@
 
 namespace smsbridge {
 
+namespace {
+
+std::size_t laneIndex(Lane lane) {
+  for (std::size_t i = 0; i < std::size(kLanesByPriority); ++i) {
+    if (kLanesByPriority[i] == lane) return i;
+  }
+  return std::size(kLanesByPriority) - 1;
+}
+
+std::chrono::milliseconds until(TimePoint from, TimePoint to) {
+  if (to <= from) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(to - from);
+}
+
+}  // namespace
+
+const std::vector<std::string>& Route::providersFor(const std::string& recipient) const {
+  const std::vector<std::string>* best = &providers;
+  std::size_t best_length = 0;
+  for (const auto& [prefix, list] : countries) {
+    if (prefix.size() > best_length && recipient.rfind(prefix, 0) == 0) {
+      best = &list;
+      best_length = prefix.size();
+    }
+  }
+  return *best;
+}
+
 Dispatcher::Dispatcher(DispatcherConfig config, JobStore& store,
                        std::map<std::string, Provider*> providers,
-                       std::map<std::string, std::vector<std::string>> routes, const Clock& clock,
+                       std::map<std::string, Route> routes, const Clock& clock,
                        boost::asio::io_context& io)
     : config_(std::move(config)),
       store_(store),
-      providers_(std::move(providers)),
       routes_(std::move(routes)),
       clock_(clock),
       io_(io),
-      timer_(io) {}
+      timer_(io) {
+  for (auto& [name, provider] : providers) {
+    Slot& slot = slots_[name];
+    slot.provider = provider;
+    if (auto it = config_.limits.find(name); it != config_.limits.end()) slot.limits = it->second;
+    slot.messages = RateWindow(slot.limits.messages_per_second);
+    slot.segments = RateWindow(slot.limits.segments_per_second);
+    slot.breaker = CircuitBreaker(slot.limits.breaker);
+  }
+  for (const auto& [name, route] : routes_) {
+    if (route.in_doubt == InDoubtPolicy::kHold) hold_routes_.push_back(name);
+  }
+  default_retry_.max_attempts = config_.max_attempts;
+}
 
 void Dispatcher::start() { scheduleTick(std::chrono::milliseconds(0)); }
 
@@ -24,42 +64,108 @@ void Dispatcher::stop(std::function<void()> drained) {
   stopping_ = true;
   timer_.cancel();
   drained_ = std::move(drained);
+  // Jobs claimed but not sent go back now rather than when their lease expires.
+  for (auto& lane : waiting_) {
+    for (auto& flight : lane) {
+      JobOutcome outcome;
+      outcome.job_id = flight->job.id;
+      outcome.status = JobStatus::kQueued;
+      outcome.status_reason = "released unsent at shutdown";
+      outcome.not_before = clock_.now();
+      outcome.attempts = std::move(flight->attempts);
+      finished_.push_back({flight, std::move(outcome)});
+    }
+    lane.clear();
+  }
+  flushOutcomes();
   if (inflight_ == 0 && drained_) {
     auto cb = std::move(drained_);
     drained_ = nullptr;
     cb();
-  } else {
+  } else if (drained_) {
     spdlog::info("Draining in-flight sends. inflight={}", inflight_);
   }
 }
 
 void Dispatcher::scheduleTick(std::chrono::milliseconds delay) {
-  if (stopping_ || tick_scheduled_) return;
+  if (stopping_) return;
+  if (tick_scheduled_) {
+    // An earlier wake-up wins over the one already set.
+    if (timer_.expiry() <= boost::asio::steady_timer::clock_type::now() + delay) return;
+    timer_.cancel();
+  }
   tick_scheduled_ = true;
   timer_.expires_after(delay);
   timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted) return;
     tick_scheduled_ = false;
     if (!ec) tick();
   });
+}
+
+void Dispatcher::runOnce() {
+  if (stopping_) return;
+  in_tick_ = true;
+  TimePoint now = clock_.now();
+  sweepLeases(now);
+  claim(now);
+  sendWaiting(now);
+  in_tick_ = false;
 }
 
 void Dispatcher::tick() {
   if (stopping_) return;
   in_tick_ = true;
   TimePoint now = clock_.now();
-  if (now >= next_lease_sweep_) {
-    // Jobs leased by a dispatcher that died (SIGKILL, power loss) come back after their lease.
-    if (auto n = store_.requeueExpiredLeases(now); !n) {
-      spdlog::warn("Could not requeue expired leases. error=\"{}\"", n.error().toString());
+  sweepLeases(now);
+  std::size_t waiting_before = waitingCount();
+  claim(now);
+  bool claimed_full =
+      waitingCount() - waiting_before >= static_cast<std::size_t>(std::max(config_.batch_size, 1));
+  std::optional<TimePoint> wake = sendWaiting(now);
+  in_tick_ = false;
+
+  std::chrono::milliseconds delay = config_.poll_interval;
+  if (claimed_full && waitingCount() == 0) delay = std::chrono::milliseconds(0);
+  if (wake) delay = std::min(delay, until(now, *wake));
+  scheduleTick(delay);
+}
+
+void Dispatcher::sweepLeases(TimePoint now) {
+  if (now < next_lease_sweep_) return;
+  next_lease_sweep_ = now + std::max(config_.lease / 4, std::chrono::milliseconds(250));
+  // Jobs leased by a dispatcher that died (SIGKILL, power loss) are in doubt: the request may
+  // have reached the provider. Routes that hold such jobs come first; the rest are resent.
+  if (!hold_routes_.empty()) {
+    if (auto n = store_.holdExpiredLeases(now, hold_routes_); !n) {
+      spdlog::warn("Could not hold in-doubt jobs. error=\"{}\"", n.error().toString());
     } else if (*n > 0) {
+      stats_.held += static_cast<std::uint64_t>(*n);
       spdlog::warn(
-          "Requeued jobs whose lease expired; they were in doubt and will be sent "
-          "again. count={}",
+          "Jobs whose lease expired were held, not resent (in_doubt: hold); the provider may "
+          "have sent them. Check and requeue by hand if needed. count={}",
           *n);
     }
-    next_lease_sweep_ = now + std::max(config_.lease / 4, std::chrono::milliseconds(250));
   }
-  bool full_batch = false;
+  if (auto n = store_.requeueExpiredLeases(now); !n) {
+    spdlog::warn("Could not requeue expired leases. error=\"{}\"", n.error().toString());
+  } else if (*n > 0) {
+    spdlog::warn(
+        "Requeued jobs whose lease expired; they were in doubt and will be sent "
+        "again. count={}",
+        *n);
+  }
+}
+
+std::size_t Dispatcher::waitingCount() const {
+  std::size_t n = 0;
+  for (const auto& lane : waiting_) n += lane.size();
+  return n;
+}
+
+void Dispatcher::claim(TimePoint now) {
+  // Jobs already waiting for capacity are enough work: claiming more would only hold leases.
+  if (waitingCount() >= static_cast<std::size_t>(config_.batch_size)) return;
   for (Lane lane : kLanesByPriority) {
     int room = std::min(config_.batch_size, config_.max_inflight - inflight_);
     if (room <= 0) break;
@@ -69,53 +175,150 @@ void Dispatcher::tick() {
                    jobs.error().toString());
       break;
     }
-    if (static_cast<int>(jobs->size()) == room) full_batch = true;
+    bool full = static_cast<int>(jobs->size()) == room;
     for (SmsJob& job : *jobs) {
       auto flight = std::make_shared<InFlight>();
       flight->job = std::move(job);
       ++inflight_;
+      auto route = routes_.find(flight->job.route);
+      if (route == routes_.end()) {
+        JobOutcome outcome;
+        outcome.job_id = flight->job.id;
+        outcome.status = JobStatus::kFailed;
+        outcome.status_reason = "route '" + flight->job.route + "' is not configured";
+        finish(flight, std::move(outcome));
+        continue;
+      }
+      flight->providers = &route->second.providersFor(flight->job.recipient);
+      waiting_[laneIndex(lane)].push_back(std::move(flight));
+    }
+    // Strict priority: a lane below is claimed only when the lanes above had nothing more.
+    if (full) break;
+  }
+}
+
+Dispatcher::Decision Dispatcher::decide(InFlight& flight, TimePoint now,
+                                        const std::set<std::string>& blocked) {
+  Decision decision;
+  std::optional<TimePoint> paused_until;
+  for (std::size_t i = flight.route_index; i < flight.providers->size(); ++i) {
+    const std::string& name = (*flight.providers)[i];
+    auto it = slots_.find(name);
+    if (it == slots_.end()) continue;  // config validation names every provider; belt and braces
+    Slot& slot = it->second;
+    if (!slot.breaker.allows(now)) {
+      // A provider that keeps failing is skipped like a failover, until its probe time.
+      TimePoint reopens = slot.breaker.reopensAt();
+      if (!paused_until || reopens < *paused_until) paused_until = reopens;
+      continue;
+    }
+    decision.provider = name;
+    decision.slot = &slot;
+    double segments = std::max(flight.job.segments, 1);
+    if (blocked.count(name) ||
+        (slot.limits.max_inflight > 0 && slot.inflight >= slot.limits.max_inflight)) {
+      decision.kind = Decision::kWait;  // woken by a completion
+      return decision;
+    }
+    if (!slot.messages.admits(1, now) || !slot.segments.admits(segments, now)) {
+      decision.kind = Decision::kWait;
+      decision.until =
+          std::max(slot.messages.availableAt(1, now), slot.segments.availableAt(segments, now));
+      return decision;
+    }
+    decision.kind = Decision::kSend;
+    flight.route_index = i;
+    return decision;
+  }
+  if (paused_until) {
+    decision.kind = Decision::kPaused;
+    decision.until = *paused_until;
+  } else {
+    decision.kind = Decision::kExhausted;
+  }
+  return decision;
+}
+
+std::optional<TimePoint> Dispatcher::sendWaiting(TimePoint now) {
+  struct Ready {
+    std::shared_ptr<InFlight> flight;
+    Slot* slot;
+    std::string provider;
+  };
+  std::vector<Ready> ready;
+  std::optional<TimePoint> wake;
+  // A provider a job is waiting for is closed to every job after it, so capacity goes to the
+  // higher lane first and to older jobs first within a lane.
+  std::set<std::string> blocked;
+  for (auto& lane : waiting_) {
+    for (auto it = lane.begin(); it != lane.end();) {
+      std::shared_ptr<InFlight> flight = *it;
       if (flight->job.expires_at && *flight->job.expires_at <= now) {
+        it = lane.erase(it);
         JobOutcome outcome;
         outcome.job_id = flight->job.id;
         outcome.status = JobStatus::kExpired;
         outcome.status_reason = "expired before it could be sent";
+        outcome.attempts = std::move(flight->attempts);
         finish(flight, std::move(outcome));
         continue;
       }
-      sendNext(flight);
+      Decision decision = decide(*flight, now, blocked);
+      switch (decision.kind) {
+        case Decision::kSend: {
+          // Take the capacity now, so the next decision sees it gone.
+          decision.slot->messages.take(1, now);
+          decision.slot->segments.take(std::max(flight->job.segments, 1), now);
+          decision.slot->breaker.onStart(now);
+          ++decision.slot->inflight;
+          ready.push_back({flight, decision.slot, decision.provider});
+          it = lane.erase(it);
+          continue;
+        }
+        case Decision::kWait:
+          if (!blocked.count(decision.provider)) ++stats_.rate_limited;
+          blocked.insert(decision.provider);
+          if (decision.until != TimePoint{} && (!wake || decision.until < *wake)) {
+            wake = decision.until;
+          }
+          ++it;
+          continue;
+        case Decision::kPaused: {
+          it = lane.erase(it);
+          JobOutcome outcome;
+          outcome.job_id = flight->job.id;
+          outcome.status = JobStatus::kQueued;
+          outcome.status_reason = "every provider on route '" + flight->job.route +
+                                  "' is paused after repeated failures (circuit open)";
+          outcome.not_before = decision.until;
+          outcome.attempts = std::move(flight->attempts);
+          finish(flight, std::move(outcome));
+          continue;
+        }
+        case Decision::kExhausted: {
+          it = lane.erase(it);
+          JobOutcome outcome;
+          outcome.job_id = flight->job.id;
+          outcome.status = JobStatus::kFailed;
+          outcome.status_reason =
+              flight->providers->empty()
+                  ? "route '" + flight->job.route + "' has no provider for " + flight->job.recipient
+                  : "every provider on route '" + flight->job.route + "' refused the message";
+          outcome.attempts = std::move(flight->attempts);
+          finish(flight, std::move(outcome));
+          continue;
+        }
+      }
     }
-    // Strict priority: a lane below runs only when the lanes above had nothing more.
-    if (full_batch) break;
   }
-  in_tick_ = false;
-  scheduleTick(full_batch ? std::chrono::milliseconds(0) : config_.poll_interval);
+  // Sends may complete inline (and fail over back into waiting_), so they start only after the
+  // walk over waiting_ is done.
+  for (Ready& r : ready) send(std::move(r.flight), *r.slot, r.provider, now);
+  return wake;
 }
 
-const std::vector<std::string>* Dispatcher::routeOf(const SmsJob& job) const {
-  auto it = routes_.find(job.route);
-  return it == routes_.end() ? nullptr : &it->second;
-}
-
-void Dispatcher::sendNext(std::shared_ptr<InFlight> flight) {
-  const auto* route = routeOf(flight->job);
-  if (!route || flight->route_index >= route->size()) {
-    JobOutcome outcome;
-    outcome.job_id = flight->job.id;
-    outcome.status = JobStatus::kFailed;
-    outcome.status_reason =
-        !route ? "route '" + flight->job.route + "' is not configured"
-               : "every provider on route '" + flight->job.route + "' refused the message";
-    outcome.attempts = std::move(flight->attempts);
-    finish(flight, std::move(outcome));
-    return;
-  }
-  const std::string& provider_name = (*route)[flight->route_index];
-  auto it = providers_.find(provider_name);
-  if (it == providers_.end()) {
-    ++flight->route_index;
-    sendNext(flight);
-    return;
-  }
+void Dispatcher::send(std::shared_ptr<InFlight> flight, Slot& slot, const std::string& provider,
+                      TimePoint now) {
   OutgoingSms sms;
   sms.job_id = flight->job.id;
   sms.recipient = flight->job.recipient;
@@ -124,14 +327,25 @@ void Dispatcher::sendNext(std::shared_ptr<InFlight> flight) {
   sms.lane = flight->job.lane;
   sms.segments = flight->job.segments;
   sms.expires_at = flight->job.expires_at;
-  TimePoint started = clock_.now();
-  it->second->send(sms, [this, flight, provider_name, started](SendResult result) {
-    onResult(flight, provider_name, started, std::move(result));
+  sms.attempt = flight->job.attempts + static_cast<int>(flight->attempts.size()) + 1;
+  slot.provider->send(sms, [this, flight, provider, now](SendResult result) {
+    onResult(flight, provider, now, std::move(result));
   });
+}
+
+void Dispatcher::enqueueWaiting(std::shared_ptr<InFlight> flight, bool front) {
+  auto& lane = waiting_[laneIndex(flight->job.lane)];
+  if (front) {
+    lane.push_front(std::move(flight));
+  } else {
+    lane.push_back(std::move(flight));
+  }
+  if (!in_tick_) scheduleTick(std::chrono::milliseconds(0));
 }
 
 void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& provider,
                           TimePoint started, SendResult result) {
+  TimePoint now = clock_.now();
   AttemptRecord attempt;
   attempt.job_id = flight->job.id;
   attempt.provider = provider;
@@ -140,8 +354,34 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
   attempt.error_code = result.error_code;
   attempt.error_message = result.reason;
   attempt.started_at = started;
-  attempt.finished_at = clock_.now();
+  attempt.finished_at = now;
   flight->attempts.push_back(std::move(attempt));
+  if (result.ambiguous) {
+    ++stats_.ambiguous;
+    spdlog::warn(
+        "No answer after the request left; the provider may have sent it, so a retry can "
+        "duplicate this SMS. job={} provider={} reason=\"{}\"",
+        flight->job.id, provider, result.reason);
+  }
+
+  auto slot_it = slots_.find(provider);
+  if (slot_it != slots_.end()) {
+    Slot& slot = slot_it->second;
+    --slot.inflight;
+    bool failure =
+        result.kind == SendResultKind::kRetryLater || result.kind == SendResultKind::kFailOver;
+    if (failure && slot.breaker.onFailure(now)) {
+      ++stats_.breaker_opened;
+      spdlog::warn(
+          "Provider paused after repeated failures; its routes use the next provider until a "
+          "probe succeeds. provider={} failures={} probe_at={}",
+          provider, slot.breaker.consecutiveFailures(), formatTimestamp(slot.breaker.reopensAt()));
+    } else if (!failure && slot.breaker.onSuccess()) {
+      spdlog::info("Provider answers again; resuming it. provider={}", provider);
+    }
+    // Capacity came back: jobs waiting for it can go.
+    if (waitingCount() > 0 && !in_tick_) scheduleTick(std::chrono::milliseconds(0));
+  }
 
   JobOutcome outcome;
   outcome.job_id = flight->job.id;
@@ -161,28 +401,51 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
       spdlog::warn("Provider refused the message; failing over. job={} provider={} reason=\"{}\"",
                    flight->job.id, provider, result.reason);
       ++flight->route_index;
-      sendNext(flight);
+      enqueueWaiting(flight, /*front=*/true);
       return;
     case SendResultKind::kRejected:
       outcome.status = JobStatus::kRejected;
       outcome.status_reason = result.reason;
       break;
-    case SendResultKind::kRetryLater: {
-      int attempts = flight->job.attempts + static_cast<int>(flight->attempts.size());
-      if (attempts >= config_.max_attempts) {
-        outcome.status = JobStatus::kFailed;
-        outcome.status_reason =
-            "gave up after " + std::to_string(attempts) + " attempts; last: " + result.reason;
-      } else {
-        outcome.status = JobStatus::kQueued;
-        outcome.status_reason = "retrying: " + result.reason;
-        outcome.not_before = clock_.now() + backoff(attempts, result.retry_after);
-      }
-      break;
-    }
+    case SendResultKind::kRetryLater:
+      retryOrGiveUp(flight, std::move(outcome), result);
+      return;
   }
   outcome.attempts = std::move(flight->attempts);
   finish(flight, std::move(outcome));
+}
+
+void Dispatcher::retryOrGiveUp(std::shared_ptr<InFlight> flight, JobOutcome outcome,
+                               const SendResult& result) {
+  const RetryPolicy& policy = retryPolicy(flight->job.lane);
+  TimePoint now = clock_.now();
+  int attempts = flight->job.attempts + static_cast<int>(flight->attempts.size());
+  std::chrono::milliseconds delay = backoff(attempts, result.retry_after);
+  if (attempts >= policy.max_attempts) {
+    outcome.status = JobStatus::kFailed;
+    outcome.status_reason =
+        "gave up after " + std::to_string(attempts) + " attempts; last: " + result.reason;
+  } else if (policy.max_age && flight->job.created_at + *policy.max_age < now + delay) {
+    outcome.status = JobStatus::kFailed;
+    outcome.status_reason =
+        "gave up: the next retry would come after the lane's max_age; last: " + result.reason;
+  } else {
+    outcome.status = JobStatus::kQueued;
+    outcome.status_reason = "retrying: " + result.reason;
+    outcome.not_before = now + delay;
+  }
+  outcome.attempts = std::move(flight->attempts);
+  finish(flight, std::move(outcome));
+}
+
+const RetryPolicy& Dispatcher::retryPolicy(Lane lane) const {
+  auto it = config_.lane_retry.find(lane);
+  return it == config_.lane_retry.end() ? default_retry_ : it->second;
+}
+
+BreakerState Dispatcher::breakerState(const std::string& provider) const {
+  auto it = slots_.find(provider);
+  return it == slots_.end() ? BreakerState::kClosed : it->second.breaker.state(clock_.now());
 }
 
 void Dispatcher::finish(std::shared_ptr<InFlight> flight, JobOutcome outcome) {
@@ -220,7 +483,6 @@ void Dispatcher::flushOutcomes() {
     scheduleTick(std::chrono::milliseconds(0));
   }
 }
-
 void Dispatcher::logOutcome(const SmsJob& job, const JobOutcome& outcome, const Status& recorded) {
   if (!recorded.isOk()) {
     // The lease will expire and the job comes back: a possible duplicate, never a loss.

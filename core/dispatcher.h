@@ -6,11 +6,15 @@
 //
 // Threading: everything runs on one io_context thread. Store calls block that thread briefly.
 
+#include <array>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,8 +25,42 @@
 #include "core/clock.h"
 #include "core/job_store.h"
 #include "core/provider.h"
+#include "core/rate_limit.h"
 
 namespace smsbridge {
+
+enum class InDoubtPolicy {
+  kResend,  // requeue: the SMS may arrive twice, but it arrives (default)
+  kHold,    // mark failed with an in_doubt reason for an operator to decide: never twice
+};
+
+// An ordered list of providers; the first is tried first, the next on failover. Recipients
+// under a country prefix can take their own list ("+1" → [twilio]); the longest prefix wins.
+struct Route {
+  Route() = default;
+  Route(std::vector<std::string> providers_) : providers(std::move(providers_)) {}  // NOLINT
+  Route(std::initializer_list<std::string> providers_) : providers(providers_) {}   // NOLINT
+
+  std::vector<std::string> providers;
+  std::map<std::string, std::vector<std::string>> countries;  // E.164 prefix → providers
+  // What happens to jobs of this route found leased in `sending` after their dispatcher died:
+  // the request may or may not have reached the provider (DESIGN.md §2.4).
+  InDoubtPolicy in_doubt = InDoubtPolicy::kResend;
+
+  const std::vector<std::string>& providersFor(const std::string& recipient) const;
+};
+
+struct ProviderLimits {
+  double messages_per_second = 0;  // 0: unlimited
+  double segments_per_second = 0;  // 0: unlimited
+  int max_inflight = 0;            // requests awaiting an answer; 0: only the global limit
+  BreakerSettings breaker;
+};
+
+struct RetryPolicy {
+  int max_attempts = 5;
+  std::optional<std::chrono::milliseconds> max_age;  // since the job was created
+};
 
 struct DispatcherConfig {
   std::string owner = "smsbridge";  // lease owner: host and pid, so leases are traceable
@@ -32,7 +70,9 @@ struct DispatcherConfig {
   std::chrono::milliseconds lease{60'000};
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_max{300'000};
-  int max_attempts = 5;
+  int max_attempts = 5;                          // lanes without their own policy
+  std::map<Lane, RetryPolicy> lane_retry;        // per-lane overrides
+  std::map<std::string, ProviderLimits> limits;  // by provider name; absent: unlimited
 };
 
 struct DispatcherStats {
@@ -41,57 +81,96 @@ struct DispatcherStats {
   std::uint64_t failed = 0;
   std::uint64_t rejected = 0;
   std::uint64_t expired = 0;
+  std::uint64_t ambiguous = 0;     // attempts that may have reached the provider unanswered
+  std::uint64_t rate_limited = 0;  // times a send waited for a provider's rate or inflight cap
+  std::uint64_t breaker_opened = 0;
+  std::uint64_t held = 0;  // in-doubt jobs held instead of resent
 };
 
 class Dispatcher {
  public:
-  // `routes`: route name → ordered provider names. `providers`: name → provider.
+  // `routes`: route name → route. `providers`: name → provider.
   Dispatcher(DispatcherConfig config, JobStore& store, std::map<std::string, Provider*> providers,
-             std::map<std::string, std::vector<std::string>> routes, const Clock& clock,
-             boost::asio::io_context& io);
+             std::map<std::string, Route> routes, const Clock& clock, boost::asio::io_context& io);
 
   void start();
-  // Stops claiming new jobs; calls `drained` once every in-flight send is recorded.
+  // Stops claiming new jobs and releases claimed jobs not yet sent; calls `drained` once every
+  // in-flight send is recorded.
   void stop(std::function<void()> drained);
 
-  // The path every delivery report takes (sandbox timers, webhooks later).
+  // The path every delivery report takes (sandbox timers, webhooks).
   void onDeliveryReport(const DeliveryReport& report);
 
+  // One round (lease sweep, claims, sends) at the clock's current time. start() runs rounds on
+  // timers; tests drive them with a ManualClock.
+  void runOnce();
+
   const DispatcherStats& stats() const { return stats_; }
+  BreakerState breakerState(const std::string& provider) const;
 
  private:
   struct InFlight {
     SmsJob job;
+    const std::vector<std::string>* providers = nullptr;  // the route's list for this number
     std::size_t route_index = 0;
     std::vector<AttemptRecord> attempts;
+  };
+  struct Slot {
+    Provider* provider = nullptr;
+    ProviderLimits limits;
+    RateWindow messages;
+    RateWindow segments;
+    CircuitBreaker breaker;
+    int inflight = 0;
+  };
+  // What to do with a waiting job now.
+  struct Decision {
+    enum Kind { kSend, kWait, kPaused, kExhausted } kind = kWait;
+    Slot* slot = nullptr;
+    std::string provider;
+    TimePoint until{};  // kWait: when capacity returns (or epoch: on a completion); kPaused
   };
 
   void scheduleTick(std::chrono::milliseconds delay);
   void tick();
-  void sendNext(std::shared_ptr<InFlight> flight);
+  void sweepLeases(TimePoint now);
+  void claim(TimePoint now);
+  // Sends what the providers' limits allow, highest lane first; returns when to look again.
+  std::optional<TimePoint> sendWaiting(TimePoint now);
+  Decision decide(InFlight& flight, TimePoint now, const std::set<std::string>& blocked);
+  void send(std::shared_ptr<InFlight> flight, Slot& slot, const std::string& provider,
+            TimePoint now);
   void onResult(std::shared_ptr<InFlight> flight, const std::string& provider, TimePoint started,
                 SendResult result);
+  void retryOrGiveUp(std::shared_ptr<InFlight> flight, JobOutcome outcome,
+                     const SendResult& result);
+  void enqueueWaiting(std::shared_ptr<InFlight> flight, bool front);
   void finish(std::shared_ptr<InFlight> flight, JobOutcome outcome);
   void flushOutcomes();
   void logOutcome(const SmsJob& job, const JobOutcome& outcome, const Status& recorded);
   std::chrono::milliseconds backoff(int attempt, std::optional<std::chrono::milliseconds> hint);
-  const std::vector<std::string>* routeOf(const SmsJob& job) const;
+  const RetryPolicy& retryPolicy(Lane lane) const;
+  std::size_t waitingCount() const;
 
   DispatcherConfig config_;
   JobStore& store_;
-  std::map<std::string, Provider*> providers_;
-  std::map<std::string, std::vector<std::string>> routes_;
+  std::map<std::string, Slot> slots_;
+  std::map<std::string, Route> routes_;
+  std::vector<std::string> hold_routes_;
+  RetryPolicy default_retry_;
   const Clock& clock_;
   boost::asio::io_context& io_;
   boost::asio::steady_timer timer_;
   std::mt19937_64 rng_{std::random_device{}()};
+  // Claimed jobs waiting for a provider's capacity, by lane in priority order.
+  std::array<std::deque<std::shared_ptr<InFlight>>, 3> waiting_;
   struct Finished {
     std::shared_ptr<InFlight> flight;
     JobOutcome outcome;
   };
   std::vector<Finished> finished_;  // decided but not yet recorded; still count as in flight
   bool flush_posted_ = false;
-  int inflight_ = 0;
+  int inflight_ = 0;  // claimed and not yet recorded: waiting, sending, or finished
   bool stopping_ = false;
   bool tick_scheduled_ = false;
   bool in_tick_ = false;  // sends that complete inline must not schedule extra ticks

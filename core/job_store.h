@@ -113,8 +113,11 @@ class JobStore {
                                              const std::string& owner, TimePoint now);
 
   // Moves `sending` jobs whose lease expired (their dispatcher died) back to `queued`.
-  // Returns how many. The in-doubt policy beyond `resend` is the dispatcher issue's.
+  // Returns how many. This is the in-doubt policy `resend`.
   virtual Result<int> requeueExpiredLeases(TimePoint now) = 0;
+  // The in-doubt policy `hold`: `sending` jobs of these routes whose lease expired become
+  // `failed` with an in_doubt reason instead of being sent a second time. Returns how many.
+  virtual Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) = 0;
 
   // Forward-only and idempotent: a replayed or late report changes nothing.
   virtual Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) = 0;

@@ -408,6 +408,30 @@ Result<int> MysqlStore::requeueExpiredLeases(TimePoint now) {
   return count;
 }
 
+Result<int> MysqlStore::holdExpiredLeases(TimePoint now, std::span<const std::string> routes) {
+  std::lock_guard lock(mu_);
+  int count = 0;
+  Status status = inTransaction([&](Connection& c) -> Status {
+    const std::string now_text = toSqlTime(now);
+    for (const std::string& route : routes) {
+      const Param params[] = {now_text, now_text, now_text, route};
+      auto updated = c.execute(
+          "UPDATE " + table("messages") +
+              " SET status = 'failed', status_reason = 'in_doubt: lease expired while sending; the "
+              "provider may have sent it, so it is held (route in_doubt: hold)', "
+              "lease_owner = NULL, lease_until = NULL, updated_at = ?, "
+              "final_at = ? WHERE status = 'sending' AND lease_until < ? "
+              "AND route = ?",
+          params);
+      if (!updated) return updated.error();
+      count += static_cast<int>(*updated);
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return count;
+}
+
 Result<ReportEffect> MysqlStore::applyDeliveryReport(const DeliveryReport& report, TimePoint now) {
   std::lock_guard lock(mu_);
   ReportEffect effect = ReportEffect::kUnknownJob;

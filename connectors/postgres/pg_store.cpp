@@ -329,6 +329,29 @@ Result<int> PostgresStore::requeueExpiredLeases(TimePoint now) {
   return count;
 }
 
+Result<int> PostgresStore::holdExpiredLeases(TimePoint now, std::span<const std::string> routes) {
+  std::lock_guard lock(mu_);
+  int count = 0;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    std::string now_text = formatTimestamp(now);
+    for (const std::string& route : routes) {
+      auto r = txn.exec_params(
+          "UPDATE " + table("messages") +
+              " SET status = 'failed', status_reason = 'in_doubt: lease expired while sending; the "
+              "provider may have sent it, so it is held (route in_doubt: hold)', "
+              "lease_owner = NULL, lease_until = NULL, "
+              "updated_at = $1::timestamptz, final_at = $1::timestamptz "
+              "WHERE status = 'sending' AND lease_until < $1::timestamptz "
+              "AND route = $2",
+          now_text, route);
+      count += static_cast<int>(r.affected_rows());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return count;
+}
+
 Result<ReportEffect> PostgresStore::applyDeliveryReport(const DeliveryReport& report,
                                                         TimePoint now) {
   std::lock_guard lock(mu_);

@@ -37,6 +37,7 @@ class PostgresStore final : public JobStore {
                                        std::chrono::milliseconds lease, TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;
   Result<int> requeueExpiredLeases(TimePoint now) override;
+  Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
 

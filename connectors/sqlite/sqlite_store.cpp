@@ -417,6 +417,29 @@ Result<int> SqliteStore::requeueExpiredLeases(TimePoint now) {
   return count;
 }
 
+Result<int> SqliteStore::holdExpiredLeases(TimePoint now, std::span<const std::string> routes) {
+  std::lock_guard lock(mu_);
+  int count = 0;
+  Status status = inTransaction([&]() -> Status {
+    for (const std::string& route : routes) {
+      auto st = db_->prepare(
+          "UPDATE " + table("messages") +
+          " SET status = 'failed', status_reason = 'in_doubt: lease expired while sending; the "
+          "provider may have sent it, so it is held (route in_doubt: hold)', "
+          "lease_owner = NULL, lease_until = NULL, updated_at = ?, final_at = ? "
+          "WHERE status = 'sending' AND lease_until < ? AND route = ?");
+      if (!st) return st.error();
+      std::string now_text = formatTimestamp(now);
+      st->bind(1, now_text).bind(2, now_text).bind(3, now_text).bind(4, route);
+      SMSBRIDGE_RETURN_IF_ERROR(st->run());
+      count += db_->changes();
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return count;
+}
+
 Result<ReportEffect> SqliteStore::applyDeliveryReport(const DeliveryReport& report, TimePoint now) {
   std::lock_guard lock(mu_);
   ReportEffect effect = ReportEffect::kUnknownJob;

@@ -32,6 +32,7 @@ class SqliteStore final : public JobStore {
   std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes, const std::string& owner,
                                      TimePoint now) override;
   Result<int> requeueExpiredLeases(TimePoint now) override;
+  Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
 

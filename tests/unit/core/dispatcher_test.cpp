@@ -25,33 +25,44 @@ class DispatcherTest : public ::testing::Test {
     config_.poll_interval = milliseconds(0);
   }
 
-  std::unique_ptr<Dispatcher> dispatcher(std::vector<std::string> route) {
+  std::unique_ptr<Dispatcher> dispatcher(Route route) {
     auto d = std::make_unique<Dispatcher>(
         config_, *store_,
         std::map<std::string, Provider*>{{"first", &first_}, {"second", &second_}},
-        std::map<std::string, std::vector<std::string>>{{"default", route}}, clock_, io_);
+        std::map<std::string, Route>{{"default", std::move(route)}}, clock_, io_);
     first_.setDeliveryReportSink(
         [d = d.get()](const DeliveryReport& r) { d->onDeliveryReport(r); });
     return d;
   }
 
   void enqueue(std::string key, Lane lane = Lane::kTransactional,
-               std::optional<TimePoint> expires = std::nullopt) {
+               std::optional<TimePoint> expires = std::nullopt, int segments = 1,
+               std::string recipient = "+48600700800") {
+    std::vector<SmsJob> jobs = {job(key, lane, expires, segments, recipient)};
+    ASSERT_TRUE(store_->enqueue(jobs, {"shop", key}));
+  }
+
+  SmsJob job(std::string key, Lane lane = Lane::kTransactional,
+             std::optional<TimePoint> expires = std::nullopt, int segments = 1,
+             std::string recipient = "+48600700800") {
     SmsJob j;
     j.dedup_key = key;
     j.source = "shop";
     j.mapping = "m";
-    j.recipient = "+48600700800";
+    j.recipient = recipient;
     j.body = "Body " + key;
-    j.segments = 1;
+    j.segments = segments;
     j.lane = lane;
     j.route = "default";
     j.created_at = clock_.now();
     j.not_before = clock_.now();
     j.expires_at = expires;
-    std::vector<SmsJob> jobs = {j};
-    ASSERT_TRUE(store_->enqueue(jobs, {"shop", key}));
+    return j;
   }
+
+  // For tests that run rounds themselves with runOnce(): the dispatcher's own timer then never
+  // fires a round by itself (io_.poll() would otherwise chain zero-delay rounds forever).
+  void manualRounds() { config_.poll_interval = std::chrono::hours(1); }
 
   // Runs ready handlers one at a time; with poll_interval 0 every tick is due at once, so this
   // drives the dispatcher through many rounds without waiting.
@@ -168,6 +179,7 @@ TEST_F(DispatcherTest, ExpiredJobsAreNotSent) {
 }
 
 TEST_F(DispatcherTest, StopDrainsAndCallsBack) {
+  manualRounds();
   enqueue("a");
   auto d = dispatcher({"first"});
   d->start();
@@ -175,6 +187,259 @@ TEST_F(DispatcherTest, StopDrainsAndCallsBack) {
   bool drained = false;
   d->stop([&] { drained = true; });
   EXPECT_TRUE(drained);
+}
+
+// Rounds driven by the manual clock: `step` of time, then one round and its completions.
+void runFor(Dispatcher& d, ManualClock& clock, boost::asio::io_context& io,
+            std::chrono::milliseconds total, std::chrono::milliseconds step) {
+  for (auto t = std::chrono::milliseconds(0); t < total; t += step) {
+    d.runOnce();
+    io.poll();
+    io.restart();
+    clock.advance(step);
+  }
+}
+
+// The most sends (or summed weights) that started within any window [t, t + 1s).
+template <typename Weight>
+double busiestSecond(const std::vector<TimePoint>& times, Weight weight) {
+  double most = 0;
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    double sum = 0;
+    for (std::size_t j = i; j < times.size() && times[j] < times[i] + seconds(1); ++j) {
+      sum += weight(j);
+    }
+    most = std::max(most, sum);
+  }
+  return most;
+}
+
+TEST_F(DispatcherTest, MessageRateIsNeverExceededInAnySecond) {
+  manualRounds();
+  for (int i = 0; i < 60; ++i) enqueue("m" + std::to_string(i));
+  config_.limits["first"].messages_per_second = 7;
+  first_.recordTimes(&clock_);
+  auto d = dispatcher({"first"});
+  runFor(*d, clock_, io_, seconds(12), milliseconds(10));
+  ASSERT_EQ(first_.sent.size(), 60u);
+  EXPECT_LE(busiestSecond(first_.sent_at, [](std::size_t) { return 1.0; }), 7.0);
+  EXPECT_GT(d->stats().rate_limited, 0u);
+  // And the limit is used, not just respected: 60 at 7/s take about 8.6 s.
+  EXPECT_LT(first_.sent_at.back() - first_.sent_at.front(), seconds(10));
+}
+
+TEST_F(DispatcherTest, SegmentRateIsNeverExceededInAnySecond) {
+  manualRounds();
+  for (int i = 0; i < 30; ++i)
+    enqueue("s" + std::to_string(i), Lane::kTransactional, {}, 1 + i % 3);
+  config_.limits["first"].segments_per_second = 10;
+  first_.recordTimes(&clock_);
+  auto d = dispatcher({"first"});
+  runFor(*d, clock_, io_, seconds(10), milliseconds(10));
+  ASSERT_EQ(first_.sent.size(), 30u);
+  EXPECT_LE(busiestSecond(first_.sent_at, [&](std::size_t j) { return first_.sent[j].segments; }),
+            10.0);
+}
+
+TEST_F(DispatcherTest, OtpBehindAHundredThousandMarketingJobsGoesInTheFirstClaim) {
+  manualRounds();
+  std::vector<SmsJob> backlog;
+  backlog.reserve(100'000);
+  for (int i = 0; i < 100'000; ++i)
+    backlog.push_back(job("mk" + std::to_string(i), Lane::kMarketing));
+  ASSERT_TRUE(store_->enqueue(backlog, {"shop", "backlog"}));
+  clock_.advance(seconds(1));
+  enqueue("otp", Lane::kOtp);
+  config_.limits["first"].messages_per_second = 20;
+  auto d = dispatcher({"first"});
+  d->runOnce();
+  io_.poll();
+  ASSERT_FALSE(first_.sent.empty());
+  EXPECT_EQ(first_.sent.front().body, "Body otp");
+  EXPECT_EQ(first_.sent.front().lane, Lane::kOtp);
+}
+
+TEST_F(DispatcherTest, WaitingOtpGetsTheProvidersCapacityBeforeMarketing) {
+  manualRounds();
+  for (int i = 0; i < 10; ++i) enqueue("mk" + std::to_string(i), Lane::kMarketing);
+  config_.limits["first"].messages_per_second = 2;
+  auto d = dispatcher({"first"});
+  d->runOnce();
+  io_.poll();
+  io_.restart();
+  ASSERT_EQ(first_.sent.size(), 2u);
+  enqueue("otp", Lane::kOtp);
+  clock_.advance(milliseconds(1100));
+  d->runOnce();
+  io_.poll();
+  ASSERT_EQ(first_.sent.size(), 4u);
+  EXPECT_EQ(first_.sent[2].body, "Body otp") << "claimed after the marketing jobs, sent first";
+}
+
+TEST_F(DispatcherTest, ProviderMaxInflightBoundsOutstandingRequests) {
+  manualRounds();
+  for (int i = 0; i < 10; ++i) enqueue("j" + std::to_string(i));
+  config_.limits["first"].max_inflight = 3;
+  first_.defer = true;
+  auto d = dispatcher({"first"});
+  d->runOnce();
+  io_.poll();
+  io_.restart();
+  EXPECT_EQ(first_.pending.size(), 3u);
+  first_.complete();
+  io_.poll();
+  io_.restart();
+  d->runOnce();
+  EXPECT_EQ(first_.pending.size(), 3u) << "one finished, one more started";
+  EXPECT_EQ(first_.sent.size(), 4u);
+  while (!first_.pending.empty()) {
+    first_.complete();
+    io_.poll();
+    io_.restart();
+    d->runOnce();
+  }
+  EXPECT_EQ(first_.sent.size(), 10u);
+  EXPECT_EQ(count(JobStatus::kSent), 10);
+}
+
+TEST_F(DispatcherTest, BreakerMovesTrafficToTheSecondProviderAndBack) {
+  manualRounds();
+  config_.limits["first"].breaker = {3, seconds(30)};
+  config_.max_attempts = 10;
+  config_.retry_base = milliseconds(1);
+  SendResult unavailable{SendResultKind::kRetryLater, "", 0, {}, "", {}, 503, "", "503"};
+  // The first round sends all six at once; every one fails, and three failures are enough.
+  for (int i = 0; i < 6; ++i) first_.script(unavailable);
+  for (int i = 0; i < 6; ++i) enqueue("b" + std::to_string(i));
+  auto d = dispatcher({"first", "second"});
+  runFor(*d, clock_, io_, seconds(2), milliseconds(100));
+  EXPECT_EQ(first_.sent.size(), 6u) << "nothing more once the breaker is open";
+  EXPECT_EQ(d->breakerState("first"), BreakerState::kOpen);
+  EXPECT_EQ(d->stats().breaker_opened, 1u);
+  EXPECT_EQ(second_.sent.size(), 6u) << "the retries all went to the second provider";
+  EXPECT_EQ(count(JobStatus::kSent), 6);
+
+  // After open_for one probe goes to the first provider; it succeeds and traffic returns.
+  clock_.advance(seconds(31));
+  EXPECT_EQ(d->breakerState("first"), BreakerState::kHalfOpen);
+  for (int i = 0; i < 4; ++i) enqueue("c" + std::to_string(i));
+  runFor(*d, clock_, io_, seconds(1), milliseconds(100));
+  EXPECT_EQ(d->breakerState("first"), BreakerState::kClosed);
+  EXPECT_EQ(first_.sent.size(), 7u) << "one probe";
+  EXPECT_EQ(second_.sent.size(), 9u) << "the rest of that round, while the probe was out";
+  for (int i = 0; i < 2; ++i) enqueue("d" + std::to_string(i));
+  runFor(*d, clock_, io_, seconds(1), milliseconds(100));
+  EXPECT_EQ(first_.sent.size(), 9u) << "traffic is back on the first provider";
+  EXPECT_EQ(second_.sent.size(), 9u);
+}
+
+TEST_F(DispatcherTest, FailedProbeReopensTheBreaker) {
+  manualRounds();
+  config_.limits["first"].breaker = {2, seconds(10)};
+  SendResult unavailable{SendResultKind::kRetryLater, "", 0, {}, "", {}, 503, "", "503"};
+  for (int i = 0; i < 3; ++i) first_.script(unavailable);
+  enqueue("a");
+  enqueue("b");
+  auto d = dispatcher({"first"});
+  d->runOnce();
+  io_.poll();
+  io_.restart();
+  EXPECT_EQ(d->breakerState("first"), BreakerState::kOpen);
+  clock_.advance(seconds(11));
+  ASSERT_EQ(d->breakerState("first"), BreakerState::kHalfOpen);
+  d->runOnce();
+  io_.poll();
+  io_.restart();
+  EXPECT_EQ(first_.sent.size(), 3u) << "exactly one probe";
+  EXPECT_EQ(d->breakerState("first"), BreakerState::kOpen);
+  EXPECT_EQ(count(JobStatus::kQueued), 2) << "paused jobs wait, they don't fail";
+}
+
+TEST_F(DispatcherTest, CountryPrefixPicksTheRoute) {
+  enqueue("us", Lane::kTransactional, {}, 1, "+12025550123");
+  enqueue("pl", Lane::kTransactional, {}, 1, "+48600700800");
+  Route route({"first"});
+  route.countries["+1"] = {"second"};
+  auto d = dispatcher(route);
+  d->start();
+  pump();
+  ASSERT_EQ(second_.sent.size(), 1u);
+  EXPECT_EQ(second_.sent[0].recipient, "+12025550123");
+  ASSERT_EQ(first_.sent.size(), 1u);
+  EXPECT_EQ(first_.sent[0].recipient, "+48600700800");
+}
+
+TEST_F(DispatcherTest, AttemptNumberReachesTheProvider) {
+  enqueue("a");
+  first_.script({SendResultKind::kRetryLater, "", 0, {}, "", {}, 500, "", "boom", true});
+  auto d = dispatcher({"first"});
+  d->start();
+  pump();
+  clock_.advance(seconds(10));
+  pump();
+  ASSERT_EQ(first_.sent.size(), 2u);
+  EXPECT_EQ(first_.sent[0].attempt, 1);
+  EXPECT_EQ(first_.sent[1].attempt, 2);
+  EXPECT_EQ(d->stats().ambiguous, 1u);
+}
+
+TEST_F(DispatcherTest, LaneMaxAgeEndsRetries) {
+  config_.lane_retry[Lane::kTransactional] = {10, seconds(5)};
+  config_.retry_base = seconds(10);
+  enqueue("a");
+  first_.script({SendResultKind::kRetryLater, "", 0, {}, "", seconds(10), 503, "", "busy"});
+  auto d = dispatcher({"first"});
+  d->start();
+  pump();
+  EXPECT_EQ(count(JobStatus::kFailed), 1) << "the retry would come after max_age";
+}
+
+class InDoubtTest : public DispatcherTest {
+ protected:
+  // A job claimed by a dispatcher that then died: `sending` with a lease that runs out.
+  void leaseAndDie() {
+    enqueue("a");
+    auto claimed = store_->claimDue(Lane::kTransactional, 10, "dead", seconds(30), clock_.now());
+    ASSERT_TRUE(claimed);
+    ASSERT_EQ(claimed->size(), 1u);
+    clock_.advance(seconds(31));
+  }
+};
+
+TEST_F(InDoubtTest, ResendSendsAgain) {
+  leaseAndDie();
+  auto d = dispatcher({"first"});
+  d->start();
+  pump();
+  EXPECT_EQ(first_.sent.size(), 1u);
+  EXPECT_EQ(count(JobStatus::kSent), 1);
+}
+
+TEST_F(InDoubtTest, HoldNeverSendsTwice) {
+  leaseAndDie();
+  Route route({"first"});
+  route.in_doubt = InDoubtPolicy::kHold;
+  auto d = dispatcher(route);
+  d->start();
+  pump();
+  EXPECT_EQ(first_.sent.size(), 0u);
+  EXPECT_EQ(count(JobStatus::kFailed), 1);
+  EXPECT_EQ(d->stats().held, 1u);
+}
+
+TEST_F(DispatcherTest, StopReleasesClaimedJobsThatWereNotSent) {
+  manualRounds();
+  for (int i = 0; i < 5; ++i) enqueue("r" + std::to_string(i));
+  config_.limits["first"].messages_per_second = 1;
+  auto d = dispatcher({"first"});
+  d->runOnce();
+  io_.poll();
+  io_.restart();
+  ASSERT_EQ(first_.sent.size(), 1u);
+  bool drained = false;
+  d->stop([&] { drained = true; });
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(count(JobStatus::kQueued), 4) << "back in the queue, not stuck until the lease ends";
 }
 
 }  // namespace
