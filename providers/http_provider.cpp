@@ -131,6 +131,12 @@ HttpProvider::HttpProvider(std::string name, std::shared_ptr<const HttpApi> api,
 HttpProvider::~HttpProvider() { transport_->shutdown(); }
 
 void HttpProvider::send(const OutgoingSms& sms, SendCallback done) {
+  if (*shut_down_) {
+    spdlog::warn(
+        "A send after shutdown is dropped unsent; its job stays leased. provider={} job={}", name_,
+        sms.job_id);
+    return;
+  }
   auto request = api_->buildSendRequest(sms, clock_.now());
   if (!request) {
     SendResult result;
@@ -141,21 +147,26 @@ void HttpProvider::send(const OutgoingSms& sms, SendCallback done) {
     done(std::move(result));
     return;
   }
-  // The transport runs no callback after shutdown(), which runs before this object goes away.
-  transport_->execute(
-      std::move(*request), [this, sms, done = std::move(done)](HttpResponse response) {
-        SendResult result = classifyHttpResponse(*api_, response, sms, clock_.now());
-        if (result.ambiguous) {
-          spdlog::warn(
-              "A send may have reached the provider without an acceptance; a resend can duplicate "
-              "the SMS. provider={} job={} http_status={} error={} reason={}",
-              name_, sms.job_id, result.http_status, result.error_code, result.reason);
-        }
-        done(std::move(result));
-      });
+  // The transport runs no callback after shutdown(), which runs before this object goes away;
+  // the flag makes that hold even for a transport that calls back late.
+  transport_->execute(std::move(*request), [this, sms, done = std::move(done),
+                                            shut_down = shut_down_](HttpResponse response) {
+    if (*shut_down) return;
+    SendResult result = classifyHttpResponse(*api_, response, sms, clock_.now());
+    if (result.ambiguous) {
+      spdlog::warn(
+          "A send may have reached the provider without an acceptance; a resend can duplicate "
+          "the SMS. provider={} job={} http_status={} error={} reason={}",
+          name_, sms.job_id, result.http_status, result.error_code, result.reason);
+    }
+    done(std::move(result));
+  });
 }
 
-void HttpProvider::shutdown() { transport_->shutdown(); }
+void HttpProvider::shutdown() {
+  *shut_down_ = true;
+  transport_->shutdown();
+}
 
 std::function<Result<std::unique_ptr<Provider>>(boost::asio::io_context&)> httpProviderFactory(
     HttpProviderSpec spec) {

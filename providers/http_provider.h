@@ -97,6 +97,9 @@ class HttpProvider final : public Provider {
   std::shared_ptr<HttpTransport> transport_;
   const Clock& clock_;
   DeliveryReportSink sink_;
+  // Shared with callbacks in flight, so none reaches `done` after shutdown() even if a
+  // transport were to call back late.
+  std::shared_ptr<bool> shut_down_ = std::make_shared<bool>(false);
 };
 
 // The factory providers/registry.cpp keeps for an HTTP provider: a libcurl client

@@ -167,6 +167,31 @@ TEST_F(HttpProviderTest, ShutdownStopsTheTransport) {
   EXPECT_TRUE(results_.empty());
 }
 
+TEST_F(HttpProviderTest, NothingIsSentOrReportedAfterShutdown) {
+  provider_.shutdown();
+  provider_.send(sms(), collect());
+  EXPECT_TRUE(transport_->requests.empty());
+  EXPECT_TRUE(results_.empty());
+}
+
+TEST(HttpProviderLateTransportTest, ALateCallbackAfterShutdownIsDropped) {
+  // A transport that keeps callbacks across shutdown(), unlike the contract promises.
+  class LateTransport final : public HttpTransport {
+   public:
+    void execute(HttpRequest, HttpCallback done) override { held = std::move(done); }
+    void shutdown() override {}
+    HttpCallback held;
+  };
+  auto transport = std::make_shared<LateTransport>();
+  ManualClock clock{kNow};
+  HttpProvider provider("echo", std::make_shared<EchoApi>(), transport, clock);
+  int calls = 0;
+  provider.send(sms(), [&](SendResult) { ++calls; });
+  provider.shutdown();
+  transport->held(httpResponse(200, "id-1"));
+  EXPECT_EQ(calls, 0);
+}
+
 TEST(HttpEndpointTest, DefaultsAndOverrides) {
   auto spec = testing::parseSpec("smsapi",
                                  "token: t\n"
