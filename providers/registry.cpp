@@ -1,12 +1,33 @@
 #include "providers/registry.h"
 
+#include "providers/messageflow.h"
 #include "providers/sandbox.h"
+#include "providers/smsapi.h"
+#include "providers/twilio.h"
 
 namespace smsbridge {
+namespace {
+
+// An HTTP provider's registry entry: its parser yields the spec, the factory wraps it.
+ProviderEntry httpEntry(std::string_view type, const config::Schema& schema,
+                        HttpProviderParser parse_http) {
+  auto parse = [parse_http](const std::string& name, const config::Section& section,
+                            config::Diagnostics& diagnostics) -> std::optional<ProviderFactory> {
+    auto spec = parse_http(name, section, diagnostics);
+    if (!spec) return std::nullopt;
+    return httpProviderFactory(std::move(*spec));
+  };
+  return {type, &schema, parse, parse_http};
+}
+
+}  // namespace
 
 const std::vector<ProviderEntry>& providerRegistry() {
   static const std::vector<ProviderEntry> entries = {
-      {"sandbox", &sandboxSchema(), &parseSandbox},
+      {"sandbox", &sandboxSchema(), &parseSandbox, nullptr},
+      httpEntry("messageflow", messageFlowSchema(), &parseMessageFlow),
+      httpEntry("smsapi", smsApiSchema(), &parseSmsApi),
+      httpEntry("twilio", twilioSchema(), &parseTwilio),
   };
   return entries;
 }

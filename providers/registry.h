@@ -15,6 +15,7 @@
 #include "config/schema.h"
 #include "config/section.h"
 #include "core/provider.h"
+#include "providers/http_provider.h"
 
 namespace smsbridge {
 
@@ -26,6 +27,9 @@ struct ProviderEntry {
   std::function<std::optional<ProviderFactory>(
       const std::string& name, const config::Section& section, config::Diagnostics& diagnostics)>
       parse;
+  // HTTP providers only (null for others): the same parse, yielding the API and client options
+  // instead of a factory, so tests can run every HTTP provider over a scripted transport.
+  HttpProviderParser parse_http;
 };
 
 const std::vector<ProviderEntry>& providerRegistry();

@@ -1,0 +1,48 @@
+#pragma once
+
+// SMSAPI (smsapi.pl / smsapi.com, LINK Mobility), the legacy send endpoint: POST {base}/sms.do,
+// form-encoded, Bearer token, `format=json`. Errors come back as HTTP 200 with {"error":N}.
+// Our job id goes out as `idx` with `check_idx=1`, so a resend within 24 h is refused with
+// error 53 instead of sending twice. Wire contract: reference/providers.md §2.
+
+#include <optional>
+#include <string>
+
+#include "providers/http_provider.h"
+
+namespace smsbridge {
+
+struct SmsApiConfig {
+  std::string base_url = "https://api.smsapi.pl";
+  std::string token;
+  std::string from;                 // used when the job has no sender; empty: account default
+  std::string status_callback_url;  // sent as notify_url when set
+  bool normalize = false;
+  int max_parts = 0;  // 0: not sent (account default)
+  bool test = false;
+  bool fast_otp = false;  // fast=1 for the otp lane
+};
+
+class SmsApiApi final : public HttpApi {
+ public:
+  explicit SmsApiApi(SmsApiConfig config) : config_(std::move(config)) {}
+
+  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpResponse& response,
+                                  const OutgoingSms& sms) const override;
+
+ private:
+  SmsApiConfig config_;
+};
+
+// What a legacy error code means for this send (§2.3): 53 → Duplicate; 8, 201-203, 666, 999
+// → RetryLater; account errors → FailOver; bad number or content → Rejected; unknown →
+// FailOver.
+SendResultKind classifySmsApiError(int code);
+
+// Config schema and parser of `type: smsapi` providers (listed in providers/registry.cpp).
+const config::Schema& smsApiSchema();
+std::optional<HttpProviderSpec> parseSmsApi(const std::string& name, const config::Section& section,
+                                            config::Diagnostics& diagnostics);
+
+}  // namespace smsbridge

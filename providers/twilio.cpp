@@ -1,0 +1,221 @@
+#include "providers/twilio.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+namespace smsbridge {
+namespace {
+
+using nlohmann::json;
+
+std::string stringField(const json& object, const char* key) {
+  if (!object.is_object()) return {};
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return {};
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+// Twilio sends `num_segments` and `price` as strings, `code` as a number.
+std::optional<double> numberField(const json& object, const char* key) {
+  if (!object.is_object()) return std::nullopt;
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (it->is_number()) return it->get<double>();
+  if (it->is_string()) {
+    const std::string text = it->get<std::string>();
+    char* end = nullptr;
+    double value = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size()) return value;
+  }
+  return std::nullopt;
+}
+
+bool isSid(std::string_view sid, std::string_view prefix) {
+  if (sid.size() != 34 || sid.substr(0, 2) != prefix) return false;
+  return std::all_of(sid.begin() + 2, sid.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+// ValidityPeriod is whole seconds, 1 to 36000 (error 90007 outside).
+constexpr std::int64_t kMaxValiditySeconds = 36000;
+
+}  // namespace
+
+std::optional<SendResultKind> classifyTwilioError(int code) {
+  switch (code) {
+    case 20429:  // too many requests: never processed, always safe to retry
+      return SendResultKind::kRetryLater;
+    case 21211:  // invalid To
+    case 21614:  // To is not SMS-capable
+    case 21610:  // the recipient replied STOP
+      return SendResultKind::kRejected;
+    case 20003:  // authentication failed
+    case 21408:  // region not enabled on this account
+    case 21606:  // From cannot send to this destination
+    case 21401:  // invalid From
+    case 21612:  // unroutable from this account's senders
+    case 21611:  // the From queue is full (> 10 h)
+      return SendResultKind::kFailOver;
+    default:
+      return std::nullopt;
+  }
+}
+
+Result<HttpRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+  const std::string& from = sms.sender.empty() ? config_.from : sms.sender;
+  if (from.empty() && config_.messaging_service_sid.empty()) {
+    return Status(ErrorCategory::kProviderPermanent,
+                  "Twilio needs a sender: the job has none and neither `from` nor "
+                  "`messaging_service_sid` is configured");
+  }
+  FormFields form = {{"To", sms.recipient}};
+  if (!from.empty()) form.emplace_back("From", from);
+  if (!config_.messaging_service_sid.empty()) {
+    form.emplace_back("MessagingServiceSid", config_.messaging_service_sid);
+  }
+  form.emplace_back("Body", sms.body);
+  if (!config_.status_callback_url.empty()) {
+    form.emplace_back("StatusCallback", config_.status_callback_url);
+  }
+  if (sms.expires_at) {
+    std::int64_t seconds =
+        std::clamp<std::int64_t>(secondsUntil(*sms.expires_at, now), 1, kMaxValiditySeconds);
+    form.emplace_back("ValidityPeriod", std::to_string(seconds));
+  }
+  if (config_.smart_encoded) form.emplace_back("SmartEncoded", "true");
+  form.emplace_back("Attempt", std::to_string(sms.attempt));
+
+  HttpRequest request;
+  request.method = "POST";
+  request.url = config_.base_url + "/2010-04-01/Accounts/" + config_.account_sid + "/Messages.json";
+  request.headers = {
+      {"Content-Type", "application/x-www-form-urlencoded"},
+      {"Accept", "application/json"},
+      {"Authorization", basicAuthorization(config_.auth_user, config_.auth_password)}};
+  request.body = formEncode(form);
+  return request;
+}
+
+SendResult TwilioApi::classifySendResponse(const HttpResponse& response,
+                                           const OutgoingSms& sms) const {
+  const int status = response.status;
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    return classifyHttpStatus(
+        status, "Twilio answered HTTP " + std::to_string(status) + " without a readable JSON body");
+  }
+  std::string sid = stringField(body, "sid");
+  if (status >= 200 && status < 300 && !sid.empty()) {
+    SendResult result;
+    result.kind = SendResultKind::kAccepted;
+    result.http_status = status;
+    result.provider_message_id = std::move(sid);
+    // "0" when a Messaging Service picks the sender: counted later, so keep ours.
+    result.segments = static_cast<int>(numberField(body, "num_segments").value_or(0));
+    if (result.segments <= 0) result.segments = sms.segments;
+    if (auto price = numberField(body, "price")) {
+      result.price = std::abs(*price);  // Twilio reports charges as negative amounts
+      result.currency = stringField(body, "price_unit");
+    }
+    return result;
+  }
+
+  std::optional<double> code = numberField(body, "code");
+  std::string reason = "Twilio answered HTTP " + std::to_string(status);
+  if (code) reason += ", error " + std::to_string(static_cast<int>(*code));
+  if (std::string message = stringField(body, "message"); !message.empty()) {
+    reason += ": " + message;
+  }
+  SendResult result = classifyHttpStatus(status, std::move(reason));
+  if (code) {
+    result.error_code = std::to_string(static_cast<int>(*code));
+    if (auto kind = classifyTwilioError(static_cast<int>(*code))) {
+      result.kind = *kind;
+      // A refusal with a known code says the request was processed and not taken.
+      result.ambiguous = false;
+    }
+  }
+  return result;
+}
+
+const config::Schema& twilioSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    std::vector<Field> fields = {
+        required(str("account_sid", "Account SID (`AC` and 32 hex digits).")),
+        secret("auth_token",
+               "Auth token of the account. Needed unless an API key (api_key_sid, "
+               "api_key_secret) is given."),
+        str("api_key_sid", "",
+            "API key SID (`SK…`) to authenticate with instead of the auth token."),
+        secret("api_key_secret", "Secret of that API key."),
+        str("from", "",
+            "Sender: a Twilio number in E.164, an alphanumeric sender ID or a short code. "
+            "Used when a job has no sender of its own."),
+        str("messaging_service_sid", "",
+            "Messaging Service (`MG…`) whose sender pool Twilio picks from. One of `from` "
+            "and `messaging_service_sid` is required."),
+        boolean("smart_encoded", false,
+                "Let Twilio replace Unicode look-alikes with GSM-7 characters (SmartEncoded)."),
+    };
+    for (auto& field : httpProviderFields()) fields.push_back(std::move(field));
+    return Schema{"twilio provider",
+                  "Sends through the Twilio Messages API (one request per recipient). "
+                  "Default endpoint `https://api.twilio.com`.",
+                  std::move(fields),
+                  "",
+                  {}};
+  }();
+  return schema;
+}
+
+std::optional<HttpProviderSpec> parseTwilio(const std::string& name, const config::Section& section,
+                                            config::Diagnostics& diagnostics) {
+  bool ok = true;
+  auto endpoint = parseHttpEndpoint(section, "https://api.twilio.com", diagnostics);
+  TwilioConfig config;
+  config.account_sid = section.str("account_sid");
+  if (!isSid(config.account_sid, "AC")) {
+    diagnostics.add(section.at("account_sid", "must be `AC` followed by 32 hex digits"));
+    ok = false;
+  }
+  config.messaging_service_sid = section.str("messaging_service_sid");
+  if (!config.messaging_service_sid.empty() && !isSid(config.messaging_service_sid, "MG")) {
+    diagnostics.add(section.at("messaging_service_sid", "must be `MG` followed by 32 hex digits"));
+    ok = false;
+  }
+  config.from = section.str("from");
+  if (config.from.empty() && config.messaging_service_sid.empty()) {
+    diagnostics.add(section.at("", "one of `from` and `messaging_service_sid` is required"));
+    ok = false;
+  }
+  std::string api_key_sid = section.str("api_key_sid");
+  if (!api_key_sid.empty()) {
+    auto secret = readSecret(section, "api_key_secret", diagnostics);
+    if (secret && secret->empty()) {
+      diagnostics.add(section.at("api_key_secret", "required when api_key_sid is given"));
+    }
+    ok = ok && secret && !secret->empty();
+    config.auth_user = api_key_sid;
+    config.auth_password = secret.value_or("");
+  } else {
+    auto token = readSecret(section, "auth_token", diagnostics);
+    if (token && token->empty()) {
+      diagnostics.add(section.at("auth_token", "required unless api_key_sid is given"));
+    }
+    ok = ok && token && !token->empty();
+    config.auth_user = config.account_sid;
+    config.auth_password = token.value_or("");
+  }
+  if (!endpoint || !ok) return std::nullopt;
+  config.base_url = endpoint->base_url;
+  config.status_callback_url = endpoint->status_callback_url;
+  config.smart_encoded = section.boolean("smart_encoded");
+  return HttpProviderSpec{name, std::make_shared<TwilioApi>(std::move(config)), endpoint->client};
+}
+
+}  // namespace smsbridge
