@@ -418,7 +418,9 @@ Response textResponse(http::status status, std::string body) {
 class FakeProviderServer::Impl {
  public:
   explicit Impl(FakeProviderOptions options)
-      : options_(std::move(options)), acceptor_(io_), rng_(std::random_device{}()) {
+      : options_(std::move(options)), rng_(std::random_device{}()) {
+    io_.emplace();
+    acceptor_.emplace(*io_);
     faults_ = options_.faults;
     latency_ = options_.latency;
     mps_ = options_.mps;
@@ -433,15 +435,16 @@ class FakeProviderServer::Impl {
     auto address = net::ip::make_address(options_.listen_address, ec);
     if (ec) return configError("bad listen address '" + options_.listen_address + "'");
     tcp::endpoint endpoint(address, options_.port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
       return transientError("cannot listen on " + options_.listen_address + ":" +
                             std::to_string(options_.port) + ": " + ec.message());
     }
-    port_ = acceptor_.local_endpoint().port();
+    endpoint_ = acceptor_->local_endpoint();
+    port_ = endpoint_.port();
     if (!options_.ledger_path.empty()) {
       ledger_file_ = std::fopen(options_.ledger_path.c_str(), "w");
       if (ledger_file_ == nullptr) {
@@ -452,22 +455,29 @@ class FakeProviderServer::Impl {
   }
 
   void run() {
-    net::co_spawn(io_, accept(), net::detached);
+    net::co_spawn(*io_, accept(), net::detached);
     int threads = std::max(1, options_.threads);
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_->run(); });
   }
 
   void stop() {
     std::call_once(stopped_, [this] {
-      io_.stop();
+      io_->stop();
       for (auto& t : threads_) t.join();
       threads_.clear();
+      acceptor_.reset();
+      io_.reset();
       if (ledger_file_ != nullptr) std::fclose(ledger_file_);
       ledger_file_ = nullptr;
     });
   }
 
   uint16_t port() const { return port_; }
+  std::string baseUrl() const {
+    auto address = endpoint_.address();
+    std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+    return "http://" + host + ":" + std::to_string(port_);
+  }
 
   void setFault(FakeApi api, Fault fault) {
     std::lock_guard lock(mu_);
@@ -499,12 +509,12 @@ class FakeProviderServer::Impl {
   net::awaitable<void> accept() {
     for (;;) {
       beast::error_code ec;
-      tcp::socket socket(io_);
-      co_await acceptor_.async_accept(socket, net::redirect_error(net::use_awaitable, ec));
+      tcp::socket socket(*io_);
+      co_await acceptor_->async_accept(socket, net::redirect_error(net::use_awaitable, ec));
       if (ec == net::error::operation_aborted) co_return;
       if (ec) continue;
       socket.set_option(tcp::no_delay(true), ec);
-      net::co_spawn(io_, session(std::move(socket)), net::detached);
+      net::co_spawn(*io_, session(std::move(socket)), net::detached);
     }
   }
 
@@ -528,7 +538,7 @@ class FakeProviderServer::Impl {
         co_return;
       }
       if (reply.wait.count() > 0) {
-        net::steady_timer timer(io_, reply.wait);
+        net::steady_timer timer(*io_, reply.wait);
         co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
       }
       reply.response.keep_alive(request.keep_alive());
@@ -698,7 +708,7 @@ class FakeProviderServer::Impl {
     entry.provider_id = send.api == FakeApi::kMessageFlow ? batch_id : join(ids, ",");
     if (!send.callback_url.empty()) {
       for (const auto& a : accepted) {
-        net::co_spawn(io_, deliverReport({send.api, send.callback_url, a, send.from, batch_id}),
+        net::co_spawn(*io_, deliverReport({send.api, send.callback_url, a, send.from, batch_id}),
                       net::detached);
       }
     }
@@ -1181,7 +1191,7 @@ class FakeProviderServer::Impl {
 
   net::awaitable<void> deliverReport(CallbackJob job) {
     beast::error_code ec;
-    net::steady_timer timer(io_, options_.dlr_delay);
+    net::steady_timer timer(*io_, options_.dlr_delay);
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     CallbackAttempt attempt{std::string(fakeApiName(job.api)), job.url, 0, ""};
     auto url = parseHttpUrl(job.url);
@@ -1202,10 +1212,10 @@ class FakeProviderServer::Impl {
 
   net::awaitable<CallbackAttempt> post(CallbackAttempt attempt, Url url, Request request) {
     beast::error_code ec;
-    tcp::resolver resolver(io_);
+    tcp::resolver resolver(*io_);
     auto endpoints = co_await resolver.async_resolve(url.host, url.port,
                                                      net::redirect_error(net::use_awaitable, ec));
-    beast::tcp_stream stream(io_);
+    beast::tcp_stream stream(*io_);
     stream.expires_after(kCallbackTimeout);
     if (!ec) co_await stream.async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
     if (!ec)
@@ -1309,8 +1319,11 @@ class FakeProviderServer::Impl {
   }
 
   FakeProviderOptions options_;
-  net::io_context io_;
-  tcp::acceptor acceptor_;
+  // Optional so stop() can destroy them: that destroys every suspended connection coroutine
+  // and so closes its socket; a stopped server must not leave clients hanging.
+  std::optional<net::io_context> io_;
+  std::optional<tcp::acceptor> acceptor_;
+  tcp::endpoint endpoint_;
   std::vector<std::thread> threads_;
   std::once_flag stopped_;
   uint16_t port_ = 0;
@@ -1343,9 +1356,7 @@ FakeProviderServer::FakeProviderServer(std::shared_ptr<Impl> impl) : impl_(std::
 FakeProviderServer::~FakeProviderServer() { stop(); }
 
 uint16_t FakeProviderServer::port() const { return impl_->port(); }
-std::string FakeProviderServer::baseUrl() const {
-  return "http://127.0.0.1:" + std::to_string(port());
-}
+std::string FakeProviderServer::baseUrl() const { return impl_->baseUrl(); }
 void FakeProviderServer::setFault(FakeApi api, Fault fault) { impl_->setFault(api, fault); }
 void FakeProviderServer::clearFault(FakeApi api) { impl_->setFault(api, Fault{}); }
 void FakeProviderServer::setLatency(std::chrono::milliseconds latency) {

@@ -130,7 +130,7 @@ class FakeProviderServer {
   FakeProviderServer& operator=(const FakeProviderServer&) = delete;
 
   uint16_t port() const;
-  std::string baseUrl() const;  // "http://127.0.0.1:<port>"
+  std::string baseUrl() const;  // "http://<listen address>:<port>"
 
   void setFault(FakeApi api, Fault fault);
   void clearFault(FakeApi api);

@@ -440,6 +440,32 @@ TEST_F(FakeProviderServerTest, MessageFlowSendsToValidNumbersAndListsTheInvalidO
   EXPECT_EQ(json::parse(none.body())["meta"]["sentSms"], 0);
 }
 
+TEST_F(FakeProviderServerTest, StopsWithStalledAndDelayedConnectionsAndPendingReports) {
+  options_.dlr_delay = std::chrono::hours(1);
+  start();
+  EXPECT_EQ(server_->baseUrl(), "http://127.0.0.1:" + std::to_string(server_->port()));
+  ReportListener listener;
+  twilio();  // leaves nothing behind
+  send(twilioRequest({{"To", "+48500100200"},
+                      {"From", "Shop"},
+                      {"Body", "x"},
+                      {"StatusCallback", listener.url("/never")}}));
+  server_->setFault(FakeApi::kTwilio, *parseFault("stall,count=1"));
+  Client stalled(server_->port());
+  stalled.write(twilioRequest({{"To", "+48500100200"}, {"From", "Shop"}, {"Body", "x"}}));
+  server_->setFault(FakeApi::kSmsapi, *parseFault("delay,delay=3600s"));
+  Client delayed(server_->port());
+  delayed.write(smsapiRequest({{"to", "48500100200"}, {"message", "x"}}));
+  while (server_->ledger().size() < 4) std::this_thread::yield();
+
+  // Returning at all is the point: an e2e test's SIGTERM must not hang on open work.
+  server_->stop();
+  beast::error_code ec;
+  EXPECT_FALSE(stalled.readWithin(milliseconds(10'000), ec).has_value());
+  EXPECT_NE(ec, net::error::operation_aborted) << "the stalled connection was left open";
+  EXPECT_TRUE(server_->callbacks().empty());
+}
+
 TEST_F(FakeProviderServerTest, UnknownPathsAre404) {
   start();
   EXPECT_EQ(send(Request{http::verb::get, "/nothing", 11}).result_int(), 404u);
