@@ -675,7 +675,13 @@ class FakeProviderServer::Impl {
     for (size_t i = 0; i < send.to.size(); ++i) {
       if (numberValid(send.api, send.to[i])) {
         valid.push_back(send.to[i]);
-        valid_refs.push_back(i < send.refs.size() ? send.refs[i] : send.raw_ref);
+        // SMSAPI pairs the i-th '|'-separated idx with the i-th recipient; MessageFlow's
+        // externalId covers the whole request.
+        if (send.api == FakeApi::kSmsapi) {
+          valid_refs.push_back(i < send.refs.size() ? send.refs[i] : "");
+        } else {
+          valid_refs.push_back(send.raw_ref);
+        }
       } else {
         invalid.push_back(send.to[i]);
       }
@@ -684,10 +690,7 @@ class FakeProviderServer::Impl {
       entry.outcome = "invalid_number";
       return invalidNumber(send, invalid);
     }
-    if (!withinMps(send, valid.size())) {
-      entry.outcome = "throttled";
-      return throttled(send.api, std::chrono::seconds(1));
-    }
+    // Before the rate limit: a duplicate sends nothing, so it must not use up the budget.
     if (send.api == FakeApi::kSmsapi && send.smsapi_check_idx) {
       for (const auto& ref : valid_refs) {
         if (!ref.empty() && used_idx_.contains(ref)) {
@@ -695,6 +698,10 @@ class FakeProviderServer::Impl {
           return smsapiError(send, 53, "Duplicated idx");
         }
       }
+    }
+    if (!withinMps(send, valid.size())) {
+      entry.outcome = "throttled";
+      return throttled(send.api, std::chrono::seconds(1));
     }
     std::vector<Accepted> accepted;
     for (size_t i = 0; i < valid.size(); ++i) {

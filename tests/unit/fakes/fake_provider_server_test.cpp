@@ -618,6 +618,37 @@ TEST_F(FakeProviderServerTest, SmsapiDuplicateIdxWithCheckIdxIsError53) {
   EXPECT_EQ(ledger[1].outcome, "duplicate_idx");
 }
 
+TEST_F(FakeProviderServerTest, SmsapiPairsEachIdxWithItsRecipient) {
+  start();
+  Response batch = send(smsapiRequest({{"format", "json"},
+                                       {"to", "48500100200,48500100201"},
+                                       {"message", "x"},
+                                       {"idx", "a|b"},
+                                       {"check_idx", "1"}}));
+  json list = json::parse(batch.body())["list"];
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1]["idx"], "b");
+  Response again = send(smsapiRequest({{"format", "json"},
+                                       {"to", "48500100201"},
+                                       {"message", "x"},
+                                       {"idx", "b"},
+                                       {"check_idx", "1"}}));
+  EXPECT_EQ(json::parse(again.body())["error"], 53);
+}
+
+TEST_F(FakeProviderServerTest, SmsapiDuplicateDoesNotUseTheRateBudget) {
+  options_.mps = 1;
+  start();
+  Params params = {{"format", "json"},
+                   {"to", "48500100200"},
+                   {"message", "x"},
+                   {"idx", "k"},
+                   {"check_idx", "1"}};
+  EXPECT_TRUE(json::parse(send(smsapiRequest(params)).body()).contains("list"));
+  // Already sent: the answer is 53, not a throttling error that would make the bridge retry.
+  EXPECT_EQ(json::parse(send(smsapiRequest(params)).body())["error"], 53);
+}
+
 // ---- ledger ---------------------------------------------------------------------------------
 
 TEST_F(FakeProviderServerTest, LedgerFileHasOneJsonLinePerRequest) {
