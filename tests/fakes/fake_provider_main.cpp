@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
   app.add_option("--mps", options.mps, "messages per second per sender; 0 = unlimited");
   app.add_option("--fault", faults, "api=kind[,count=N][,retry_after=DUR][,delay=DUR]");
   app.add_option("--dlr-delay", dlr_delay, "delay before delivery reports, e.g. 200ms");
-  app.add_option("--dlr-status", options.dlr_status, "delivered | undelivered | expired | failed");
+  app.add_option("--dlr-status", options.dlr_status,
+                 "delivered | undelivered | expired | failed, or a sequence: sent,delivered");
   app.add_flag("--smsapi-dlr-post", options.smsapi_dlr_post,
                "send SMSAPI reports as POST forms instead of GET");
   app.add_option("--credentials", credentials,

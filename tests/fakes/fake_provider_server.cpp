@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -1196,25 +1197,29 @@ class FakeProviderServer::Impl {
     return dlr_status_;
   }
 
+  // One report per status in the configured sequence ("sent,delivered"), each `dlr_delay`
+  // after the one before, like a provider reporting progress.
   net::awaitable<void> deliverReport(CallbackJob job) {
-    beast::error_code ec;
-    net::steady_timer timer(*io_, options_.dlr_delay);
-    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-    CallbackAttempt attempt{std::string(fakeApiName(job.api)), job.url, 0, ""};
-    auto url = parseHttpUrl(job.url);
-    if (!url) {
-      attempt.error = "only http:// callback URLs are supported";
-    } else {
-      Request request = buildReport(job, *url, currentDlrStatus());
-      attempt = co_await post(std::move(attempt), *url, std::move(request));
+    for (const auto& status : split(currentDlrStatus(), ',')) {
+      beast::error_code ec;
+      net::steady_timer timer(*io_, options_.dlr_delay);
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      CallbackAttempt attempt{std::string(fakeApiName(job.api)), job.url, 0, ""};
+      auto url = parseHttpUrl(job.url);
+      if (!url) {
+        attempt.error = "only http:// callback URLs are supported";
+      } else {
+        Request request = buildReport(job, *url, trim(status));
+        attempt = co_await post(std::move(attempt), *url, std::move(request));
+      }
+      if (attempt.http_status < 200 || attempt.http_status >= 300) {
+        spdlog::warn(
+            "Fake provider could not deliver a report. api={} url={} http_status={} error={}",
+            attempt.api, attempt.url, attempt.http_status, attempt.error);
+      }
+      std::lock_guard lock(mu_);
+      callbacks_.push_back(std::move(attempt));
     }
-    if (attempt.http_status < 200 || attempt.http_status >= 300) {
-      spdlog::warn(
-          "Fake provider could not deliver a report. api={} url={} http_status={} error={}",
-          attempt.api, attempt.url, attempt.http_status, attempt.error);
-    }
-    std::lock_guard lock(mu_);
-    callbacks_.push_back(std::move(attempt));
   }
 
   net::awaitable<CallbackAttempt> post(CallbackAttempt attempt, Url url, Request request) {
@@ -1310,19 +1315,24 @@ class FakeProviderServer::Impl {
     return request;
   }
 
-  // providers.md §2.4 [recall]: 402 EXPIRED, 404 DELIVERED, 405 UNDELIVERED, 406 FAILED.
+  // providers.md §2.4 [recall]: 402 EXPIRED, 403 SENT, 404 DELIVERED, 405 UNDELIVERED,
+  // 406 FAILED.
   static std::string smsapiStatusCode(const std::string& status) {
     if (status == "delivered") return "404";
     if (status == "undelivered") return "405";
     if (status == "expired") return "402";
     if (status == "failed") return "406";
+    if (status == "sent") return "403";
     return "408";  // UNKNOWN
   }
 
-  static std::string messageflowStatus(const std::string& status) {
-    if (status == "delivered") return "Delivered";
-    if (status == "expired") return "Expired";
-    return "Undelivered";
+  // The documented vocabulary is Delivered, Undelivered, Expired; "failed" is reported as
+  // Undelivered and anything else (e.g. "sent") capitalised.
+  static std::string messageflowStatus(std::string status) {
+    if (status == "failed") return "Undelivered";
+    if (!status.empty())
+      status[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(status[0])));
+    return status;
   }
 
   FakeProviderOptions options_;

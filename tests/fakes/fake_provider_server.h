@@ -80,7 +80,8 @@ struct FakeProviderOptions {
   std::set<std::string> invalid_numbers;
   // Delivery reports go to the callback URL a request named, this long after the send.
   std::chrono::milliseconds dlr_delay{200};
-  // The final status reported: "delivered", "undelivered", "expired" or "failed".
+  // The statuses reported, in order, each dlr_delay after the previous: "delivered",
+  // "undelivered", "expired", "failed", or a sequence such as "sent,delivered".
   std::string dlr_status = "delivered";
   // SMSAPI callbacks are GET with query parameters by default; POST sends them as a form.
   bool smsapi_dlr_post = false;

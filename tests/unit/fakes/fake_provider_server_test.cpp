@@ -150,19 +150,24 @@ class Client {
 // Accepts one connection, records its request and answers 200 "OK": the bridge's webhook.
 class ReportListener {
  public:
-  ReportListener() : acceptor_(io_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this] {
+  explicit ReportListener(int expected = 1)
+      : acceptor_(io_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this, expected] {
       try {
-        tcp::socket socket(io_);
-        acceptor_.accept(socket);
-        beast::flat_buffer buffer;
-        Request req;
-        http::read(socket, buffer, req);
-        Response res{http::status::ok, 11};
-        res.body() = "OK";
-        res.prepare_payload();
-        http::write(socket, res);
-        received_.set_value(std::move(req));
+        std::vector<Request> requests;
+        for (int i = 0; i < expected; ++i) {
+          tcp::socket socket(io_);
+          acceptor_.accept(socket);
+          beast::flat_buffer buffer;
+          Request req;
+          http::read(socket, buffer, req);
+          Response res{http::status::ok, 11};
+          res.body() = "OK";
+          res.prepare_payload();
+          http::write(socket, res);
+          requests.push_back(std::move(req));
+        }
+        received_.set_value(std::move(requests));
       } catch (const std::exception&) {
         received_.set_exception(std::current_exception());
       }
@@ -186,16 +191,21 @@ class ReportListener {
   }
 
   // Bounded so a missing report fails the test instead of hanging it.
-  std::optional<Request> wait() {
+  std::optional<std::vector<Request>> waitAll() {
     auto future = received_.get_future();
     if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return std::nullopt;
     return future.get();
+  }
+  std::optional<Request> wait() {
+    auto all = waitAll();
+    if (!all) return std::nullopt;
+    return std::move(all->front());
   }
 
  private:
   net::io_context io_;
   tcp::acceptor acceptor_;
-  std::promise<Request> received_;
+  std::promise<std::vector<Request>> received_;
   std::atomic<bool> finished_{false};
   std::thread thread_;
 };
@@ -769,6 +779,23 @@ TEST_F(FakeProviderServerTest, MessageFlowReportIsJson) {
   EXPECT_EQ(body["phoneNumber"], "+48500100200");
   EXPECT_EQ(body["status"], "Delivered");
   EXPECT_EQ(body["uniqId"], uniq);
+}
+
+TEST_F(FakeProviderServerTest, ReportsFollowTheStatusSequenceInOrder) {
+  options_.dlr_status = "sent,delivered";
+  start();
+  ReportListener listener(2);
+  send(twilioRequest({{"To", "+48500100200"},
+                      {"From", "Shop"},
+                      {"Body", "x"},
+                      {"StatusCallback", listener.url("/s")}}));
+  auto reports = listener.waitAll();
+  ASSERT_TRUE(reports.has_value());
+  ASSERT_EQ(reports->size(), 2u);
+  EXPECT_EQ(param(parseQuery((*reports)[0].body()), "MessageStatus"), "sent");
+  EXPECT_EQ(param(parseQuery((*reports)[1].body()), "MessageStatus"), "delivered");
+  // Only final delivery outcomes carry the carrier's done date.
+  EXPECT_EQ(param(parseQuery((*reports)[0].body()), "RawDlrDoneDate"), "<missing>");
 }
 
 TEST_F(FakeProviderServerTest, UnreachableCallbackIsRecordedNotFatal) {
