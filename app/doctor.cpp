@@ -47,12 +47,33 @@ void print(const DoctorCheck& check, const std::string& config, Tally& tally) {
   }
 }
 
+// Whether `source` answers at all: its doctor with nothing to check fails only when it cannot
+// connect or open the database.
+bool reachable(const SourceFactory& source) {
+  if (!source.doctor) return true;
+  DoctorRequest probe;
+  probe.source = source.name;
+  for (const DoctorCheck& check : source.doctor(probe)) {
+    if (check.level == CheckLevel::kFail) return false;
+  }
+  return true;
+}
+
 // The store's schema, and the checkpoint of each source when the store can be read.
 std::map<std::string, std::string> checkStore(const BridgeConfig& cfg, const std::string& config,
                                               Tally& tally) {
   std::map<std::string, std::string> checkpoints;
   std::printf("store (%s* tables in source '%s')\n", cfg.store.prefix.c_str(),
               cfg.store.source.c_str());
+  // Opening a SQLite store creates its file; doctor must change nothing, so a store whose
+  // database is not there is reported, not opened. The source's own checks say why.
+  const SourceFactory* home = cfg.findSource(cfg.store.source);
+  if (home && !reachable(*home)) {
+    print(failCheck("store", "not checked: its source '" + cfg.store.source + "' is unreachable",
+                    "fix that source first (see below)"),
+          config, tally);
+    return checkpoints;
+  }
   auto store = cfg.createStore();
   if (!store) {
     print(failCheck("store", store.error().message(), "fix the store source's connection settings"),
