@@ -29,6 +29,12 @@ struct SetupOptions {
 };
 int setupCommand(const SetupOptions& options);
 
+struct DoctorOptions {
+  std::string config;
+};
+// Exit 0 when no check failed (warnings do not fail), 1 otherwise.
+int doctorCommand(const DoctorOptions& options);
+
 int configSchemaCommand();
 
 struct TestMappingOptions {

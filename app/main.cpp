@@ -44,6 +44,17 @@ int main(int argc, char** argv) {
   setup_cmd->add_option("-c,--config", setup.config, "Config file (YAML)")->required();
   setup_cmd->add_flag("--dry-run", setup.dry_run, "Print the SQL instead of running it");
 
+  smsbridge::DoctorOptions doctor;
+  auto* doctor_cmd = app.add_subcommand(
+      "doctor",
+      "Connect to the store and every source and check what each source's capture mode needs: "
+      "server version and settings (e.g. wal_level, binlog_format, sync_binlog), replication "
+      "slot and publication, the user's privileges, replica identity, installed triggers, and "
+      "that every mapped table and column exists. Prints one line per check (ok, warning, "
+      "FAIL) and, for each problem, the statement or setting that fixes it. Exit 0 when "
+      "nothing FAILs (warnings do not fail), 1 otherwise.");
+  doctor_cmd->add_option("-c,--config", doctor.config, "Config file (YAML)")->required();
+
   smsbridge::TestMappingOptions test_mapping;
   auto* test_mapping_cmd = app.add_subcommand(
       "test-mapping",
@@ -81,6 +92,7 @@ int main(int argc, char** argv) {
     }
     if (*check_cmd) return smsbridge::checkCommand(check);
     if (*setup_cmd) return smsbridge::setupCommand(setup);
+    if (*doctor_cmd) return smsbridge::doctorCommand(doctor);
     if (*schema_cmd) return smsbridge::configSchemaCommand();
     if (*test_mapping_cmd) return smsbridge::testMappingCommand(test_mapping);
   } catch (const std::exception& e) {

@@ -4,6 +4,24 @@
 #include "app/commands.h"
 
 namespace smsbridge {
+namespace {
+
+// Setup runs with whatever rights the DSN's user has; these are what a dedicated bridge user
+// needs at least. Printed, never executed: granting is the administrator's decision.
+void printGrants(const SourceFactory& factory, const std::vector<std::string>& tables,
+                 const BridgeConfig& cfg) {
+  if (!factory.grants) return;
+  std::printf(
+      "-- least-privilege grants for source '%s' (%s capture); smsbridge does not run "
+      "these, an administrator does:\n",
+      factory.name.c_str(), factory.capture.c_str());
+  for (const auto& line :
+       factory.grants(tables, cfg.store.prefix, cfg.store.source == factory.name))
+    std::printf("%s\n", line.c_str());
+  std::printf("\n");
+}
+
+}  // namespace
 
 int setupCommand(const SetupOptions& options) {
   (void)setupLogging("warn", LogFormat::kText);  // this command reports on stdout itself
@@ -39,12 +57,14 @@ int setupCommand(const SetupOptions& options) {
       std::printf("-- source '%s' (%s, capture: %s)\n", factory.name.c_str(),
                   factory.description.c_str(), factory.capture.c_str());
       for (const auto& statement : *sql) std::printf("%s;\n\n", statement.c_str());
+      printGrants(factory, tables, *cfg);
     } else {
       if (Status s = (*source)->setup(); !s.isOk()) return fail(s);
       std::string list;
       for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t;
       std::printf("source '%s': %s capture installed on %s\n", factory.name.c_str(),
                   factory.capture.c_str(), list.c_str());
+      printGrants(factory, tables, *cfg);
     }
   }
   if (!options.dry_run)

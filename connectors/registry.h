@@ -15,6 +15,7 @@
 #include "config/diagnostics.h"
 #include "config/schema.h"
 #include "config/section.h"
+#include "connectors/doctor.h"
 #include "core/connector.h"
 #include "core/job_store.h"
 
@@ -33,6 +34,15 @@ struct SourceFactory {
       create_source;
   // Empty when this kind of database cannot hold the store yet.
   std::function<Result<std::unique_ptr<JobStore>>(const std::string& prefix)> create_store;
+  // `smsbridge doctor`: connects and runs every check `request.capture` needs. Blocks on the
+  // database; never throws: a connection failure is a FAIL check.
+  std::function<std::vector<DoctorCheck>(const DoctorRequest& request)> doctor;
+  // The least-privilege statements (GRANT ..., with "--" comment lines) a dedicated database
+  // user needs for this source's capture on `tables`; `setup` prints them. Pure. Empty for
+  // databases without users (SQLite).
+  std::function<std::vector<std::string>(const std::vector<std::string>& tables,
+                                         const std::string& prefix, bool holds_store)>
+      grants;
 };
 
 struct ConnectorEntry {

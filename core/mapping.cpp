@@ -213,6 +213,21 @@ std::vector<SmsJob> MappingEngine::map(std::span<const ChangeEvent> events, Time
   return jobs;
 }
 
+std::vector<std::string> Mapping::referencedFields() const {
+  std::vector<std::string> fields;
+  auto add = [&fields](std::vector<std::string> more) {
+    for (std::string& f : more) {
+      if (std::find(fields.begin(), fields.end(), f) == fields.end())
+        fields.push_back(std::move(f));
+    }
+  };
+  if (when_) add(when_->referencedFields());
+  for (const auto* t : {&to_, &region_, &text_, &dedup_}) {
+    if (*t) add((*t)->referencedFields());
+  }
+  return fields;
+}
+
 std::vector<std::string> MappingEngine::tablesOf(const std::string& source) const {
   std::vector<std::string> tables;
   for (const Mapping& m : mappings_) {

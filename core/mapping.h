@@ -78,6 +78,12 @@ class Mapping {
 
   bool matches(const ChangeEvent& event) const;
 
+  // The operations the mapping fires on, and the dotted fields its `when` and templates may
+  // read ("status", "old.status"), each once. For `smsbridge doctor`: which columns must
+  // exist and which need a before-image.
+  const std::set<Op>& ops() const { return ops_; }
+  std::vector<std::string> referencedFields() const;
+
   // Nothing when `when` is false. Otherwise a job: `queued`, or `suppressed`/`rejected` with
   // status_reason saying why (missing phone, a field the row does not have...).
   std::optional<SmsJob> apply(const ChangeEvent& event, TimePoint now) const;

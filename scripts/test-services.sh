@@ -204,10 +204,12 @@ EOF
     die "PostgreSQL did not start"
   done
 
+  # CREATEROLE: the doctor tests create a role without REPLICATION or SELECT and use it
+  # through SET ROLE (only the test role may log in over TCP).
   local psql_admin=("$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$pg_port" -U postgres
     -d postgres)
   if ! as_user "$os_user" "${psql_admin[@]}" >"$tmpdir/pg/setup.log" 2>&1 <<EOF; then
-CREATE ROLE $DB_USER LOGIN REPLICATION CREATEDB PASSWORD '$DB_PASSWORD';
+CREATE ROLE $DB_USER LOGIN REPLICATION CREATEDB CREATEROLE PASSWORD '$DB_PASSWORD';
 CREATE DATABASE $DB_NAME OWNER $DB_USER;
 EOF
     show_log "$tmpdir/pg/setup.log"

@@ -1,6 +1,7 @@
 #include "connectors/mysql/mysql_connector.h"
 
 #include "connectors/mysql/mysql_connection.h"
+#include "connectors/mysql/mysql_doctor.h"
 #include "connectors/mysql/mysql_store.h"
 #include "connectors/mysql/mysql_trigger_source.h"
 
@@ -66,6 +67,21 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     auto source = MysqlTriggerSource::create(std::move(c));
     if (!source) return source.error();
     return std::unique_ptr<Source>(std::move(*source));
+  };
+  factory.doctor = [options](const DoctorRequest& request) {
+    return runDoctor({options}, request);
+  };
+  factory.grants = [options, capture = factory.capture](const std::vector<std::string>& tables,
+                                                        const std::string& prefix,
+                                                        bool holds_store) {
+    GrantRequest request;
+    request.user = options.user;
+    request.database = options.database;
+    request.capture = capture;
+    request.prefix = prefix;
+    request.tables = tables;
+    request.holds_store = holds_store;
+    return grantStatements(request);
   };
   factory.create_store = [options](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
     auto store = MysqlStore::create(options, prefix);

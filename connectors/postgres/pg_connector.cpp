@@ -1,5 +1,6 @@
 #include "connectors/postgres/pg_connector.h"
 
+#include "connectors/postgres/pg_doctor.h"
 #include "connectors/postgres/pg_store.h"
 #include "connectors/postgres/pg_trigger_source.h"
 
@@ -58,6 +59,21 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     auto source = PgTriggerSource::create(std::move(c));
     if (!source) return source.error();
     return std::unique_ptr<Source>(std::move(*source));
+  };
+  factory.doctor = [config](const DoctorRequest& request) {
+    return runDoctor({config.dsn, config.connect_timeout}, request);
+  };
+  factory.grants = [config, capture = factory.capture](const std::vector<std::string>& tables,
+                                                       const std::string& prefix,
+                                                       bool holds_store) {
+    GrantRequest request;
+    std::tie(request.user, request.database) = dsnUserAndDatabase(config.dsn);
+    request.source = config.name;
+    request.capture = capture;
+    request.prefix = prefix;
+    request.tables = tables;
+    request.holds_store = holds_store;
+    return grantStatements(request);
   };
   factory.create_store = [config](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
     auto store = PostgresStore::create(config.dsn, prefix, config.connect_timeout);

@@ -1,5 +1,7 @@
 #include "connectors/sqlite/sqlite_connector.h"
 
+#include "connectors/sqlite/sqlite_db.h"
+
 #include "connectors/sqlite/sqlite_store.h"
 #include "connectors/sqlite/sqlite_trigger_source.h"
 
@@ -27,6 +29,83 @@ const config::Schema& sourceSchema() {
   return schema;
 }
 
+namespace {
+
+// Column names of `table`, or nothing when there is no such table.
+Result<std::optional<std::set<std::string>>> tableColumns(Database& db, const std::string& table) {
+  auto st = db.prepare("SELECT name FROM pragma_table_info(?)");
+  if (!st) return st.error();
+  st->bind(1, table);
+  std::set<std::string> columns;
+  while (true) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    columns.insert(st->columnText(0));
+  }
+  if (columns.empty()) return std::optional<std::set<std::string>>();
+  return std::optional(std::move(columns));
+}
+
+Result<bool> triggersInstalled(Database& db, const std::string& prefix, const std::string& table) {
+  auto st = db.prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name IN "
+      "(?, ?, ?)");
+  if (!st) return st.error();
+  st->bind(1, table)
+      .bind(2, prefix + table + "_ai")
+      .bind(3, prefix + table + "_au")
+      .bind(4, prefix + table + "_ad");
+  auto row = st->step();
+  if (!row) return row.error();
+  return st->columnInt(0) == 3;
+}
+
+}  // namespace
+
+std::vector<DoctorCheck> runDoctor(const std::string& path, std::chrono::milliseconds busy_timeout,
+                                   const DoctorRequest& request) {
+  std::vector<DoctorCheck> checks;
+  auto db = Database::open(path, Database::OpenMode::kExisting, busy_timeout);
+  if (!db) {
+    checks.push_back(failCheck("database file", db.error().message(),
+                               "fix the source's `path`, or create the database"));
+    return checks;
+  }
+  checks.push_back(okCheck("database file", path + " opens"));
+  const std::string setup = "smsbridge setup -c <config>";
+  if (request.capture == "trigger") {
+    auto changes = tableColumns(**db, request.prefix + "changes");
+    if (!changes) {
+      checks.push_back(failCheck("table " + request.prefix + "changes", changes.error().message(),
+                                 "check that the file is a SQLite database"));
+      return checks;
+    }
+    checks.push_back(*changes ? okCheck("table " + request.prefix + "changes", "present")
+                              : failCheck("table " + request.prefix + "changes", "missing", setup));
+  }
+  for (const TableNeeds& needs : request.tables) {
+    auto columns = tableColumns(**db, needs.table);
+    if (!columns) {
+      checks.push_back(failCheck("table " + needs.table, columns.error().message(),
+                                 "check that the file is a SQLite database"));
+      continue;
+    }
+    checks.push_back(tableColumnsCheck(needs, *columns));
+    if (request.capture != "trigger" || !*columns) continue;
+    auto installed = triggersInstalled(**db, request.prefix, needs.table);
+    const std::string name = "trigger " + needs.table;
+    if (!installed) {
+      checks.push_back(failCheck(name, installed.error().message(), setup));
+    } else if (!*installed) {
+      checks.push_back(failCheck(name, "capture triggers not installed", setup));
+    } else {
+      checks.push_back(okCheck(name, "capture triggers installed"));
+    }
+  }
+  return checks;
+}
+
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
@@ -48,6 +127,9 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     auto source = SqliteTriggerSource::create(std::move(c));
     if (!source) return source.error();
     return std::unique_ptr<Source>(std::move(*source));
+  };
+  factory.doctor = [config](const DoctorRequest& request) {
+    return runDoctor(config.path, config.busy_timeout, request);
   };
   factory.create_store = [config](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
     auto store = SqliteStore::create(config.path, prefix, config.busy_timeout);

@@ -1,0 +1,183 @@
+// The MySQL/MariaDB doctor's verdicts over gathered facts: SHOW GLOBAL VARIABLES and SHOW
+// GRANTS values in, level and the exact fix out, without a server.
+
+#include "connectors/mysql/mysql_doctor.h"
+
+#include <gtest/gtest.h>
+
+namespace smsbridge::mysql {
+namespace {
+
+MysqlServerFacts mariadb() {
+  MysqlServerFacts s;
+  s.version = "10.11.6-MariaDB";
+  s.mariadb = true;
+  s.version_num = 101106;
+  s.user = "bridge@%";
+  s.database = "shop";
+  s.variables = {{"log_bin", "ON"},
+                 {"binlog_format", "ROW"},
+                 {"binlog_row_image", "FULL"},
+                 {"binlog_row_metadata", "FULL"},
+                 {"sync_binlog", "1"},
+                 {"server_id", "1"},
+                 {"expire_logs_days", "10.000000"},
+                 {"binlog_expire_logs_seconds", "864000"},
+                 {"log_bin_trust_function_creators", "OFF"},
+                 {"tx_isolation", "REPEATABLE-READ"}};
+  s.grants = {"GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `bridge`@`%`",
+              "GRANT SELECT ON `shop`.`orders` TO `bridge`@`%`"};
+  return s;
+}
+
+TEST(MysqlDoctorTest, HealthyServerPassesEveryBinlogCheck) {
+  MysqlServerFacts s = mariadb();
+  for (const DoctorCheck& c :
+       {checkVersion(s), checkLogBin(s), checkBinlogFormat(s), checkBinlogRowImage(s),
+        checkBinlogRowMetadata(s), checkSyncBinlog(s),
+        checkServerId(s, std::vector<std::uint32_t>{}, replicaServerId("shop")),
+        checkBinlogRetention(s, "", std::nullopt), checkReplicationGrants(s),
+        checkTablePrivilege(s, "SELECT", "orders")}) {
+    EXPECT_EQ(c.level, CheckLevel::kOk) << c.name << ": " << c.found;
+  }
+}
+
+TEST(MysqlDoctorTest, MixedFormatFailsWithSetGlobalAndMyCnf) {
+  MysqlServerFacts s = mariadb();
+  s.variables["binlog_format"] = "MIXED";
+  DoctorCheck c = checkBinlogFormat(s);
+  EXPECT_EQ(c.level, CheckLevel::kFail);
+  EXPECT_NE(c.fix.find("SET GLOBAL binlog_format = 'ROW';"), std::string::npos) << c.fix;
+  EXPECT_NE(c.fix.find("binlog_format = ROW"), std::string::npos) << c.fix;
+}
+
+TEST(MysqlDoctorTest, LogBinOffAndMinimalImageFail) {
+  MysqlServerFacts s = mariadb();
+  s.variables["log_bin"] = "OFF";
+  s.variables["binlog_row_image"] = "MINIMAL";
+  EXPECT_EQ(checkLogBin(s).level, CheckLevel::kFail);
+  EXPECT_NE(checkLogBin(s).fix.find("log_bin = mysql-bin"), std::string::npos);
+  EXPECT_NE(checkBinlogRowImage(s).fix.find("SET GLOBAL binlog_row_image = 'FULL';"),
+            std::string::npos);
+}
+
+TEST(MysqlDoctorTest, MinimalRowMetadataAndSyncBinlogZeroWarn) {
+  MysqlServerFacts s = mariadb();
+  s.variables["binlog_row_metadata"] = "MINIMAL";
+  s.variables["sync_binlog"] = "0";
+  DoctorCheck metadata = checkBinlogRowMetadata(s);
+  EXPECT_EQ(metadata.level, CheckLevel::kWarning);
+  EXPECT_NE(metadata.found.find("information_schema"), std::string::npos);
+  DoctorCheck sync = checkSyncBinlog(s);
+  EXPECT_EQ(sync.level, CheckLevel::kWarning);
+  EXPECT_NE(sync.fix.find("SET GLOBAL sync_binlog = 1;"), std::string::npos) << sync.fix;
+  s.variables.erase("binlog_row_metadata");  // MariaDB < 10.5
+  EXPECT_EQ(checkBinlogRowMetadata(s).level, CheckLevel::kWarning);
+}
+
+TEST(MysqlDoctorTest, ServerIdZeroOrTakenByTheBridge) {
+  MysqlServerFacts s = mariadb();
+  const std::uint32_t bridge = replicaServerId("shop");
+  EXPECT_EQ(checkServerId(s, std::vector<std::uint32_t>{bridge}, bridge).level,
+            CheckLevel::kWarning);
+  EXPECT_EQ(checkServerId(s, std::nullopt, bridge).level, CheckLevel::kOk);
+  s.variables["server_id"] = "0";
+  EXPECT_EQ(checkServerId(s, std::nullopt, bridge).level, CheckLevel::kFail);
+  s.variables["server_id"] = std::to_string(bridge);
+  EXPECT_EQ(checkServerId(s, std::nullopt, bridge).level, CheckLevel::kFail);
+}
+
+TEST(MysqlDoctorTest, ShortRetentionWarnsAndAPurgedCheckpointFileFails) {
+  MysqlServerFacts s = mariadb();
+  s.variables["binlog_expire_logs_seconds"] = "3600";
+  DoctorCheck short_retention = checkBinlogRetention(s, "", std::nullopt);
+  EXPECT_EQ(short_retention.level, CheckLevel::kWarning);
+  EXPECT_NE(short_retention.fix.find("SET GLOBAL binlog_expire_logs_seconds = 604800;"),
+            std::string::npos);
+  s.variables.erase("binlog_expire_logs_seconds");  // older servers: days only
+  s.variables["expire_logs_days"] = "0";
+  EXPECT_EQ(checkBinlogRetention(s, "", std::nullopt).level, CheckLevel::kOk);  // never purged
+
+  std::vector<std::string> logs = {"mysql-bin.000007", "mysql-bin.000008"};
+  EXPECT_EQ(checkBinlogRetention(s, "mysql-bin.000008:4", logs).level, CheckLevel::kOk);
+  EXPECT_EQ(checkBinlogRetention(s, "mysql-bin.000003:1234", logs).level, CheckLevel::kFail);
+  EXPECT_EQ(checkBinlogRetention(s, "0-1-42", logs).level, CheckLevel::kOk);  // a GTID
+}
+
+TEST(MysqlDoctorTest, MissingReplicationGrantsFailWithTheGrant) {
+  MysqlServerFacts s = mariadb();
+  s.grants = {"GRANT USAGE ON *.* TO `bridge`@`%` IDENTIFIED BY PASSWORD '*ABC'"};
+  DoctorCheck c = checkReplicationGrants(s);
+  EXPECT_EQ(c.level, CheckLevel::kFail);
+  EXPECT_EQ(c.fix, "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'bridge'@'%';");
+  s.mariadb = false;
+  s.version_num = 80036;
+  EXPECT_EQ(checkReplicationGrants(s).fix,
+            "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'bridge'@'%';");
+  s.grants = {"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `bridge`@`%`"};
+  EXPECT_EQ(checkReplicationGrants(s).level, CheckLevel::kOk);
+}
+
+TEST(MysqlDoctorTest, GrantParsingCoversScopesPatternsAndColumns) {
+  auto grants = parseGrants({
+      "GRANT ALL PRIVILEGES ON `shop\\_%`.* TO `bridge`@`%`",
+      "GRANT SELECT (`id`, `phone`) ON `crm`.`people` TO `bridge`@`%`",
+      "GRANT SELECT, TRIGGER ON `erp`.`orders` TO `bridge`@`%`",
+      "GRANT `reporting` TO `bridge`@`%`",
+      "GRANT PROXY ON ''@'' TO 'root'@'localhost' WITH GRANT OPTION",
+  });
+  EXPECT_TRUE(hasPrivilege(grants, "SELECT", "shop_eu", "orders"));
+  EXPECT_FALSE(hasPrivilege(grants, "SELECT", "shopXeu", "orders"));  // escaped '_'
+  EXPECT_FALSE(hasPrivilege(grants, "SELECT", "crm", "people"));      // column privilege only
+  EXPECT_TRUE(hasPrivilege(grants, "TRIGGER", "erp", "orders"));
+  EXPECT_FALSE(hasPrivilege(grants, "TRIGGER", "erp", "lines"));
+  EXPECT_FALSE(hasPrivilege(grants, "REPLICATION SLAVE", "*", "*"));
+}
+
+TEST(MysqlDoctorTest, TablePrivilegesAndTriggerCreationUnderTheBinlog) {
+  MysqlServerFacts s = mariadb();
+  DoctorCheck trigger = checkTablePrivilege(s, "TRIGGER", "orders");
+  EXPECT_EQ(trigger.level, CheckLevel::kFail);
+  EXPECT_EQ(trigger.fix, "GRANT TRIGGER ON `shop`.`orders` TO 'bridge'@'%';");
+  DoctorCheck creators = checkTriggerCreation(s);
+  EXPECT_EQ(creators.level, CheckLevel::kFail);
+  EXPECT_NE(creators.fix.find("SET GLOBAL log_bin_trust_function_creators = 1;"),
+            std::string::npos);
+  s.grants.push_back("GRANT SUPER ON *.* TO `bridge`@`%`");
+  EXPECT_EQ(checkTriggerCreation(s).level, CheckLevel::kOk);
+}
+
+TEST(MysqlDoctorTest, ReadUncommittedWarnsForPoll) {
+  MysqlServerFacts s = mariadb();
+  EXPECT_EQ(checkIsolation(s).level, CheckLevel::kOk);
+  s.variables["tx_isolation"] = "READ-UNCOMMITTED";
+  DoctorCheck c = checkIsolation(s);
+  EXPECT_EQ(c.level, CheckLevel::kWarning);
+  EXPECT_NE(c.fix.find("SET GLOBAL tx_isolation = 'READ-COMMITTED';"), std::string::npos);
+}
+
+TEST(MysqlDoctorTest, GrantsPerCaptureMode) {
+  GrantRequest r;
+  r.user = "bridge";
+  r.database = "shop";
+  r.capture = "binlog";
+  r.tables = {"orders"};
+  auto has = [](const std::vector<std::string>& lines, const std::string& prefix) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.starts_with(prefix); });
+  };
+  auto binlog = grantStatements(r);
+  EXPECT_TRUE(has(binlog, "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'bridge'@'%';"));
+  EXPECT_TRUE(has(binlog, "GRANT SELECT ON `shop`.`orders` TO 'bridge'@'%';"));
+  r.capture = "trigger";
+  r.holds_store = true;
+  auto trigger = grantStatements(r);
+  EXPECT_FALSE(has(trigger, "GRANT REPLICATION"));
+  EXPECT_TRUE(has(trigger, "GRANT SELECT, TRIGGER ON `shop`.`orders` TO 'bridge'@'%';"));
+  EXPECT_TRUE(has(trigger,
+                  "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, "
+                  "REFERENCES ON `shop`.`smsbridge_messages`"));
+}
+
+}  // namespace
+}  // namespace smsbridge::mysql
