@@ -1478,6 +1478,35 @@ Result<TableMap> parseTableMap(std::span<const std::uint8_t> body, ServerFlavor 
   return map;
 }
 
+std::vector<std::string> parseColumnMembers(std::string_view column_type) {
+  std::vector<std::string> out;
+  if (!column_type.starts_with("enum(") && !column_type.starts_with("set(")) return out;
+  const std::size_t open = column_type.find('(');
+  std::string current;
+  bool quoted = false;
+  for (std::size_t i = open + 1; i < column_type.size(); ++i) {
+    const char c = column_type[i];
+    if (!quoted) {
+      if (c == '\'') quoted = true;
+      continue;
+    }
+    // A quote inside a member is doubled; MariaDB may also escape with a backslash.
+    if (c == '\'' && i + 1 < column_type.size() && column_type[i + 1] == '\'') {
+      current += '\'';
+      ++i;
+    } else if (c == '\\' && i + 1 < column_type.size()) {
+      current += column_type[++i];
+    } else if (c == '\'') {
+      out.push_back(std::move(current));
+      current.clear();
+      quoted = false;
+    } else {
+      current += c;
+    }
+  }
+  return out;
+}
+
 Status applyTableSchema(TableMap& map, const TableSchema& schema) {
   const std::string table = map.qualifiedName();
   if (schema.columns.size() != map.columns.size()) {

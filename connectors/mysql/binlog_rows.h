@@ -176,6 +176,10 @@ struct TableSchema {
   std::vector<std::string> primary_key;  // key column names in key order
 };
 
+// The members of an ENUM or SET as information_schema.COLUMNS.COLUMN_TYPE spells them:
+// "enum('new','it''s')" → {"new", "it's"}. Empty for any other type.
+std::vector<std::string> parseColumnMembers(std::string_view column_type);
+
 // Fills in what `map` lacks from `schema`: names, signedness, ENUM/SET members, primary key.
 // What the table map already carries is kept, and must agree: a different column count or a
 // different name means `schema` describes another version of the table than the binlog does,
