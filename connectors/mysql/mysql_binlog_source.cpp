@@ -636,7 +636,8 @@ Result<TableSchema> MysqlBinlogSource::tableSchema(const std::string& table) {
   }
   const Param params[] = {table};
   auto columns = schema_conn_->query(
-      "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+      "SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS WHERE "
+      "TABLE_SCHEMA = "
       "DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
       params);
   if (!columns) return columns.error();
@@ -646,6 +647,7 @@ Result<TableSchema> MysqlBinlogSource::tableSchema(const std::string& table) {
     column.name = row[0].value_or("");
     const std::string type = row[1].value_or("");
     column.is_unsigned = type.ends_with("unsigned") || type.ends_with("unsigned zerofill");
+    column.data_type = row[2].value_or("");
     if (type.starts_with("enum(") || type.starts_with("set(")) {
       column.members = parseColumnMembers(type);
     }

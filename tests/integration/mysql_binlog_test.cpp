@@ -300,6 +300,22 @@ TEST_F(MysqlBinlogTest, TrafficOnOtherTablesAdvancesThePosition) {
   EXPECT_GT(a->offset, b->offset);
 }
 
+TEST_F(MysqlBinlogTest, IdleStreamWithHeartbeatsKeepsCapturing) {
+  const std::string t = createTable("orders", "id INT NOT NULL PRIMARY KEY");
+  auto src = source({t});  // heartbeat every second
+  ASSERT_NE(src, nullptr);
+  ASSERT_TRUE(src->start("").isOk());
+  drain(*src);
+  // Long enough for the server to send heartbeats, which are neither changes nor errors.
+  auto idle = src->poll(milliseconds(2500));
+  ASSERT_TRUE(idle) << idle.error().toString();
+  EXPECT_TRUE(idle->events.empty());
+  exec("INSERT INTO `" + t + "` VALUES (1)");
+  const auto events = flatten(collect(*src, 1));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].pk, "1");
+}
+
 TEST_F(MysqlBinlogTest, TypesRoundTripThroughTheServer) {
   const std::string t = createTable(
       "types",
@@ -385,6 +401,74 @@ TEST_F(MysqlBinlogTest, ContinuesAcrossBinlogRotation) {
   const auto third = flatten(collect(*again, 1));
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].pk, "3");
+}
+
+// Servers without binlog_row_metadata=FULL (MySQL 5.7, MariaDB < 10.5, or by choice) send no
+// column names; they come from information_schema, which must describe the same table version.
+class MysqlBinlogMinimalMetadataTest : public MysqlBinlogTest {
+ protected:
+  void SetUp() override {
+    MysqlBinlogTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    auto current = admin_->query("SELECT @@global.binlog_row_metadata");
+    ASSERT_TRUE(current && !current->empty());
+    original_ = (*current)[0][0].value_or("FULL");
+    exec("SET GLOBAL binlog_row_metadata = MINIMAL");
+  }
+  void TearDown() override {
+    if (admin_ && !original_.empty()) {
+      (void)admin_->exec("SET GLOBAL binlog_row_metadata = " + original_);
+    }
+    MysqlBinlogTest::TearDown();
+  }
+  std::string original_;
+};
+
+TEST_F(MysqlBinlogMinimalMetadataTest, NamesAndKeyComeFromInformationSchema) {
+  const std::string t = createTable(
+      "orders", "note VARCHAR(10), state ENUM('new','paid'), id INT NOT NULL PRIMARY KEY");
+  auto src = source({t});
+  ASSERT_NE(src, nullptr);
+  ASSERT_TRUE(src->start("").isOk());
+  exec("INSERT INTO `" + t + "` VALUES ('hi', 'paid', 7)");
+  const auto events = flatten(collect(*src, 1));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].pk, "7");
+  EXPECT_EQ(*events[0].after, (Row{{"note", "hi"}, {"state", "paid"}, {"id", 7}}));
+}
+
+TEST_F(MysqlBinlogMinimalMetadataTest, TableAlteredWhileStoppedIsReported) {
+  const std::string t =
+      createTable("orders", "id INT NOT NULL PRIMARY KEY, note VARCHAR(10), qty INT");
+  std::string checkpoint;
+  {
+    auto src = source({t});
+    ASSERT_NE(src, nullptr);
+    ASSERT_TRUE(src->start("").isOk());
+    checkpoint = drain(*src);
+  }
+  // While the bridge is stopped: a change, then the column's type changes.
+  exec("INSERT INTO `" + t + "` VALUES (1, '5', 2)");
+  exec("ALTER TABLE `" + t + "` MODIFY note INT");
+
+  auto src = source({t});
+  ASSERT_NE(src, nullptr);
+  ASSERT_TRUE(src->start(checkpoint).isOk());
+  std::optional<Status> error;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!error && std::chrono::steady_clock::now() < deadline) {
+    auto batch = src->poll(milliseconds(200));
+    if (!batch)
+      error = batch.error();
+    else
+      EXPECT_TRUE(batch->events.empty()) << "a row decoded against the wrong table version";
+  }
+  ASSERT_TRUE(error.has_value()) << "the altered table went unnoticed";
+  EXPECT_EQ(error->category(), ErrorCategory::kSourceLost) << error->toString();
+  EXPECT_NE(error->message().find("column 2 ('note') is VARCHAR in the binlog but int"),
+            std::string::npos)
+      << error->toString();
+  EXPECT_NE(error->message().find("altered"), std::string::npos) << error->toString();
 }
 
 TEST_F(MysqlBinlogTest, RefusesATableThatDoesNotExist) {
