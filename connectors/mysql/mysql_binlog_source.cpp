@@ -294,8 +294,8 @@ class TransactionAssembler {
   }
 
   Result<bool> commit(const MARIADB_RPL_EVENT& event) {
-    BinlogPosition position{file_, event.next_event_pos, pending_gtid_.empty() ? gtid_ : ""};
-    if (!pending_gtid_.empty()) position.gtid = pending_gtid_;
+    const BinlogPosition position{file_, event.next_event_pos,
+                                  pending_gtid_.empty() ? gtid_ : pending_gtid_};
     const std::string text = position.toString();
     const auto commit_ts =
         std::chrono::system_clock::time_point(std::chrono::seconds(event.timestamp));
@@ -501,16 +501,23 @@ Status MysqlBinlogSource::start(const std::string& checkpoint) {
   if (!conn) return conn.error().withContext("source '" + config_.name + "'");
   SMSBRIDGE_RETURN_IF_ERROR(checkServer(**conn, config_.name));
   for (const auto& table : config_.tables) {
-    const Param params[] = {table};
     auto rows = (*conn)->query(
-        "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME "
-        "= ?",
-        params);
+        "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = ?), (SELECT COUNT(*) FROM information_schema.KEY_COLUMN_USAGE WHERE "
+        "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY')",
+        std::vector<Param>{table, table});
     if (!rows) return rows.error();
-    if (rows->empty()) {
+    if (rows->empty() || (*rows)[0][0].value_or("0") == "0") {
       return configError("source '" + config_.name + "': table '" + table +
                          "' does not exist in database '" + config_.connection.database +
                          "' (check `tables:` and the mappings' `table:`)");
+    }
+    // The primary key is what tells one row's changes from another's (dedup keys, lookups).
+    if ((*rows)[0][1].value_or("0") == "0") {
+      return configError("source '" + config_.name + "': table '" + table + "' in database '" +
+                         config_.connection.database +
+                         "' has no primary key; binlog capture needs one to tell rows apart "
+                         "(add a PRIMARY KEY or leave the table out of `tables:`)");
     }
   }
   bool announce = false;

@@ -476,6 +476,16 @@ TEST_F(MysqlBinlogTest, RefusesATableThatDoesNotExist) {
   ASSERT_NE(src, nullptr);
   Status s = src->start("");
   EXPECT_EQ(s.category(), ErrorCategory::kConfig) << s.toString();
+  EXPECT_NE(s.message().find("does not exist"), std::string::npos) << s.toString();
+}
+
+TEST_F(MysqlBinlogTest, RefusesATableWithoutPrimaryKey) {
+  const std::string t = createTable("log", "msg VARCHAR(20)");
+  auto src = source({t});
+  ASSERT_NE(src, nullptr);
+  Status s = src->start("");
+  EXPECT_EQ(s.category(), ErrorCategory::kConfig) << s.toString();
+  EXPECT_NE(s.message().find("has no primary key"), std::string::npos) << s.toString();
 }
 
 }  // namespace
