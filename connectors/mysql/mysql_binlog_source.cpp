@@ -110,21 +110,30 @@ bool isPassive(std::uint8_t type) {
 
 // Turns the event stream of one dump connection into transactions. Knows nothing about
 // threads or sockets: events in, finished ChangeBatches out through `emit`.
+//
+// Transactions without captured changes only move the position, and storing a position is
+// itself a write to the store, which the binlog logs as a transaction. So that the bridge
+// does not feed on its own writes, a transaction that only touches the bridge's own tables
+// (same database, table prefix) is never handed out, and other position-only transactions are
+// handed out at most once per heartbeat interval (the latest one; a heartbeat flushes it).
+// `advance` hears of every transaction boundary, so a reconnect resumes after it.
 class TransactionAssembler {
  public:
   using SchemaLookup = std::function<Result<TableSchema>(const std::string& table)>;
   using Emit = std::function<bool(ChangeBatch)>;  // false: stop reading
+  using Advance = std::function<void(const BinlogPosition&)>;
 
   TransactionAssembler(const BinlogSourceConfig& config, const std::set<std::string>& tables,
                        BinlogPosition start, SchemaLookup schema, std::function<void()> ddl_seen,
-                       Emit emit)
+                       Emit emit, Advance advance)
       : config_(config),
         tables_(tables),
         file_(std::move(start.file)),
         gtid_(std::move(start.gtid)),
         schema_(std::move(schema)),
         ddl_seen_(std::move(ddl_seen)),
-        emit_(std::move(emit)) {}
+        emit_(std::move(emit)),
+        advance_(std::move(advance)) {}
 
   // Returns false with ok status when emit asked to stop.
   Result<bool> handle(const MARIADB_RPL_EVENT& event, bool has_checksum) {
@@ -137,7 +146,7 @@ class TransactionAssembler {
         return true;
       case HEARTBEAT_LOG_EVENT:
       case kHeartbeatV2Event:
-        return true;
+        return flushHeldPosition();
       case GTID_EVENT:  // MariaDB: starts a transaction; no BEGIN follows
         open_ = true;
         standalone_ = (event.event.gtid.flags & FL_STANDALONE) != 0;
@@ -252,10 +261,17 @@ class TransactionAssembler {
     if (!body) return body.error();
     auto head = peekTableMap(*body);
     if (!head) return head.error();
-    if (head->schema != config_.connection.database || !tables_.contains(head->table)) {
+    const bool ours = head->schema == config_.connection.database;
+    if (!ours || !tables_.contains(head->table)) {
       maps_.erase(head->table_id);
+      if (ours && head->table.starts_with(config_.prefix)) {
+        touched_own_ = true;
+      } else {
+        touched_other_ = true;
+      }
       return true;
     }
+    touched_other_ = true;
     if (!flavor_) return internalError("a TABLE_MAP_EVENT came before the FORMAT_DESCRIPTION");
     auto map = parseTableMap(*body, *flavor_);
     if (!map) return map.error().withContext("source '" + config_.name + "'");
@@ -313,6 +329,31 @@ class TransactionAssembler {
     pending_gtid_.clear();
     open_ = false;
     standalone_ = false;
+    const bool own_only = batch.events.empty() && touched_own_ && !touched_other_;
+    touched_own_ = touched_other_ = false;
+    advance_(position);
+    if (!batch.events.empty()) {
+      held_.reset();
+      return handOut(std::move(batch));
+    }
+    if (!own_only) held_ = std::move(batch);
+    return flushHeldPosition();
+  }
+
+  // Hands out the held position-only batch if the last one is at least an interval old.
+  bool flushHeldPosition() {
+    if (!held_) return true;
+    if (last_position_only_ &&
+        std::chrono::steady_clock::now() - *last_position_only_ < config_.heartbeat_interval) {
+      return true;
+    }
+    ChangeBatch batch = std::move(*held_);
+    held_.reset();
+    return handOut(std::move(batch));
+  }
+
+  bool handOut(ChangeBatch batch) {
+    if (batch.events.empty()) last_position_only_ = std::chrono::steady_clock::now();
     return emit_(std::move(batch));
   }
 
@@ -340,9 +381,14 @@ class TransactionAssembler {
   bool open_ = false;
   bool standalone_ = false;
   std::vector<ChangeEvent> events_;
+  bool touched_own_ = false;         // the transaction wrote the bridge's own tables
+  bool touched_other_ = false;       // ...or any other table
+  std::optional<ChangeBatch> held_;  // position-only, waiting for its interval
+  std::optional<std::chrono::steady_clock::time_point> last_position_only_;
   SchemaLookup schema_;
   std::function<void()> ddl_seen_;
   Emit emit_;
+  Advance advance_;
 };
 
 bool isConnectionLoss(unsigned int code) {
@@ -738,11 +784,8 @@ Status MysqlBinlogSource::streamOnce(BinlogPosition& resume) {
   TransactionAssembler assembler(
       config_, tables_, resume, [this](const std::string& table) { return tableSchema(table); },
       [this] { schema_cache_.clear(); },
-      [&](ChangeBatch batch) {
-        auto position = BinlogPosition::parse(batch.position);
-        if (position) resume = *position;
-        return enqueue(std::move(batch));
-      });
+      [&](ChangeBatch batch) { return enqueue(std::move(batch)); },
+      [&](const BinlogPosition& position) { resume = position; });
   while (!stopping_) {
     std::unique_ptr<MARIADB_RPL_EVENT, EventFree> event(mariadb_rpl_fetch(rpl.get(), nullptr));
     if (!event) {

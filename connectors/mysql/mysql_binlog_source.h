@@ -10,8 +10,11 @@
 // ChangeBatch; a DDL statement is a transaction of its own. The batch's position is the binlog
 // file and the offset of the event after the commit, so a restart resumes at a transaction
 // boundary and replays nothing that was acknowledged (cdc.md C2, B1 #4). Transactions that
-// touch no captured table still yield an empty batch with their position, so the stored
-// checkpoint keeps up with the binlog and purging cannot strand it (DESIGN §2.2).
+// touch no captured table still yield an empty batch with their position (the latest one, at
+// most once per heartbeat_interval), so the stored checkpoint keeps up with the binlog and
+// purging cannot strand it (DESIGN §2.2). Transactions that only write the bridge's own tables
+// (same database, table prefix) yield nothing: storing their position would be another such
+// write, and the bridge would feed on itself.
 //
 // Threading: mariadb_rpl_fetch() blocks, so a reader thread per source fetches, decodes and
 // assembles transactions into a bounded queue; poll() (the capture thread) takes whole

@@ -110,7 +110,7 @@ TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
                            "  shop: {type: mysql, dsn: \"${SMSBRIDGE_TEST_MYSQL_DSN}\", "
                            "capture: binlog, server_id: "
                         << 3'100'000'000u + static_cast<unsigned>(getpid() % 100000)
-                        << ", poll_interval: 100ms}\n"
+                        << ", poll_interval: 100ms, heartbeat_interval: 1s}\n"
                            "store: {table_prefix: "
                         << prefix
                         << "}\n"
@@ -167,6 +167,12 @@ TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
                            " WHERE status IN ('queued', 'sending', 'sent')") == 0;
       },
       seconds(30));
+  // Idle now: storing a position is itself binlogged, and must not make the bridge store
+  // positions forever (a few heartbeat intervals would show it).
+  const std::string position = "SELECT CRC32(position) FROM " + prefix + "checkpoints";
+  const long long idle_position = shop.scalar(position);
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(shop.scalar(position), idle_position) << "the bridge keeps moving its own position";
   bridge->signal(SIGTERM);
   EXPECT_EQ(bridge->wait(seconds(15)), 0) << bridge->output();
   ASSERT_TRUE(settled) << bridge->output();
