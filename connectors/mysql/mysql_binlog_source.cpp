@@ -415,6 +415,11 @@ Status dumpError(MYSQL* mysql, const BinlogSourceConfig& config, std::string_vie
       fmt::format("source '{}': {} ({}) at {}: {} [MySQL error {}]", config.name, doing,
                   config.connection.describe(), position.toString(), mysql_error(mysql), code);
   if (code == 0 || isConnectionLoss(code)) return transientError(text);
+  const std::string_view message = mysql_error(mysql);
+  if (code == 1236 && (message.find("server_id") != std::string_view::npos ||
+                       message.find("server_uuid") != std::string_view::npos)) {
+    return configError(text + "; give this source a `server_id` no other replica uses");
+  }
   switch (code) {
     case 1236:  // ER_MASTER_FATAL_ERROR_READING_BINLOG: purged file, bad position
       return sourceLostError(
