@@ -1478,6 +1478,79 @@ Result<TableMap> parseTableMap(std::span<const std::uint8_t> body, ServerFlavor 
   return map;
 }
 
+std::vector<std::string> parseColumnMembers(std::string_view column_type) {
+  std::vector<std::string> out;
+  if (!column_type.starts_with("enum(") && !column_type.starts_with("set(")) return out;
+  const std::size_t open = column_type.find('(');
+  std::string current;
+  bool quoted = false;
+  for (std::size_t i = open + 1; i < column_type.size(); ++i) {
+    const char c = column_type[i];
+    if (!quoted) {
+      if (c == '\'') quoted = true;
+      continue;
+    }
+    // A quote inside a member is doubled; MariaDB may also escape with a backslash.
+    if (c == '\'' && i + 1 < column_type.size() && column_type[i + 1] == '\'') {
+      current += '\'';
+      ++i;
+    } else if (c == '\\' && i + 1 < column_type.size()) {
+      current += column_type[++i];
+    } else if (c == '\'') {
+      out.push_back(std::move(current));
+      current.clear();
+      quoted = false;
+    } else {
+      current += c;
+    }
+  }
+  return out;
+}
+
+bool dataTypeMatches(ColumnType type, std::string_view data_type) {
+  using T = ColumnType;
+  struct Entry {
+    std::string_view data_type;
+    std::initializer_list<ColumnType> types;
+  };
+  static const Entry kEntries[] = {
+      {"tinyint", {T::kTiny}},
+      {"smallint", {T::kShort}},
+      {"mediumint", {T::kInt24}},
+      {"int", {T::kLong}},
+      {"bigint", {T::kLongLong}},
+      {"float", {T::kFloat}},
+      {"double", {T::kDouble}},
+      {"decimal", {T::kNewDecimal, T::kDecimal}},
+      {"year", {T::kYear}},
+      {"date", {T::kDate, T::kNewDate}},
+      {"time", {T::kTime, T::kTime2}},
+      {"datetime", {T::kDatetime, T::kDatetime2}},
+      {"timestamp", {T::kTimestamp, T::kTimestamp2}},
+      {"bit", {T::kBit}},
+      {"char", {T::kString}},
+      {"binary", {T::kString}},
+      {"varchar", {T::kVarchar, T::kVarString}},
+      {"varbinary", {T::kVarchar, T::kVarString}},
+      {"enum", {T::kEnum}},
+      {"set", {T::kSet}},
+      {"tinytext", {T::kBlob, T::kTinyBlob}},
+      {"text", {T::kBlob}},
+      {"mediumtext", {T::kBlob, T::kMediumBlob}},
+      {"longtext", {T::kBlob, T::kLongBlob}},
+      {"tinyblob", {T::kBlob, T::kTinyBlob}},
+      {"blob", {T::kBlob}},
+      {"mediumblob", {T::kBlob, T::kMediumBlob}},
+      {"longblob", {T::kBlob, T::kLongBlob}},
+      {"json", {T::kJson, T::kBlob}},  // MySQL binary JSON; MariaDB's is LONGTEXT
+  };
+  for (const Entry& e : kEntries) {
+    if (!sameName(e.data_type, data_type)) continue;
+    return std::find(e.types.begin(), e.types.end(), type) != e.types.end();
+  }
+  return true;
+}
+
 Status applyTableSchema(TableMap& map, const TableSchema& schema) {
   const std::string table = map.qualifiedName();
   if (schema.columns.size() != map.columns.size()) {
@@ -1498,6 +1571,13 @@ Status applyTableSchema(TableMap& map, const TableSchema& schema) {
           "{}: column {} is '{}' in the binlog but '{}' in information_schema; the table was "
           "altered after these events were written",
           table, i + 1, column.name, source.name));
+    }
+    if (!source.data_type.empty() && !dataTypeMatches(column.type, source.data_type)) {
+      return sourceLostError(fmt::format(
+          "{}: column {} ('{}') is {} in the binlog but {} in information_schema; the table "
+          "was altered after these events were written",
+          table, i + 1, source.name, columnTypeName(static_cast<std::uint8_t>(column.type)),
+          source.data_type));
     }
   }
   for (std::size_t i = 0; i < map.columns.size(); ++i) {

@@ -170,16 +170,26 @@ struct ColumnSchema {
   std::string name;                  // COLUMN_NAME
   bool is_unsigned = false;          // COLUMN_TYPE ends in "unsigned"
   std::vector<std::string> members;  // ENUM/SET members parsed from COLUMN_TYPE
+  std::string data_type;             // DATA_TYPE ("int", "varchar"...); empty: not checked
 };
 struct TableSchema {
   std::vector<ColumnSchema> columns;
   std::vector<std::string> primary_key;  // key column names in key order
 };
 
+// The members of an ENUM or SET as information_schema.COLUMNS.COLUMN_TYPE spells them:
+// "enum('new','it''s')" → {"new", "it's"}. Empty for any other type.
+std::vector<std::string> parseColumnMembers(std::string_view column_type);
+
+// Whether a column information_schema calls `data_type` is logged with binlog type `type`.
+// DATA_TYPEs this module does not know (a server's own types, e.g. MariaDB's inet6) match.
+bool dataTypeMatches(ColumnType type, std::string_view data_type);
+
 // Fills in what `map` lacks from `schema`: names, signedness, ENUM/SET members, primary key.
-// What the table map already carries is kept, and must agree: a different column count or a
-// different name means `schema` describes another version of the table than the binlog does,
-// and that is an error rather than a guess.
+// What the table map already carries is kept, and must agree: a different column count, a
+// different name, or a DATA_TYPE that cannot have written the binlog's column type means
+// `schema` describes another version of the table than the binlog does, and that is a
+// kSourceLost error rather than a guess.
 Status applyTableSchema(TableMap& map, const TableSchema& schema);
 
 enum class RowsKind { kWrite, kUpdate, kDelete };

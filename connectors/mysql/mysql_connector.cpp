@@ -1,5 +1,6 @@
 #include "connectors/mysql/mysql_connector.h"
 
+#include "connectors/mysql/mysql_binlog_source.h"
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/mysql/mysql_doctor.h"
 #include "connectors/mysql/mysql_store.h"
@@ -24,6 +25,13 @@ const config::Schema& sourceSchema() {
           duration("retain_processed", "1d",
                    "How long processed rows stay in <prefix>changes for inspection before "
                    "they are purged."),
+          integer("server_id", kDefaultReplicaServerId,
+                  "capture: binlog. The replica id the bridge registers with. It must differ "
+                  "from the server's own server_id and from every other replica's (and every "
+                  "other bridge's): the server drops one of two connections with the same id."),
+          duration("heartbeat_interval", "5s",
+                   "capture: binlog. How often the server sends a heartbeat when the binlog is "
+                   "idle; three missed heartbeats count as a lost connection."),
       },
       "",
       {}};
@@ -33,7 +41,8 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  bool ok = readCommonSourceKeys(factory, name, "mysql", {"trigger"}, section, diagnostics);
+  bool ok =
+      readCommonSourceKeys(factory, name, "mysql", {"trigger", "binlog"}, section, diagnostics);
   auto dsn = section.secret("dsn");
   if (!dsn) {
     diagnostics.add(section.at("dsn", dsn.error().message()));
@@ -50,6 +59,15 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
       options = std::move(*parsed);
     }
   }
+  const std::int64_t server_id = section.integer("server_id");
+  if (server_id < 1 || server_id > 4294967295) {
+    diagnostics.add(section.at("server_id", "must be between 1 and 4294967295"));
+    ok = false;
+  }
+  if (section.duration("heartbeat_interval") < std::chrono::seconds(1)) {
+    diagnostics.add(section.at("heartbeat_interval", "must be at least 1s"));
+    ok = false;
+  }
   if (!ok) return std::nullopt;
   options.connect_timeout = section.duration("connect_timeout");
   TriggerSourceConfig config;
@@ -59,17 +77,35 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
   config.retain_processed = section.duration("retain_processed");
   factory.description = "MySQL database " + options.database + " on " + options.host + ":" +
                         std::to_string(options.port);
-  factory.create_source = [config](const std::vector<std::string>& tables,
-                                   const std::string& prefix) -> Result<std::unique_ptr<Source>> {
-    TriggerSourceConfig c = config;
-    c.tables = tables;
-    c.prefix = prefix;
-    auto source = MysqlTriggerSource::create(std::move(c));
-    if (!source) return source.error();
-    return std::unique_ptr<Source>(std::move(*source));
-  };
-  factory.doctor = [options](const DoctorRequest& request) {
-    return runDoctor({options}, request);
+  if (factory.capture == "binlog") {
+    BinlogSourceConfig binlog;
+    binlog.name = name;
+    binlog.connection = options;
+    binlog.batch_size = config.batch_size;
+    binlog.server_id = static_cast<std::uint32_t>(server_id);
+    binlog.heartbeat_interval = section.duration("heartbeat_interval");
+    factory.create_source = [binlog](const std::vector<std::string>& tables,
+                                     const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      BinlogSourceConfig c = binlog;
+      c.tables = tables;
+      c.prefix = prefix;
+      auto source = MysqlBinlogSource::create(std::move(c));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+  } else {
+    factory.create_source = [config](const std::vector<std::string>& tables,
+                                     const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      TriggerSourceConfig c = config;
+      c.tables = tables;
+      c.prefix = prefix;
+      auto source = MysqlTriggerSource::create(std::move(c));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+  }
+  factory.doctor = [options, server_id](const DoctorRequest& request) {
+    return runDoctor({options, static_cast<std::uint32_t>(server_id)}, request);
   };
   factory.grants = [options, capture = factory.capture](const std::vector<std::string>& tables,
                                                         const std::string& prefix,

@@ -109,12 +109,6 @@ bool hasReplicationClient(const std::vector<GrantLine>& grants) {
 
 }  // namespace
 
-std::uint32_t replicaServerId(const std::string& source) {
-  // Fixed and unlikely to collide with hand-numbered servers (1, 2, 101...). Several bridges
-  // on one server need distinct ids: that is what the source's key will be for.
-  (void)source;
-  return 1'397'576'514;  // "SMSB"
-}
 
 std::vector<GrantLine> parseGrants(const std::vector<std::string>& lines) {
   std::vector<GrantLine> grants;
@@ -459,7 +453,7 @@ std::vector<DoctorCheck> runDoctor(const DoctorConfig& config, const DoctorReque
     checks.push_back(checkBinlogRowImage(*server));
     checks.push_back(checkBinlogRowMetadata(*server));
     checks.push_back(checkSyncBinlog(*server));
-    checks.push_back(checkServerId(*server, replicaIds(**conn), replicaServerId(request.source)));
+    checks.push_back(checkServerId(*server, replicaIds(**conn), config.replica_server_id));
     checks.push_back(
         checkBinlogRetention(*server, request.checkpoint, firstColumn(**conn, "SHOW BINARY LOGS")));
     checks.push_back(checkReplicationGrants(*server));

@@ -20,9 +20,6 @@
 
 namespace smsbridge::mysql {
 
-// The server_id the bridge registers with when it reads the binlog as a replica. The one place
-// it is chosen: when the binlog source's own key lands, read it here.
-std::uint32_t replicaServerId(const std::string& source);
 
 struct MysqlServerFacts {
   std::string version;  // SELECT VERSION(): "10.11.6-MariaDB-0+deb12u1"
@@ -75,6 +72,7 @@ DoctorCheck checkIsolation(const MysqlServerFacts& server);
 
 struct DoctorConfig {
   ConnectionOptions connection;
+  std::uint32_t replica_server_id = 0;  // the source's `server_id` key (binlog mode)
 };
 
 // Connects and runs every check for `request.capture`. A connection failure is one FAIL

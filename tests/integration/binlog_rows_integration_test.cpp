@@ -482,7 +482,7 @@ TEST_F(BinlogRowsIntegrationTest, DecodesTheServersOwnRowEvents) {
   mysql::TableSchema schema;
   for (const TextRow& row : *info) {
     const std::string& type = *row[1];
-    mysql::ColumnSchema column{*row[0], type.ends_with("unsigned"), {}};
+    mysql::ColumnSchema column{*row[0], type.ends_with("unsigned"), {}, ""};
     if (type.starts_with("enum(") || type.starts_with("set(")) column.members = membersOf(type);
     schema.columns.push_back(column);
   }

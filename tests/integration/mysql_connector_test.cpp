@@ -32,12 +32,24 @@ Parsed parse(const std::string& yaml) {
   return out;
 }
 
-TEST(MysqlConnectorTest, OnlyTriggerCaptureIsAvailable) {
-  Parsed p = parse("dsn: mysql://u:p@h/db\ncapture: binlog\n");
+TEST(MysqlConnectorTest, TriggerAndBinlogCaptureAreAvailable) {
+  Parsed p = parse("dsn: mysql://u:p@h/db\ncapture: logical\n");
   EXPECT_FALSE(p.factory);
-  EXPECT_NE(p.diagnostics.find("capture mode 'binlog' is not available yet for mysql sources; "
-                               "use trigger"),
+  EXPECT_NE(p.diagnostics.find("capture mode 'logical' is not available yet for mysql sources; "
+                               "use trigger or binlog"),
             std::string::npos)
+      << p.diagnostics;
+
+  p = parse("dsn: mysql://u:p@h/db\ncapture: binlog\nserver_id: 77\n");
+  ASSERT_TRUE(p.factory) << p.diagnostics;
+  EXPECT_EQ(p.factory->capture, "binlog");
+  auto source = p.factory->create_source({"orders"}, "smsbridge_");
+  ASSERT_TRUE(source) << source.error().toString();
+  EXPECT_TRUE((*source)->setupSql()->empty()) << "binlog capture installs nothing";
+
+  p = parse("dsn: mysql://u:p@h/db\ncapture: binlog\nserver_id: 0\n");
+  EXPECT_FALSE(p.factory);
+  EXPECT_NE(p.diagnostics.find("server_id: must be between 1 and 4294967295"), std::string::npos)
       << p.diagnostics;
 }
 

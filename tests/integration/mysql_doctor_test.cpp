@@ -82,7 +82,7 @@ class MysqlDoctorTest : public ::testing::Test {
 };
 
 TEST_F(MysqlDoctorTest, BinlogOnTheTestServerHasNoFailure) {
-  auto checks = runDoctor({options_}, request("binlog"));
+  auto checks = runDoctor({options_, 4242424242u}, request("binlog"));
   for (const auto& c : checks) EXPECT_NE(c.level, CheckLevel::kFail) << dump(checks);
   for (const char* name : {"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
                            "sync_binlog", "server_id", "replication grants"}) {
@@ -96,7 +96,7 @@ TEST_F(MysqlDoctorTest, BinlogOnTheTestServerHasNoFailure) {
 TEST_F(MysqlDoctorTest, SyncBinlogZeroIsAWarningWithTheSetGlobal) {
   exec("SET GLOBAL sync_binlog = 0");
   sync_binlog_changed_ = true;
-  auto checks = runDoctor({options_}, request("binlog"));
+  auto checks = runDoctor({options_, 4242424242u}, request("binlog"));
   const DoctorCheck* sync = find(checks, "sync_binlog");
   ASSERT_NE(sync, nullptr) << dump(checks);
   EXPECT_EQ(sync->level, CheckLevel::kWarning);
@@ -113,7 +113,7 @@ TEST_F(MysqlDoctorTest, UserWithoutReplicationGrantsGetsTheGrant) {
   limited.user = tag_;
   limited.password = password;
 
-  auto checks = runDoctor({limited}, request("binlog"));
+  auto checks = runDoctor({limited, 4242424242u}, request("binlog"));
   const DoctorCheck* grants = find(checks, "replication grants");
   ASSERT_NE(grants, nullptr) << dump(checks);
   EXPECT_EQ(grants->level, CheckLevel::kFail);
@@ -124,7 +124,7 @@ TEST_F(MysqlDoctorTest, UserWithoutReplicationGrantsGetsTheGrant) {
   EXPECT_EQ(select->level, CheckLevel::kOk);
 
   // Trigger capture needs TRIGGER, which it lacks.
-  auto trigger = runDoctor({limited}, request("trigger"));
+  auto trigger = runDoctor({limited, 4242424242u}, request("trigger"));
   const DoctorCheck* privilege = find(trigger, "TRIGGER " + orders_);
   ASSERT_NE(privilege, nullptr) << dump(trigger);
   EXPECT_EQ(privilege->level, CheckLevel::kFail);
@@ -145,7 +145,7 @@ TEST_F(MysqlDoctorTest, TriggerCaptureWarnsAboutCascadingChildren) {
 
   DoctorRequest r = request("trigger");
   r.tables.push_back({lines_, {"order_id"}, {}});
-  auto checks = runDoctor({options_}, r);
+  auto checks = runDoctor({options_, 4242424242u}, r);
   for (const auto& c : checks) EXPECT_NE(c.level, CheckLevel::kFail) << dump(checks);
   const DoctorCheck* installed = find(checks, "trigger " + lines_);
   ASSERT_NE(installed, nullptr) << dump(checks);
@@ -159,7 +159,7 @@ TEST_F(MysqlDoctorTest, TriggerCaptureWarnsAboutCascadingChildren) {
 TEST_F(MysqlDoctorTest, ConnectionFailureIsOneFailNotACrash) {
   ConnectionOptions bad = options_;
   bad.password = "wrong-password";
-  auto checks = runDoctor({bad}, request("binlog"));
+  auto checks = runDoctor({bad, 4242424242u}, request("binlog"));
   ASSERT_EQ(checks.size(), 1u) << dump(checks);
   EXPECT_EQ(checks[0].name, "connection");
   EXPECT_EQ(checks[0].level, CheckLevel::kFail);

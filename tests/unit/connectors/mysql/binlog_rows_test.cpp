@@ -740,9 +740,10 @@ TEST(BinlogTableMapTest, ApplyTableSchemaFillsWhatTheMapLacks) {
   EXPECT_THAT(without.error().message(), HasSubstr("applyTableSchema"));
 
   TableSchema schema;
-  schema.columns = {{"id", false, {}},
-                    {"status", false, {"new", "paid"}},
-                    {"total", false, {}}};  // signedness from the map wins: total stays unsigned
+  schema.columns = {
+      {"id", false, {}, ""},
+      {"status", false, {"new", "paid"}, ""},
+      {"total", false, {}, ""}};  // signedness from the map wins: total stays unsigned
   schema.primary_key = {"id"};
   ASSERT_TRUE(applyTableSchema(map, schema).isOk());
   auto with = decodeRowsEvent(kWriteV1, event, map);
@@ -755,7 +756,7 @@ TEST(BinlogTableMapTest, ApplyTableSchemaFillsWhatTheMapLacks) {
 
   // A schema of another table version is refused, not guessed at.
   TableSchema fewer;
-  fewer.columns = {{"id", false, {}}};
+  fewer.columns = {{"id", false, {}, ""}};
   TableMap again = map;
   Status drift = applyTableSchema(again, fewer);
   EXPECT_EQ(drift.category(), ErrorCategory::kSourceLost);
@@ -765,6 +766,36 @@ TEST(BinlogTableMapTest, ApplyTableSchemaFillsWhatTheMapLacks) {
   drift = applyTableSchema(again, renamed);
   EXPECT_EQ(drift.category(), ErrorCategory::kSourceLost);
   EXPECT_THAT(drift.message(), HasSubstr("'status' in the binlog but 'state'"));
+  // Without names in the map, a changed type is what gives an altered table away.
+  TableMap unnamed = map;
+  unnamed.has_names = false;
+  TableSchema retyped = schema;
+  retyped.columns[0].data_type = "varchar";
+  drift = applyTableSchema(unnamed, retyped);
+  EXPECT_EQ(drift.category(), ErrorCategory::kSourceLost);
+  EXPECT_THAT(drift.message(), HasSubstr("column 1 ('id') is"));
+  EXPECT_THAT(drift.message(), HasSubstr("but varchar in information_schema"));
+}
+
+TEST(BinlogSchemaTest, DataTypesMatchTheirBinlogTypes) {
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kLong, "int"));
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kLong, "INT"));
+  EXPECT_FALSE(dataTypeMatches(ColumnType::kLong, "bigint"));
+  EXPECT_FALSE(dataTypeMatches(ColumnType::kVarchar, "int"));
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kBlob, "longtext"));
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kBlob, "json"));  // MariaDB JSON
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kJson, "json"));  // MySQL JSON
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kEnum, "enum"));
+  EXPECT_FALSE(dataTypeMatches(ColumnType::kString, "enum"));
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kDatetime2, "datetime"));
+  EXPECT_TRUE(dataTypeMatches(ColumnType::kString, "inet6"));  // a type we do not know
+}
+
+TEST(BinlogSchemaTest, ParsesEnumAndSetMembers) {
+  EXPECT_EQ(parseColumnMembers("enum('new','it''s','a,b')"),
+            (std::vector<std::string>{"new", "it's", "a,b"}));
+  EXPECT_EQ(parseColumnMembers("set('x')"), (std::vector<std::string>{"x"}));
+  EXPECT_TRUE(parseColumnMembers("varchar(20)").empty());
 }
 
 // ---- Values ---------------------------------------------------------------------------------

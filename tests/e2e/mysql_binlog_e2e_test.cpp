@@ -1,0 +1,189 @@
+// End-to-end on the real MariaDB with `capture: binlog`: the binary reads the shop's changes
+// from the binlog, keeps its store in the same database (whose own writes are binlogged too and
+// must not be captured), survives a SIGKILL without losing or repeating an SMS, and picks up a
+// change made while it was down.
+
+#include <mysql.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/e2e/process.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/integration/test_env.h"
+
+namespace smsbridge {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ChildProcess;
+using testing::runToCompletion;
+using testing::TempDir;
+
+// The shop's own connection: plain SQL, as the shop application would send it.
+class Shop {
+ public:
+  explicit Shop(const std::string& dsn) : conn_(mysql_init(nullptr)) {
+    auto parts = testing::parseMysqlDsn(dsn);
+    if (!parts) throw std::runtime_error("bad mysql DSN");
+    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
+                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
+                            0)) {
+      throw std::runtime_error(mysql_error(conn_));
+    }
+    mysql_set_character_set(conn_, "utf8mb4");
+  }
+  ~Shop() { mysql_close(conn_); }
+  Shop(const Shop&) = delete;
+  Shop& operator=(const Shop&) = delete;
+
+  void exec(const std::string& sql) {
+    if (mysql_query(conn_, sql.c_str()) != 0) {
+      throw std::runtime_error(sql + ": " + mysql_error(conn_));
+    }
+    if (MYSQL_RES* r = mysql_store_result(conn_)) mysql_free_result(r);
+  }
+  long long scalar(const std::string& sql) {
+    if (mysql_query(conn_, sql.c_str()) != 0) {
+      throw std::runtime_error(sql + ": " + mysql_error(conn_));
+    }
+    MYSQL_RES* r = mysql_store_result(conn_);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
+    long long v = row && row[0] ? std::atoll(row[0]) : -1;
+    if (r) mysql_free_result(r);
+    return v;
+  }
+  void dropTablesLike(const std::string& prefix) {
+    std::vector<std::string> tables;
+    if (mysql_query(conn_, ("SELECT table_name FROM information_schema.tables WHERE "
+                            "table_schema = DATABASE() AND table_name LIKE '" +
+                            prefix + "%'")
+                               .c_str()) == 0) {
+      MYSQL_RES* r = mysql_store_result(conn_);
+      while (MYSQL_ROW row = mysql_fetch_row(r)) tables.emplace_back(row[0]);
+      mysql_free_result(r);
+    }
+    exec("SET FOREIGN_KEY_CHECKS = 0");
+    for (const auto& t : tables) exec("DROP TABLE IF EXISTS `" + t + "`");
+    exec("SET FOREIGN_KEY_CHECKS = 1");
+  }
+
+ private:
+  MYSQL* conn_;
+};
+
+bool waitUntil(const std::function<bool()>& done, seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return done();
+}
+
+TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
+  SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
+  setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);  // the config reads it
+  Shop shop(dsn);
+  const std::string tag = "e2eb" + std::to_string(getpid()) + "_";
+  const std::string orders = tag + "orders";
+  const std::string prefix = tag + "sb_";
+  const std::string messages = prefix + "messages";
+  shop.dropTablesLike(tag);
+  shop.exec("CREATE TABLE " + orders +
+            " (id INT PRIMARY KEY, status VARCHAR(20), phone VARCHAR(30), name VARCHAR(50))");
+  shop.exec("INSERT INTO " + orders +
+            " VALUES (1, 'processing', '600 700 800', 'Anna'), (2, 'processing', "
+            "'+48 601 234 567', 'Łukasz'), (3, 'processing', '602 111 222', 'Marek')");
+
+  TempDir dir;
+  const std::string config = dir.file("smsbridge.yaml");
+  std::ofstream(config) << "defaults: {region: PL}\n"
+                           "sources:\n"
+                           "  shop: {type: mysql, dsn: \"${SMSBRIDGE_TEST_MYSQL_DSN}\", "
+                           "capture: binlog, server_id: "
+                        << 3'100'000'000u + static_cast<unsigned>(getpid() % 100000)
+                        << ", poll_interval: 100ms, heartbeat_interval: 1s}\n"
+                           "store: {table_prefix: "
+                        << prefix
+                        << "}\n"
+                           "providers:\n"
+                           "  sandbox: {type: sandbox, delivery_delay: 200ms}\n"
+                           "routes:\n"
+                           "  default: [sandbox]\n"
+                           "mappings:\n"
+                           "  shipped:\n"
+                           "    table: "
+                        << orders
+                        << "\n"
+                           "    on: [update]\n"
+                           "    when: \"status == 'shipped' and old.status != 'shipped'\"\n"
+                           "    to: \"{{ phone }}\"\n"
+                           "    text: \"Hi {{ name }}, order {{ id }} shipped\"\n";
+  auto [setup_code, setup_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
+  ASSERT_EQ(setup_code, 0) << setup_out;
+  EXPECT_EQ(shop.scalar("SELECT count(*) FROM information_schema.triggers WHERE "
+                        "trigger_schema = DATABASE() AND event_object_table = '" +
+                        orders + "'"),
+            0)
+      << "binlog capture installs no triggers";
+
+  // Binlog capture starts at the binlog's end: wait until that start is stored, so the
+  // changes below are after it.
+  const std::string checkpoint = "SELECT count(*) FROM " + prefix + "checkpoints";
+  auto bridge = std::make_unique<ChildProcess>(
+      std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run1.log"));
+  ASSERT_TRUE(waitUntil([&] { return shop.scalar(checkpoint) == 1; }, seconds(30)))
+      << bridge->output();
+
+  shop.exec("START TRANSACTION");
+  shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 1");
+  shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 2");
+  shop.exec("COMMIT");
+  ASSERT_TRUE(
+      waitUntil([&] { return shop.scalar("SELECT count(*) FROM " + messages) == 2; }, seconds(30)))
+      << bridge->output();
+
+  // A crash, a change while the bridge is down, and a restart from the stored position.
+  bridge->signal(SIGKILL);
+  bridge->wait(seconds(15));
+  shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 3");
+  bridge = std::make_unique<ChildProcess>(
+      std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run2.log"));
+  shop.exec("UPDATE " + orders + " SET name = 'Anna K.' WHERE id = 1");  // no second SMS
+
+  const bool settled = waitUntil(
+      [&] {
+        return shop.scalar("SELECT count(*) FROM " + messages) == 3 &&
+               shop.scalar("SELECT count(*) FROM " + messages +
+                           " WHERE status IN ('queued', 'sending', 'sent')") == 0;
+      },
+      seconds(30));
+  // Idle now: storing a position is itself binlogged, and must not make the bridge store
+  // positions forever (a few heartbeat intervals would show it).
+  const std::string position = "SELECT CRC32(position) FROM " + prefix + "checkpoints";
+  const long long idle_position = shop.scalar(position);
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(shop.scalar(position), idle_position) << "the bridge keeps moving its own position";
+  bridge->signal(SIGTERM);
+  EXPECT_EQ(bridge->wait(seconds(15)), 0) << bridge->output();
+  ASSERT_TRUE(settled) << bridge->output();
+  EXPECT_EQ(shop.scalar("SELECT count(*) FROM " + messages + " WHERE status = 'delivered'"), 3);
+  EXPECT_EQ(shop.scalar("SELECT count(DISTINCT entity_id) FROM " + messages), 3);
+  EXPECT_EQ(shop.scalar("SELECT count(*) FROM " + messages +
+                        " WHERE recipient = '+48601234567' AND body = 'Hi Łukasz, order 2 "
+                        "shipped'"),
+            1);
+  shop.dropTablesLike(tag);
+}
+
+}  // namespace
+}  // namespace smsbridge
