@@ -437,6 +437,9 @@ Result<ChangeBatch> PgLogicalSource::poll(std::chrono::milliseconds wait) {
     // The previous stream broke: resume where the server was last told we are.
     skip_through_ = std::max(skip_through_, confirmed_);
     last_returned_ = std::min(last_returned_, confirmed_);
+    // A slot dropped or invalidated meanwhile must surface as lost, never as "run setup"
+    // (which would create a new slot and skip the changes in between).
+    SMSBRIDGE_RETURN_IF_ERROR(checkSlot(/*log_info=*/false));
     SMSBRIDGE_RETURN_IF_ERROR(openStream());
     spdlog::info("Replication stream reconnected. source={} from={}", config_.name,
                  formatLsn(confirmed_));
@@ -488,6 +491,7 @@ Status PgLogicalSource::acknowledge(const std::string& position) {
   if (*lsn <= confirmed_) return Status::ok();
   confirmed_ = *lsn;
   skip_through_ = std::max(skip_through_, *lsn);
+  checkpoint_ = position;  // the store holds it now: a vanished slot is from here on a loss
   return sendStatus(false);
 }
 

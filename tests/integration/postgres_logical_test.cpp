@@ -363,6 +363,26 @@ TEST_F(PostgresLogicalTest, MissingOrLostSlotStopsCaptureWithRecoverySteps) {
       "0");
 }
 
+TEST_F(PostgresLogicalTest, SlotDroppedWhileRunningIsReportedAsLost) {
+  auto s = started({orders_});
+  ASSERT_TRUE(s);
+  exec("INSERT INTO " + orders_ + " (status) VALUES ('new')");
+  ASSERT_EQ(collect(*s, 1).size(), 1u);  // acknowledged: the store now holds a checkpoint
+  exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '" +
+       slot() + "' AND active_pid IS NOT NULL");
+  for (int i = 0; i < 50 && slotActive(); ++i) exec("SELECT pg_sleep(0.1)");
+  exec("SELECT pg_drop_replication_slot('" + slot() + "')");
+  Status last;
+  for (int i = 0; i < 5; ++i) {
+    auto batch = s->poll(kPollWait);
+    if (batch) continue;
+    last = batch.error();
+    if (last.category() != ErrorCategory::kTransient) break;
+  }
+  EXPECT_EQ(last.category(), ErrorCategory::kSourceLost) << last.toString();
+  EXPECT_NE(last.message().find("To recover"), std::string::npos) << last.toString();
+}
+
 TEST_F(PostgresLogicalTest, SetupPublishesExactlyTheCapturedTables) {
   auto own = source({prefix_ + "messages"});
   ASSERT_FALSE(own);
