@@ -80,6 +80,7 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     logical.dsn = *dsn;
     logical.slot = section.str("slot");
     logical.publication = section.str("publication");
+    logical.batch_size = config.batch_size;
     logical.connect_timeout = config.connect_timeout;
     logical.status_interval = section.duration("status_interval");
     logical.retained_wal_warning_bytes = section.integer("retained_wal_warning_mb") * 1024 * 1024;

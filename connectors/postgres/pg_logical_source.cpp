@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -43,6 +44,7 @@ std::string megabytes(std::int64_t bytes) { return std::to_string(bytes / (1024 
 Result<std::unique_ptr<PgLogicalSource>> PgLogicalSource::create(LogicalSourceConfig config) {
   if (config.slot.empty()) config.slot = lowered(config.prefix + "slot_" + config.name);
   if (config.publication.empty()) config.publication = config.prefix + "pub_" + config.name;
+  if (config.batch_size < 1) return configError("batch_size must be at least 1");
   SMSBRIDGE_RETURN_IF_ERROR(validateSlotName(config.slot));
   SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(config.publication, "publication"));
   SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(config.prefix + "checkpoints", "table prefix"));
@@ -454,19 +456,27 @@ Result<ChangeBatch> PgLogicalSource::poll(std::chrono::milliseconds wait) {
     }
   }
   const auto deadline = Clock::now() + wait;
+  // Transactions that are already waiting in the stream join the batch, up to batch_size
+  // changes: one store transaction for many small shop commits. Each event keeps its own
+  // transaction's position and the batch ends at a commit, so replays and dedup keys are the
+  // same however the stream was cut into batches.
+  std::optional<ChangeBatch> out;
   for (;;) {
     auto now = Clock::now();
     if (now - last_status_ >= config_.status_interval) {
       SMSBRIDGE_RETURN_IF_ERROR(sendStatus(false));
     }
     auto until_status = config_.status_interval - (now - last_status_);
-    auto remaining = std::max(Clock::duration::zero(), std::min(deadline - now, until_status));
+    auto remaining =
+        out ? Clock::duration::zero()
+            : std::max(Clock::duration::zero(), std::min(deadline - now, until_status));
     auto message = stream_->read(std::chrono::ceil<std::chrono::milliseconds>(remaining));
     if (!message) {
       dropStream();
       return message.error().withContext("source '" + config_.name + "'");
     }
     if (!*message) {
+      if (out) return std::move(*out);
       if (Clock::now() >= deadline) return ChangeBatch{};
       continue;
     }
@@ -480,7 +490,16 @@ Result<ChangeBatch> PgLogicalSource::poll(std::chrono::milliseconds wait) {
       dropStream();
       return s;
     }
-    if (batch) return std::move(*batch);
+    if (!batch) continue;
+    if (!out) {
+      out = std::move(batch);
+    } else {
+      std::move(batch->events.begin(), batch->events.end(), std::back_inserter(out->events));
+      out->position = std::move(batch->position);
+    }
+    if (out->events.size() >= static_cast<std::size_t>(config_.batch_size)) {
+      return std::move(*out);
+    }
   }
 }
 

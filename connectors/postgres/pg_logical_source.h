@@ -5,12 +5,13 @@
 // (reference/cdc.md C1). No trigger writes into the shop's tables' transactions, and the before
 // image comes with the change (all columns under REPLICA IDENTITY FULL, the key otherwise).
 //
-// Positions: a batch is one committed transaction and its position is the commit's end LSN
-// ("0/16B3748"). The slot forgets WAL only up to what acknowledge() confirmed, that is what
-// the store holds, so a crash replays from the store's checkpoint and dedup keys absorb the
-// replay (DESIGN.md §2.1). When everything read so far is acknowledged, the position the server
-// reports in its keepalives is confirmed too, so traffic the publication filters out (other
-// tables, other databases) never pins WAL (§2.2).
+// Positions: a batch is one or more whole committed transactions (those already waiting, up to
+// batch_size changes); each event's position and the batch's are commit end LSNs ("0/16B3748"). The
+// slot forgets WAL only up to what acknowledge() confirmed, that is what the store holds, so a
+// crash replays from the store's checkpoint and dedup keys absorb the replay (DESIGN.md §2.1). When
+// everything read so far is acknowledged, the position the server reports in its keepalives is
+// confirmed too, so traffic the publication filters out (other tables, other databases) never pins
+// WAL (§2.2).
 //
 // Errors: kTransient (server or walsender went away: poll() reconnects from the last confirmed
 // position on the next call), kConfig (missing slot/publication before the first setup, no
@@ -44,6 +45,9 @@ struct LogicalSourceConfig {
   std::string prefix = "smsbridge_";  // the bridge's own tables, never published
   std::string slot;                   // empty: <prefix>slot_<name>
   std::string publication;            // empty: <prefix>pub_<name>
+  // Committed transactions already waiting are handed over together up to this many changes;
+  // a larger transaction is still one batch, never split.
+  int batch_size = 500;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   // How often the confirmed position is repeated to the server while nothing else is sent;
   // well inside the server's wal_sender_timeout (60 s by default).

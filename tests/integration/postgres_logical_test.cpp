@@ -173,7 +173,6 @@ TEST_F(PostgresLogicalTest, EventsCarryBeforeImagesPerReplicaIdentity) {
   exec("DELETE FROM " + full_ + " WHERE id = 1");
 
   auto batches = collect(*s, 6);
-  ASSERT_EQ(batches.size(), 6u);  // one batch per committed transaction
   auto events = flatten(batches);
   ASSERT_EQ(events.size(), 6u);
 
@@ -205,13 +204,47 @@ TEST_F(PostgresLogicalTest, EventsCarryBeforeImagesPerReplicaIdentity) {
   EXPECT_EQ(column(events[5].before, "status"), Value("completed"));
   EXPECT_EQ(column(events[5].before, "qty"), Value(7));
 
-  // Positions are commit end LSNs and grow with commit order.
-  for (std::size_t i = 1; i < batches.size(); ++i) {
-    auto prev = parseLsn(batches[i - 1].position);
-    auto cur = parseLsn(batches[i].position);
+  // Each change carries its own transaction's commit end LSN, growing with commit order, and a
+  // batch ends where its last transaction does.
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    auto prev = parseLsn(events[i - 1].position);
+    auto cur = parseLsn(events[i].position);
     ASSERT_TRUE(prev && cur);
     EXPECT_LT(*prev, *cur);
-    EXPECT_EQ(batches[i].events[0].position, batches[i].position);
+  }
+  for (const auto& batch : batches) EXPECT_EQ(batch.events.back().position, batch.position);
+}
+
+TEST_F(PostgresLogicalTest, WaitingTransactionsShareABatchButAreNeverSplit) {
+  LogicalSourceConfig config;
+  config.name = "shop";
+  config.dsn = dsn_;
+  config.tables = {orders_};
+  config.prefix = prefix_;
+  config.batch_size = 2;
+  auto created = PgLogicalSource::create(std::move(config));
+  ASSERT_TRUE(created) << created.error().toString();
+  auto& s = **created;
+  ASSERT_TRUE(s.setup().isOk());
+  ASSERT_TRUE(startWithRetry(s, "").isOk());
+  for (int i = 0; i < 3; ++i) exec("INSERT INTO " + orders_ + " (status) VALUES ('single')");
+  exec("INSERT INTO " + orders_ + " (status) SELECT 'bulk' FROM generate_series(1, 5)");
+  auto batches = collect(s, 8);
+  std::map<std::string, std::set<std::size_t>> batches_of_position;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    EXPECT_EQ(batches[b].events.back().position, batches[b].position);
+    for (const auto& e : batches[b].events) batches_of_position[e.position].insert(b);
+  }
+  EXPECT_EQ(batches_of_position.size(), 4u);  // four transactions
+  for (const auto& [position, in] : batches_of_position) {
+    EXPECT_EQ(in.size(), 1u) << "transaction " << position << " was split across batches";
+  }
+  // Several were waiting, but a batch is closed once it reaches batch_size: only its last
+  // transaction may take it past that.
+  for (const auto& batch : batches) {
+    std::size_t before_last = 0;
+    for (const auto& e : batch.events) before_last += e.position != batch.position ? 1 : 0;
+    EXPECT_LT(before_last, 2u) << "batch ending at " << batch.position;
   }
 }
 
