@@ -424,9 +424,15 @@ Status PgLogicalSource::handleXLogData(const XLogData& data, std::optional<Chang
     if (nothingPending() && txn.end_lsn > confirmed_) confirmed_ = txn.end_lsn;
     return Status::ok();
   }
-  for (ChangeEvent& event : txn.events) {
+  for (std::size_t i = 0; i < txn.events.size(); ++i) {
+    ChangeEvent& event = txn.events[i];
     auto it = configured_names_.find(event.table);
     if (it != configured_names_.end()) event.table = it->second;
+    // Every change of a transaction shares its commit LSN, and the default dedup key is built
+    // from the position: two updates of one row in one transaction would collapse into one
+    // job. The ordinal is deterministic because the server replays a transaction whole and in
+    // the same order.
+    event.position = txn.position + ":" + std::to_string(i);
   }
   last_returned_ = txn.end_lsn;
   out = ChangeBatch{std::move(txn.events), std::move(txn.position)};

@@ -6,7 +6,9 @@
 // image comes with the change (all columns under REPLICA IDENTITY FULL, the key otherwise).
 //
 // Positions: a batch is one or more whole committed transactions (those already waiting, up to
-// batch_size changes); each event's position and the batch's are commit end LSNs ("0/16B3748"). The
+// batch_size changes) and its position is the last one's commit end LSN ("0/16B3748"). An
+// event's position is its transaction's end LSN and its ordinal in it ("0/16B3748:2"), so each
+// change has its own dedup key. The
 // slot forgets WAL only up to what acknowledge() confirmed, that is what the store holds, so a
 // crash replays from the store's checkpoint and dedup keys absorb the replay (DESIGN.md §2.1). When
 // everything read so far is acknowledged, the position the server reports in its keepalives is

@@ -155,6 +155,11 @@ class PostgresLogicalTest : public ::testing::Test {
   std::string dsn_, tag_, prefix_, orders_, full_, other_, nopk_;
 };
 
+// "0/16B3748" of an event position "0/16B3748:2": the commit it belongs to.
+std::string commitOf(const ChangeEvent& event) {
+  return event.position.substr(0, event.position.find(':'));
+}
+
 const Value& column(const std::optional<Row>& row, std::string_view name) {
   static const Value kMissing("<missing>");
   if (!row) return kMissing;
@@ -207,12 +212,12 @@ TEST_F(PostgresLogicalTest, EventsCarryBeforeImagesPerReplicaIdentity) {
   // Each change carries its own transaction's commit end LSN, growing with commit order, and a
   // batch ends where its last transaction does.
   for (std::size_t i = 1; i < events.size(); ++i) {
-    auto prev = parseLsn(events[i - 1].position);
-    auto cur = parseLsn(events[i].position);
+    auto prev = parseLsn(commitOf(events[i - 1]));
+    auto cur = parseLsn(commitOf(events[i]));
     ASSERT_TRUE(prev && cur);
     EXPECT_LT(*prev, *cur);
   }
-  for (const auto& batch : batches) EXPECT_EQ(batch.events.back().position, batch.position);
+  for (const auto& batch : batches) EXPECT_EQ(commitOf(batch.events.back()), batch.position);
 }
 
 TEST_F(PostgresLogicalTest, WaitingTransactionsShareABatchButAreNeverSplit) {
@@ -232,8 +237,8 @@ TEST_F(PostgresLogicalTest, WaitingTransactionsShareABatchButAreNeverSplit) {
   auto batches = collect(s, 8);
   std::map<std::string, std::set<std::size_t>> batches_of_position;
   for (std::size_t b = 0; b < batches.size(); ++b) {
-    EXPECT_EQ(batches[b].events.back().position, batches[b].position);
-    for (const auto& e : batches[b].events) batches_of_position[e.position].insert(b);
+    EXPECT_EQ(commitOf(batches[b].events.back()), batches[b].position);
+    for (const auto& e : batches[b].events) batches_of_position[commitOf(e)].insert(b);
   }
   EXPECT_EQ(batches_of_position.size(), 4u);  // four transactions
   for (const auto& [position, in] : batches_of_position) {
@@ -243,9 +248,23 @@ TEST_F(PostgresLogicalTest, WaitingTransactionsShareABatchButAreNeverSplit) {
   // transaction may take it past that.
   for (const auto& batch : batches) {
     std::size_t before_last = 0;
-    for (const auto& e : batch.events) before_last += e.position != batch.position ? 1 : 0;
+    for (const auto& e : batch.events) before_last += commitOf(e) != batch.position ? 1 : 0;
     EXPECT_LT(before_last, 2u) << "batch ending at " << batch.position;
   }
+}
+
+TEST_F(PostgresLogicalTest, ChangesOfOneRowInOneTransactionHaveDistinctPositions) {
+  auto s = started({orders_});
+  ASSERT_TRUE(s);
+  exec("INSERT INTO " + orders_ + " (status) VALUES ('new')");
+  exec("BEGIN; UPDATE " + orders_ + " SET status = 'shipped' WHERE id = 1; UPDATE " + orders_ +
+       " SET status = 'completed' WHERE id = 1; COMMIT");
+  auto events = flatten(collect(*s, 3));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(commitOf(events[1]), commitOf(events[2]));
+  // Otherwise the default dedup key (which includes the position) would drop the second SMS.
+  EXPECT_NE(events[1].position, events[2].position);
+  EXPECT_EQ(column(events[2].after, "status"), Value("completed"));
 }
 
 TEST_F(PostgresLogicalTest, TransactionCommittedAfterLaterOnesIsCaptured) {
