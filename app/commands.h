@@ -26,6 +26,9 @@ int checkCommand(const CheckOptions& options);
 struct SetupOptions {
   std::string config;
   bool dry_run = false;
+  // Make the tables whose mappings read old values send full before images (PostgreSQL
+  // logical capture: REPLICA IDENTITY FULL); without it setup only prints the statement.
+  bool set_replica_identity = false;
 };
 int setupCommand(const SetupOptions& options);
 

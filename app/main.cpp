@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
       "mode needs (e.g. triggers). Idempotent: safe to run again after changing mappings.");
   setup_cmd->add_option("-c,--config", setup.config, "Config file (YAML)")->required();
   setup_cmd->add_flag("--dry-run", setup.dry_run, "Print the SQL instead of running it");
+  setup_cmd->add_flag("--set-replica-identity", setup.set_replica_identity,
+                      "PostgreSQL logical capture: ALTER TABLE ... REPLICA IDENTITY FULL on "
+                      "tables whose mappings read old values (old.*, changed(), crossed_*()), so "
+                      "updates carry the row before the change. Without it setup prints the "
+                      "statement instead.");
 
   smsbridge::DoctorOptions doctor;
   auto* doctor_cmd = app.add_subcommand(

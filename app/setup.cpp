@@ -51,6 +51,12 @@ int setupCommand(const SetupOptions& options) {
     auto tables = cfg->tablesOf(factory);
     auto source = factory.create_source(tables, cfg->store.prefix);
     if (!source) return fail(source.error());
+    std::vector<std::string> before_image_tables;
+    for (const Mapping& mapping : cfg->mappings->mappings()) {
+      if (mapping.source() == factory.name && mapping.readsBeforeImage())
+        before_image_tables.push_back(mapping.table());
+    }
+    (*source)->setBeforeImageTables(std::move(before_image_tables), options.set_replica_identity);
     if (options.dry_run) {
       auto sql = (*source)->setupSql();
       if (!sql) return fail(sql.error());

@@ -30,6 +30,11 @@ class Source {
   virtual Status setup() = 0;
   // The statements setup() would run, for `setup --dry-run`.
   virtual Result<std::vector<std::string>> setupSql() = 0;
+  // Tables whose mappings read the row before the change (old.col, changed(), crossed_*()).
+  // A mode that sends before images only when the table is configured for it (PostgreSQL
+  // REPLICA IDENTITY FULL) makes that change in setup() when `apply`, and otherwise says what
+  // is needed. Called before setup()/setupSql(); modes that always have before images ignore it.
+  virtual void setBeforeImageTables(std::vector<std::string> /*tables*/, bool /*apply*/) {}
 
   // Connects and positions the reader after `checkpoint` (empty: from the start of capture).
   virtual Status start(const std::string& checkpoint) = 0;

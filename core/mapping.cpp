@@ -110,6 +110,18 @@ bool Mapping::matches(const ChangeEvent& event) const {
   return event.source == spec_.source && event.table == spec_.table && ops_.count(event.op) > 0;
 }
 
+bool Mapping::readsBeforeImage() const {
+  auto reads_old = [](const std::vector<std::string>& fields) {
+    return std::any_of(fields.begin(), fields.end(),
+                       [](const std::string& f) { return f.rfind("old.", 0) == 0; });
+  };
+  if (when_ && reads_old(when_->referencedFields())) return true;
+  for (const std::optional<Template>* t : {&to_, &region_, &text_, &dedup_}) {
+    if (*t && reads_old((*t)->referencedFields())) return true;
+  }
+  return false;
+}
+
 std::optional<SmsJob> Mapping::apply(const ChangeEvent& event, TimePoint now) const {
   EventContext context(event, now);
   SmsJob job;

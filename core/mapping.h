@@ -83,6 +83,10 @@ class Mapping {
   // exist and which need a before-image.
   const std::set<Op>& ops() const { return ops_; }
   std::vector<std::string> referencedFields() const;
+  // True when `when`, the templates or the dedup key read the row before the change (old.col,
+  // changed(), crossed_below/above()). Capture modes that send the before image only when
+  // asked (PostgreSQL REPLICA IDENTITY FULL) use this to tell setup which tables need it.
+  bool readsBeforeImage() const;
 
   // Nothing when `when` is false. Otherwise a job: `queued`, or `suppressed`/`rejected` with
   // status_reason saying why (missing phone, a field the row does not have...).

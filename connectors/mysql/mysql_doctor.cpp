@@ -109,7 +109,6 @@ bool hasReplicationClient(const std::vector<GrantLine>& grants) {
 
 }  // namespace
 
-
 std::vector<GrantLine> parseGrants(const std::vector<std::string>& lines) {
   std::vector<GrantLine> grants;
   for (const std::string& line : lines) {

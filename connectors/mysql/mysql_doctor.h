@@ -20,7 +20,6 @@
 
 namespace smsbridge::mysql {
 
-
 struct MysqlServerFacts {
   std::string version;  // SELECT VERSION(): "10.11.6-MariaDB-0+deb12u1"
   bool mariadb = false;

@@ -1,6 +1,7 @@
 #include "connectors/postgres/pg_connector.h"
 
 #include "connectors/postgres/pg_doctor.h"
+#include "connectors/postgres/pg_logical_source.h"
 #include "connectors/postgres/pg_store.h"
 #include "connectors/postgres/pg_trigger_source.h"
 
@@ -23,6 +24,20 @@ const config::Schema& sourceSchema() {
           duration("retain_processed", "1d",
                    "How long processed rows stay in <prefix>changes for inspection before "
                    "they are purged."),
+          str("slot", "",
+              "capture: logical: the replication slot's name (lower-case letters, digits, "
+              "'_'); empty: <prefix>slot_<source>. `setup` creates it."),
+          str("publication", "",
+              "capture: logical: the publication listing the captured tables; empty: "
+              "<prefix>pub_<source>. `setup` creates it and keeps its table list in sync with "
+              "the mappings."),
+          duration("status_interval", "10s",
+                   "capture: logical: how often the bridge reports its position to the server "
+                   "when nothing else is sent; must stay well under the server's "
+                   "wal_sender_timeout."),
+          integer("retained_wal_warning_mb", 1024,
+                  "capture: logical: warn when the slot keeps more than this much WAL on the "
+                  "server (MB), a sign that capture is stopped or falling behind."),
       },
       "",
       {}};
@@ -32,7 +47,8 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  bool ok = readCommonSourceKeys(factory, name, "postgres", {"trigger"}, section, diagnostics);
+  bool ok =
+      readCommonSourceKeys(factory, name, "postgres", {"trigger", "logical"}, section, diagnostics);
   if (section.duration("connect_timeout") < std::chrono::seconds(1)) {
     diagnostics.add(section.at("connect_timeout", "must be at least 1s"));
     ok = false;
@@ -40,6 +56,14 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
   auto dsn = section.secret("dsn");
   if (!dsn) {
     diagnostics.add(section.at("dsn", dsn.error().message()));
+    ok = false;
+  }
+  if (section.duration("status_interval") < std::chrono::seconds(1)) {
+    diagnostics.add(section.at("status_interval", "must be at least 1s"));
+    ok = false;
+  }
+  if (section.integer("retained_wal_warning_mb") < 1) {
+    diagnostics.add(section.at("retained_wal_warning_mb", "must be at least 1"));
     ok = false;
   }
   if (!ok) return std::nullopt;
@@ -51,21 +75,45 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
   config.retain_processed = section.duration("retain_processed");
   // Never the DSN itself: it may hold the password.
   factory.description = "PostgreSQL database of source '" + name + "'";
-  factory.create_source = [config](const std::vector<std::string>& tables,
-                                   const std::string& prefix) -> Result<std::unique_ptr<Source>> {
-    TriggerSourceConfig c = config;
-    c.tables = tables;
-    c.prefix = prefix;
-    auto source = PgTriggerSource::create(std::move(c));
-    if (!source) return source.error();
-    return std::unique_ptr<Source>(std::move(*source));
+  if (factory.capture == "logical") {
+    LogicalSourceConfig logical;
+    logical.name = name;
+    logical.dsn = *dsn;
+    logical.slot = section.str("slot");
+    logical.publication = section.str("publication");
+    logical.batch_size = config.batch_size;
+    logical.connect_timeout = config.connect_timeout;
+    logical.status_interval = section.duration("status_interval");
+    logical.retained_wal_warning_bytes = section.integer("retained_wal_warning_mb") * 1024 * 1024;
+    factory.create_source = [logical](
+                                const std::vector<std::string>& tables,
+                                const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      LogicalSourceConfig c = logical;
+      c.tables = tables;
+      c.prefix = prefix;
+      auto source = PgLogicalSource::create(std::move(c));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+  } else {
+    factory.create_source = [config](const std::vector<std::string>& tables,
+                                     const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      TriggerSourceConfig c = config;
+      c.tables = tables;
+      c.prefix = prefix;
+      auto source = PgTriggerSource::create(std::move(c));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+  }
+  const std::string slot = section.str("slot");
+  const std::string publication = section.str("publication");
+  factory.doctor = [config, slot, publication](const DoctorRequest& request) {
+    return runDoctor({config.dsn, config.connect_timeout, slot, publication}, request);
   };
-  factory.doctor = [config](const DoctorRequest& request) {
-    return runDoctor({config.dsn, config.connect_timeout}, request);
-  };
-  factory.grants = [config, capture = factory.capture](const std::vector<std::string>& tables,
-                                                       const std::string& prefix,
-                                                       bool holds_store) {
+  factory.grants = [config, slot, publication, capture = factory.capture](
+                       const std::vector<std::string>& tables, const std::string& prefix,
+                       bool holds_store) {
     GrantRequest request;
     std::tie(request.user, request.database) = dsnUserAndDatabase(config.dsn);
     request.source = config.name;
@@ -73,6 +121,8 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     request.prefix = prefix;
     request.tables = tables;
     request.holds_store = holds_store;
+    request.slot = slot;
+    request.publication = publication;
     return grantStatements(request);
   };
   factory.create_store = [config](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {

@@ -35,10 +35,6 @@ int minimumVersion(std::string_view capture) {
 
 }  // namespace
 
-LogicalNames logicalNames(const std::string& prefix, const std::string& source) {
-  return {prefix + "slot_" + source, prefix + "pub_" + source};
-}
-
 DoctorCheck checkVersion(const PgServerFacts& server, std::string_view capture) {
   const int minimum = minimumVersion(capture);
   std::string found = "PostgreSQL " + server.version;
@@ -309,7 +305,8 @@ std::vector<DoctorCheck> runDoctor(const DoctorConfig& config, const DoctorReque
                                "fix the source's `dsn` or make the server reachable"));
     return checks;
   }
-  const LogicalNames names = logicalNames(request.prefix, request.source);
+  const LogicalNames names =
+      logicalNames(request.prefix, request.source, config.slot, config.publication);
   PgServerFacts server;
   std::vector<PgTableFacts> tables;
   std::optional<PgSlotFacts> slot;
@@ -409,7 +406,8 @@ std::vector<std::string> grantStatements(const GrantRequest& request) {
     out.push_back("GRANT SELECT ON " + joinNames(tables) + " TO " + user + ";");
   }
   if (request.capture == "logical") {
-    const LogicalNames names = logicalNames(request.prefix, request.source);
+    const LogicalNames names =
+        logicalNames(request.prefix, request.source, request.slot, request.publication);
     out.push_back("ALTER ROLE " + user + " REPLICATION;");
     out.push_back("GRANT CREATE ON DATABASE " + quoteName(request.database) + " TO " + user +
                   ";  -- for CREATE PUBLICATION");

@@ -15,16 +15,9 @@
 #include <vector>
 
 #include "connectors/doctor.h"
+#include "connectors/postgres/pg_logical_source.h"
 
 namespace smsbridge::postgres {
-
-// The publication and slot a `logical` source uses. The one place these names are derived:
-// when the logical source's `slot` / `publication` keys land, read them here.
-struct LogicalNames {
-  std::string slot;
-  std::string publication;
-};
-LogicalNames logicalNames(const std::string& prefix, const std::string& source);
 
 // Server and role facts, one query.
 struct PgServerFacts {
@@ -90,6 +83,8 @@ DoctorCheck checkChangesTable(const PgServerFacts& server, const std::string& pr
 struct DoctorConfig {
   std::string dsn;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  std::string slot;         // the source's `slot` key; empty: the default name
+  std::string publication;  // the source's `publication` key; empty: the default name
 };
 
 // Connects and runs every check for `request.capture`. A connection failure is one FAIL
@@ -106,6 +101,8 @@ struct GrantRequest {
   std::string prefix = "smsbridge_";
   std::vector<std::string> tables;
   bool holds_store = false;  // the store's tables live in this database too
+  std::string slot;          // as in DoctorConfig
+  std::string publication;
 };
 std::vector<std::string> grantStatements(const GrantRequest& request);
 

@@ -32,13 +32,24 @@ Parsed parse(const std::string& yaml) {
   return out;
 }
 
-TEST(PostgresConnectorTest, OnlyTriggerCaptureIsAvailable) {
-  Parsed p = parse("dsn: postgresql://u:p@h/db\ncapture: logical\n");
+TEST(PostgresConnectorTest, TriggerAndLogicalCaptureAreAvailable) {
+  Parsed logical = parse("dsn: postgresql://u:p@h/db\ncapture: logical\nslot: shop_slot\n");
+  EXPECT_TRUE(logical.factory) << logical.diagnostics;
+  Parsed p = parse("dsn: postgresql://u:p@h/db\ncapture: poll\n");
   EXPECT_FALSE(p.factory);
-  EXPECT_NE(p.diagnostics.find("capture mode 'logical' is not available yet for postgres "
-                               "sources; use trigger"),
+  EXPECT_NE(p.diagnostics.find("capture mode 'poll' is not available yet for postgres "
+                               "sources; use trigger or logical"),
             std::string::npos)
       << p.diagnostics;
+}
+
+TEST(PostgresConnectorTest, LogicalCaptureRefusesAnUnusableSlotName) {
+  Parsed p = parse("dsn: postgresql://u:p@h/db\ncapture: logical\nslot: Shop-Slot\n");
+  ASSERT_TRUE(p.factory) << p.diagnostics;
+  auto source = p.factory->create_source({"orders"}, "smsbridge_");
+  ASSERT_FALSE(source);
+  EXPECT_EQ(source.error().category(), ErrorCategory::kConfig);
+  EXPECT_NE(source.error().message().find("slot:"), std::string::npos) << source.error().message();
 }
 
 TEST(PostgresConnectorTest, BadSettingsAreReportedTogether) {
