@@ -1,5 +1,7 @@
 #include "connectors/sqlite/sqlite_connector.h"
 
+#include "connectors/poll_capture.h"
+#include "connectors/sqlite/sqlite_poll_reader.h"
 #include "connectors/sqlite/sqlite_store.h"
 #include "connectors/sqlite/sqlite_trigger_source.h"
 
@@ -21,18 +23,59 @@ const config::Schema& sourceSchema() {
           duration("retain_processed", "1d",
                    "How long processed rows stay in <prefix>changes for inspection before "
                    "they are purged."),
+          object("poll", poll::pollSchema(), "Settings of `capture: poll`."),
       },
       "",
       {}};
   return schema;
 }
 
+namespace {
+
+std::function<Result<std::unique_ptr<JobStore>>(const std::string&)> storeFactory(
+    const std::string& path, std::chrono::milliseconds busy_timeout) {
+  return [path, busy_timeout](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
+    auto store = SqliteStore::create(path, prefix, busy_timeout);
+    if (!store) return store.error();
+    return std::unique_ptr<JobStore>(std::move(*store));
+  };
+}
+
+// `capture: poll`: the file is only read. It can still hold the store when the bridge may write
+// to it (the store opens it separately); with a read-only file, put the store elsewhere.
+std::optional<SourceFactory> parsePollSource(SourceFactory factory, const config::Section& section,
+                                             config::Diagnostics& diagnostics) {
+  poll::Settings settings;
+  settings.name = factory.name;
+  settings.batch_size = static_cast<int>(section.integer("batch_size"));
+  if (!poll::readPollSettings(section.object("poll"), settings, diagnostics)) return std::nullopt;
+  const std::string path = section.resolvePath("path");
+  const auto busy_timeout = section.duration("busy_timeout");
+  factory.description = "SQLite database " + path;
+  factory.create_source = [settings, path, busy_timeout](
+                              const std::vector<std::string>& tables,
+                              const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+    poll::Settings s = settings;
+    s.tables = poll::tableSpecsFor(s.configured, tables);
+    s.prefix = prefix;
+    auto source = poll::PollSource::create(std::move(s),
+                                           std::make_unique<SqlitePollReader>(path, busy_timeout));
+    if (!source) return source.error();
+    return std::unique_ptr<Source>(std::move(*source));
+  };
+  factory.create_store = storeFactory(path, busy_timeout);
+  return factory;
+}
+
+}  // namespace
+
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  if (!readCommonSourceKeys(factory, name, "sqlite", {"trigger"}, section, diagnostics)) {
+  if (!readCommonSourceKeys(factory, name, "sqlite", {"trigger", "poll"}, section, diagnostics)) {
     return std::nullopt;
   }
+  if (factory.capture == "poll") return parsePollSource(std::move(factory), section, diagnostics);
   TriggerSourceConfig config;
   config.name = name;
   config.path = section.resolvePath("path");
@@ -49,11 +92,7 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     if (!source) return source.error();
     return std::unique_ptr<Source>(std::move(*source));
   };
-  factory.create_store = [config](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
-    auto store = SqliteStore::create(config.path, prefix, config.busy_timeout);
-    if (!store) return store.error();
-    return std::unique_ptr<JobStore>(std::move(*store));
-  };
+  factory.create_store = storeFactory(config.path, config.busy_timeout);
   return factory;
 }
 
