@@ -1,5 +1,7 @@
 #include "connectors/postgres/pg_connector.h"
 
+#include "connectors/poll_capture.h"
+#include "connectors/postgres/pg_poll_reader.h"
 #include "connectors/postgres/pg_store.h"
 #include "connectors/postgres/pg_trigger_source.h"
 
@@ -22,6 +24,7 @@ const config::Schema& sourceSchema() {
           duration("retain_processed", "1d",
                    "How long processed rows stay in <prefix>changes for inspection before "
                    "they are purged."),
+          object("poll", poll::pollSchema(), "Settings of `capture: poll`."),
       },
       "",
       {}};
@@ -31,7 +34,8 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  bool ok = readCommonSourceKeys(factory, name, "postgres", {"trigger"}, section, diagnostics);
+  bool ok =
+      readCommonSourceKeys(factory, name, "postgres", {"trigger", "poll"}, section, diagnostics);
   if (section.duration("connect_timeout") < std::chrono::seconds(1)) {
     diagnostics.add(section.at("connect_timeout", "must be at least 1s"));
     ok = false;
@@ -42,6 +46,33 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     ok = false;
   }
   if (!ok) return std::nullopt;
+  if (factory.capture == "poll") {
+    // Poll mode only SELECTs: the shop's user may be read-only, and the store then lives in
+    // another source's database (store.source).
+    poll::Settings settings;
+    settings.name = name;
+    settings.batch_size = static_cast<int>(section.integer("batch_size"));
+    if (!poll::readPollSettings(section.object("poll"), settings, diagnostics)) return std::nullopt;
+    factory.description = "PostgreSQL database of source '" + name + "'";
+    factory.create_source = [settings, dsn = *dsn, timeout = section.duration("connect_timeout")](
+                                const std::vector<std::string>& tables,
+                                const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      poll::Settings s = settings;
+      s.tables = poll::tableSpecsFor(s.configured, tables);
+      s.prefix = prefix;
+      auto source =
+          poll::PollSource::create(std::move(s), std::make_unique<PgPollReader>(dsn, timeout));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+    factory.create_store = [dsn = *dsn, timeout = section.duration("connect_timeout")](
+                               const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
+      auto store = PostgresStore::create(dsn, prefix, timeout);
+      if (!store) return store.error();
+      return std::unique_ptr<JobStore>(std::move(*store));
+    };
+    return factory;
+  }
   TriggerSourceConfig config;
   config.name = name;
   config.dsn = *dsn;
