@@ -1,8 +1,10 @@
 #include "connectors/mysql/mysql_connector.h"
 
 #include "connectors/mysql/mysql_connection.h"
+#include "connectors/mysql/mysql_poll_reader.h"
 #include "connectors/mysql/mysql_store.h"
 #include "connectors/mysql/mysql_trigger_source.h"
+#include "connectors/poll_capture.h"
 
 namespace smsbridge::mysql {
 
@@ -23,6 +25,7 @@ const config::Schema& sourceSchema() {
           duration("retain_processed", "1d",
                    "How long processed rows stay in <prefix>changes for inspection before "
                    "they are purged."),
+          object("poll", poll::pollSchema(), "Settings of `capture: poll`."),
       },
       "",
       {}};
@@ -32,7 +35,7 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  bool ok = readCommonSourceKeys(factory, name, "mysql", {"trigger"}, section, diagnostics);
+  bool ok = readCommonSourceKeys(factory, name, "mysql", {"trigger", "poll"}, section, diagnostics);
   auto dsn = section.secret("dsn");
   if (!dsn) {
     diagnostics.add(section.at("dsn", dsn.error().message()));
@@ -51,6 +54,34 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
   }
   if (!ok) return std::nullopt;
   options.connect_timeout = section.duration("connect_timeout");
+  if (factory.capture == "poll") {
+    // Poll mode only SELECTs: the shop's user may be read-only, and the store then lives in
+    // another source's database (store.source).
+    poll::Settings settings;
+    settings.name = name;
+    settings.batch_size = static_cast<int>(section.integer("batch_size"));
+    if (!poll::readPollSettings(section.object("poll"), settings, diagnostics)) return std::nullopt;
+    factory.description = "MySQL database " + options.database + " on " + options.host + ":" +
+                          std::to_string(options.port);
+    factory.create_source = [settings, options](
+                                const std::vector<std::string>& tables,
+                                const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      poll::Settings s = settings;
+      s.tables = poll::tableSpecsFor(s.configured, tables);
+      s.prefix = prefix;
+      auto source =
+          poll::PollSource::create(std::move(s), std::make_unique<MysqlPollReader>(options));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+    factory.create_store =
+        [options](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
+      auto store = MysqlStore::create(options, prefix);
+      if (!store) return store.error();
+      return std::unique_ptr<JobStore>(std::move(*store));
+    };
+    return factory;
+  }
   TriggerSourceConfig config;
   config.name = name;
   config.connection = options;
