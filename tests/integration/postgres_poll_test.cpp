@@ -152,6 +152,46 @@ TEST_F(PostgresPollTest, RestartFromTheDurableCheckpointLosesAndDuplicatesNothin
   EXPECT_TRUE(drain(*source(2)).empty());
 }
 
+TEST_F(PostgresPollTest, TimestampWithoutTimeZoneAndVersionColumnsWork) {
+  // Odoo's write_date is `timestamp without time zone` in UTC; the session here is not UTC, so
+  // a bound computed in the wrong zone would be hours off and miss or re-read rows.
+  exec("ALTER TABLE " + orders_ +
+       " ALTER COLUMN updated_at TYPE timestamp USING updated_at AT TIME ZONE 'UTC', "
+       "ADD COLUMN version bigint NOT NULL DEFAULT 1");
+  exec("INSERT INTO " + orders_ + " (status, updated_at) VALUES ('draft', '2026-11-22 10:00:00')");
+  ro_dsn_ += "%20-c%20TimeZone%3DAmerica/Los_Angeles";
+  auto src = source();
+  drain(*src);
+  exec("INSERT INTO " + orders_ + " (status, updated_at) VALUES ('draft', '2026-11-22 10:10:00')");
+  ASSERT_EQ(drain(*src).size(), 1u);
+  exec("UPDATE " + orders_ +
+       " SET status = 'sale', updated_at = '2026-11-22 10:07:00' WHERE id = 1");
+  auto late = drain(*src);
+  ASSERT_EQ(late.size(), 1u) << "older than the highest seen, inside the 5 minute overlap";
+  EXPECT_EQ(late[0].pk, "1");
+  exec("UPDATE " + orders_ +
+       " SET status = 'cancel', updated_at = '2026-11-22 09:00:00' WHERE id = 1");
+  EXPECT_TRUE(drain(*src).empty()) << "older than the overlap: the documented limit";
+
+  poll::Settings s;
+  s.name = "shop-v";
+  s.version_overlap = 10;
+  poll::TableSpec t;
+  t.table = orders_;
+  t.change_column = "version";
+  t.kind = poll::ChangeKind::kVersion;
+  s.tables.push_back(t);
+  auto v = poll::PollSource::create(std::move(s),
+                                    std::make_unique<PgPollReader>(ro_dsn_, milliseconds(5000)));
+  ASSERT_TRUE(v);
+  (*v)->attachShadowStore(*store_);
+  ASSERT_TRUE((*v)->start("").isOk());
+  auto baseline = (*v)->poll(milliseconds(0));
+  ASSERT_TRUE(baseline) << baseline.error().toString();
+  EXPECT_TRUE(baseline->events.empty());
+  EXPECT_NE(baseline->position.find("\"mark\":1"), std::string::npos) << baseline->position;
+}
+
 TEST_F(PostgresPollTest, MissingPrimaryKeyOrColumnIsAConfigError) {
   auto src = poll::PollSource::create(
       poll::Settings{.name = "shop",
