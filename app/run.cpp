@@ -96,7 +96,8 @@ class CaptureLoop {
         pending = std::move(*batch);
       }
       std::vector<SmsJob> jobs = mappings_.map(pending->events, std::chrono::system_clock::now());
-      auto result = store_.enqueue(jobs, Checkpoint{factory_.name, pending->position});
+      auto result =
+          store_.enqueue(jobs, Checkpoint{factory_.name, pending->position, pending->shadow});
       if (!result) {
         if (result.error().category() != ErrorCategory::kTransient) return result.error();
         backoff = nextBackoff(backoff);
@@ -182,8 +183,15 @@ int runCommand(const RunOptions& options) {
 
   std::vector<std::pair<const SourceFactory*, std::unique_ptr<Source>>> sources;
   for (const SourceFactory& factory : cfg->sources) {
-    auto source = factory.create_source(cfg->tablesOf(factory), cfg->store.prefix);
+    std::vector<std::string> tables = cfg->tablesOf(factory);
+    if (tables.empty()) {
+      // A database that only holds the store (e.g. beside a read-only, polled shop database).
+      spdlog::info("Source has no tables to capture; not capturing it. source={}", factory.name);
+      continue;
+    }
+    auto source = factory.create_source(tables, cfg->store.prefix);
     if (!source) return fail(source.error());
+    (*source)->attachShadowStore(**store);
     sources.emplace_back(&factory, std::move(*source));
   }
 

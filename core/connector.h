@@ -13,12 +13,16 @@
 
 #include "core/change_event.h"
 #include "core/result.h"
+#include "core/shadow.h"
 
 namespace smsbridge {
 
 struct ChangeBatch {
   std::vector<ChangeEvent> events;
   std::string position;  // resume point after the last event; empty when nothing was read
+  // Poll sources only: shadow rows to store with `position` (Checkpoint::shadow). A batch may
+  // carry shadow rows and no events (rows whose change no mapping needs to see, a baseline).
+  std::vector<ShadowEntry> shadow = {};
 };
 
 class Source {
@@ -42,6 +46,10 @@ class Source {
   virtual Result<ChangeBatch> poll(std::chrono::milliseconds wait) = 0;
   // The batch ending at `position` is durable in the store.
   virtual Status acknowledge(const std::string& position) = 0;
+
+  // Poll sources compare rows with the shadow kept in the store; the runtime hands it over
+  // before start(). The store outlives the source. Other capture modes ignore it.
+  virtual void attachShadowStore(ShadowStore& /*store*/) {}
 };
 
 }  // namespace smsbridge

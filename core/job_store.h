@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/shadow.h"
 #include "core/sms_job.h"
 
 namespace smsbridge {
@@ -25,6 +26,9 @@ namespace smsbridge {
 struct Checkpoint {
   std::string source;
   std::string position;
+  // Poll sources: shadow rows that belong to this position (core/shadow.h). They are written
+  // in the same transaction, so a batch's jobs, watermark and shadow are durable together.
+  std::vector<ShadowEntry> shadow = {};
 };
 
 struct EnqueueResult {
@@ -78,7 +82,7 @@ enum class ReportEffect {
 Status storeSchemaStatus(std::optional<int> version, int expected, std::string_view prefix,
                          std::string_view where);
 
-class JobStore {
+class JobStore : public ShadowStore {
  public:
   virtual ~JobStore() = default;
 
@@ -90,8 +94,9 @@ class JobStore {
   // operator to run `smsbridge setup` otherwise.
   virtual Status checkSchema() = 0;
 
-  // Inserts the jobs and saves the checkpoint in ONE transaction. Jobs whose dedup_key exists
-  // are skipped and counted. Either everything is durable on return, or nothing is.
+  // Inserts the jobs and saves the checkpoint (with its shadow rows) in ONE transaction. Jobs whose
+  // dedup_key exists are skipped and counted. Either everything is durable on return, or nothing
+  // is.
   virtual Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                         const Checkpoint& checkpoint) = 0;
   virtual Result<std::optional<std::string>> loadCheckpoint(const std::string& source) = 0;

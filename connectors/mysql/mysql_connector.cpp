@@ -3,8 +3,10 @@
 #include "connectors/mysql/mysql_binlog_source.h"
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/mysql/mysql_doctor.h"
+#include "connectors/mysql/mysql_poll_reader.h"
 #include "connectors/mysql/mysql_store.h"
 #include "connectors/mysql/mysql_trigger_source.h"
+#include "connectors/poll_capture.h"
 
 namespace smsbridge::mysql {
 
@@ -32,6 +34,7 @@ const config::Schema& sourceSchema() {
           duration("heartbeat_interval", "5s",
                    "capture: binlog. How often the server sends a heartbeat when the binlog is "
                    "idle; three missed heartbeats count as a lost connection."),
+          object("poll", poll::pollSchema(), "Settings of `capture: poll`."),
       },
       "",
       {}};
@@ -41,8 +44,8 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  bool ok =
-      readCommonSourceKeys(factory, name, "mysql", {"trigger", "binlog"}, section, diagnostics);
+  bool ok = readCommonSourceKeys(factory, name, "mysql", {"trigger", "binlog", "poll"}, section,
+                                 diagnostics);
   auto dsn = section.secret("dsn");
   if (!dsn) {
     diagnostics.add(section.at("dsn", dsn.error().message()));
@@ -70,6 +73,27 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
   }
   if (!ok) return std::nullopt;
   options.connect_timeout = section.duration("connect_timeout");
+  if (factory.capture == "poll") {
+    // Poll mode only SELECTs: the shop's user may be read-only, and the store then lives in
+    // another source's database (store.source).
+    poll::Settings settings;
+    settings.name = name;
+    settings.batch_size = static_cast<int>(section.integer("batch_size"));
+    if (!poll::readPollSettings(section.object("poll"), settings, diagnostics)) return std::nullopt;
+    factory.description = "MySQL database " + options.database + " on " + options.host + ":" +
+                          std::to_string(options.port);
+    factory.create_source = [settings, options](
+                                const std::vector<std::string>& tables,
+                                const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      poll::Settings s = settings;
+      s.tables = poll::tableSpecsFor(s.configured, tables);
+      s.prefix = prefix;
+      auto source =
+          poll::PollSource::create(std::move(s), std::make_unique<MysqlPollReader>(options));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+  }
   TriggerSourceConfig config;
   config.name = name;
   config.connection = options;
@@ -93,7 +117,7 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
       if (!source) return source.error();
       return std::unique_ptr<Source>(std::move(*source));
     };
-  } else {
+  } else if (factory.capture == "trigger") {
     factory.create_source = [config](const std::vector<std::string>& tables,
                                      const std::string& prefix) -> Result<std::unique_ptr<Source>> {
       TriggerSourceConfig c = config;

@@ -260,10 +260,40 @@ Result<EnqueueResult> MysqlStore::enqueue(std::span<const SmsJob> jobs,
                              params);
       if (!saved) return saved.error();
     }
+    for (const ShadowEntry& entry : checkpoint.shadow) {
+      const Param params[] = {checkpoint.source, entry.table, entry.pk, entry.state};
+      auto saved = c.execute("INSERT INTO " + table("shadow") +
+                                 " (source, tbl, pk, state, updated_at) VALUES (?, ?, ?, ?, "
+                                 "UTC_TIMESTAMP(3)) ON DUPLICATE KEY UPDATE state = "
+                                 "VALUES(state), updated_at = VALUES(updated_at)",
+                             params);
+      if (!saved) return saved.error();
+    }
     return Status::ok();
   });
   if (!status.isOk()) return status;
   return result;
+}
+
+Result<std::map<std::string, std::string>> MysqlStore::loadShadow(
+    const std::string& source, const std::string& table_name, std::span<const std::string> pks) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::string> states;
+  if (pks.empty()) return states;
+  auto conn = connection();
+  if (!conn) return conn.error();
+  std::vector<Param> params = {source, table_name};
+  std::string placeholders;
+  for (const std::string& pk : pks) {
+    placeholders += placeholders.empty() ? "?" : ",?";
+    params.emplace_back(pk);
+  }
+  auto rows = (*conn)->query("SELECT pk, state FROM " + table("shadow") +
+                                 " WHERE source = ? AND tbl = ? AND pk IN (" + placeholders + ")",
+                             params);
+  if (!rows) return rows.error();
+  for (const ResultRow& row : *rows) states.emplace(text(row[0]), text(row[1]));
+  return states;
 }
 
 Result<std::optional<std::string>> MysqlStore::loadCheckpoint(const std::string& source) {

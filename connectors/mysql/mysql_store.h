@@ -11,6 +11,7 @@
 //
 // Errors: as core/job_store.h. A lost connection is kTransient and the next call reconnects.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,9 @@ class MysqlStore final : public JobStore {
   Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                 const Checkpoint& checkpoint) override;
   Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override;
+  Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
+                                                        const std::string& table,
+                                                        std::span<const std::string> pks) override;
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;

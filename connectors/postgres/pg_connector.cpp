@@ -1,7 +1,9 @@
 #include "connectors/postgres/pg_connector.h"
 
+#include "connectors/poll_capture.h"
 #include "connectors/postgres/pg_doctor.h"
 #include "connectors/postgres/pg_logical_source.h"
+#include "connectors/postgres/pg_poll_reader.h"
 #include "connectors/postgres/pg_store.h"
 #include "connectors/postgres/pg_trigger_source.h"
 
@@ -38,6 +40,7 @@ const config::Schema& sourceSchema() {
           integer("retained_wal_warning_mb", 1024,
                   "capture: logical: warn when the slot keeps more than this much WAL on the "
                   "server (MB), a sign that capture is stopped or falling behind."),
+          object("poll", poll::pollSchema(), "Settings of `capture: poll`."),
       },
       "",
       {}};
@@ -47,8 +50,8 @@ const config::Schema& sourceSchema() {
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  bool ok =
-      readCommonSourceKeys(factory, name, "postgres", {"trigger", "logical"}, section, diagnostics);
+  bool ok = readCommonSourceKeys(factory, name, "postgres", {"trigger", "logical", "poll"}, section,
+                                 diagnostics);
   if (section.duration("connect_timeout") < std::chrono::seconds(1)) {
     diagnostics.add(section.at("connect_timeout", "must be at least 1s"));
     ok = false;
@@ -67,6 +70,26 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     ok = false;
   }
   if (!ok) return std::nullopt;
+  if (factory.capture == "poll") {
+    // Poll mode only SELECTs: the shop's user may be read-only, and the store then lives in
+    // another source's database (store.source).
+    poll::Settings settings;
+    settings.name = name;
+    settings.batch_size = static_cast<int>(section.integer("batch_size"));
+    if (!poll::readPollSettings(section.object("poll"), settings, diagnostics)) return std::nullopt;
+    factory.description = "PostgreSQL database of source '" + name + "'";
+    factory.create_source = [settings, dsn = *dsn, timeout = section.duration("connect_timeout")](
+                                const std::vector<std::string>& tables,
+                                const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+      poll::Settings s = settings;
+      s.tables = poll::tableSpecsFor(s.configured, tables);
+      s.prefix = prefix;
+      auto source =
+          poll::PollSource::create(std::move(s), std::make_unique<PgPollReader>(dsn, timeout));
+      if (!source) return source.error();
+      return std::unique_ptr<Source>(std::move(*source));
+    };
+  }
   TriggerSourceConfig config;
   config.name = name;
   config.dsn = *dsn;
@@ -95,7 +118,7 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
       if (!source) return source.error();
       return std::unique_ptr<Source>(std::move(*source));
     };
-  } else {
+  } else if (factory.capture == "trigger") {
     factory.create_source = [config](const std::vector<std::string>& tables,
                                      const std::string& prefix) -> Result<std::unique_ptr<Source>> {
       TriggerSourceConfig c = config;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/sql_ident.h"
@@ -209,10 +210,38 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
                           "updated_at = excluded.updated_at",
                       checkpoint.source, checkpoint.position);
     }
+    for (const ShadowEntry& entry : checkpoint.shadow) {
+      txn.exec_params("INSERT INTO " + table("shadow") +
+                          " (source, tbl, pk, state, updated_at) VALUES ($1, $2, $3, $4, now()) "
+                          "ON CONFLICT (source, tbl, pk) DO UPDATE SET state = excluded.state, "
+                          "updated_at = excluded.updated_at",
+                      checkpoint.source, entry.table, entry.pk, entry.state);
+    }
     return Status::ok();
   });
   if (!status.isOk()) return status;
   return result;
+}
+
+Result<std::map<std::string, std::string>> PostgresStore::loadShadow(
+    const std::string& source, const std::string& table_name, std::span<const std::string> pks) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::string> states;
+  if (pks.empty()) return states;
+  // The keys travel as one JSON array parameter: one round trip per page of polled rows, and
+  // no key text is ever spliced into the statement.
+  const std::string keys = nlohmann::json(std::vector<std::string>(pks.begin(), pks.end())).dump();
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    states.clear();
+    auto r = txn.exec_params("SELECT pk, state FROM " + table("shadow") +
+                                 " WHERE source = $1 AND tbl = $2 AND pk IN "
+                                 "(SELECT jsonb_array_elements_text($3::jsonb))",
+                             source, table_name, keys);
+    for (const auto& row : r) states.emplace(row[0].c_str(), row[1].c_str());
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return states;
 }
 
 Result<std::optional<std::string>> PostgresStore::loadCheckpoint(const std::string& source) {

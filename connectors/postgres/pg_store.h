@@ -10,6 +10,7 @@
 // kConfig (missing tables or privileges: the message says what to run or grant).
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,9 @@ class PostgresStore final : public JobStore {
   Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                 const Checkpoint& checkpoint) override;
   Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override;
+  Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
+                                                        const std::string& table,
+                                                        std::span<const std::string> pks) override;
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;

@@ -1,7 +1,8 @@
 #include "connectors/sqlite/sqlite_connector.h"
 
+#include "connectors/poll_capture.h"
 #include "connectors/sqlite/sqlite_db.h"
-
+#include "connectors/sqlite/sqlite_poll_reader.h"
 #include "connectors/sqlite/sqlite_store.h"
 #include "connectors/sqlite/sqlite_trigger_source.h"
 
@@ -23,6 +24,7 @@ const config::Schema& sourceSchema() {
           duration("retain_processed", "1d",
                    "How long processed rows stay in <prefix>changes for inspection before "
                    "they are purged."),
+          object("poll", poll::pollSchema(), "Settings of `capture: poll`."),
       },
       "",
       {}};
@@ -59,6 +61,41 @@ Result<bool> triggersInstalled(Database& db, const std::string& prefix, const st
   auto row = st->step();
   if (!row) return row.error();
   return st->columnInt(0) == 3;
+}
+
+std::function<Result<std::unique_ptr<JobStore>>(const std::string&)> storeFactory(
+    const std::string& path, std::chrono::milliseconds busy_timeout) {
+  return [path, busy_timeout](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
+    auto store = SqliteStore::create(path, prefix, busy_timeout);
+    if (!store) return store.error();
+    return std::unique_ptr<JobStore>(std::move(*store));
+  };
+}
+
+// `capture: poll`: the file is only read. It can still hold the store when the bridge may write
+// to it (the store opens it separately); with a read-only file, put the store elsewhere.
+std::optional<SourceFactory> parsePollSource(SourceFactory factory, const config::Section& section,
+                                             config::Diagnostics& diagnostics) {
+  poll::Settings settings;
+  settings.name = factory.name;
+  settings.batch_size = static_cast<int>(section.integer("batch_size"));
+  if (!poll::readPollSettings(section.object("poll"), settings, diagnostics)) return std::nullopt;
+  const std::string path = section.resolvePath("path");
+  const auto busy_timeout = section.duration("busy_timeout");
+  factory.description = "SQLite database " + path;
+  factory.create_source = [settings, path, busy_timeout](
+                              const std::vector<std::string>& tables,
+                              const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+    poll::Settings s = settings;
+    s.tables = poll::tableSpecsFor(s.configured, tables);
+    s.prefix = prefix;
+    auto source = poll::PollSource::create(std::move(s),
+                                           std::make_unique<SqlitePollReader>(path, busy_timeout));
+    if (!source) return source.error();
+    return std::unique_ptr<Source>(std::move(*source));
+  };
+  factory.create_store = storeFactory(path, busy_timeout);
+  return factory;
 }
 
 }  // namespace
@@ -109,8 +146,17 @@ std::vector<DoctorCheck> runDoctor(const std::string& path, std::chrono::millise
 std::optional<SourceFactory> parseSource(const std::string& name, const config::Section& section,
                                          config::Diagnostics& diagnostics) {
   SourceFactory factory;
-  if (!readCommonSourceKeys(factory, name, "sqlite", {"trigger"}, section, diagnostics)) {
+  if (!readCommonSourceKeys(factory, name, "sqlite", {"trigger", "poll"}, section, diagnostics)) {
     return std::nullopt;
+  }
+  if (factory.capture == "poll") {
+    auto parsed = parsePollSource(std::move(factory), section, diagnostics);
+    if (parsed) {
+      parsed->doctor =
+          [path = section.resolvePath("path"), busy_timeout = section.duration("busy_timeout")](
+              const DoctorRequest& request) { return runDoctor(path, busy_timeout, request); };
+    }
+    return parsed;
   }
   TriggerSourceConfig config;
   config.name = name;
@@ -131,11 +177,7 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
   factory.doctor = [config](const DoctorRequest& request) {
     return runDoctor(config.path, config.busy_timeout, request);
   };
-  factory.create_store = [config](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
-    auto store = SqliteStore::create(config.path, prefix, config.busy_timeout);
-    if (!store) return store.error();
-    return std::unique_ptr<JobStore>(std::move(*store));
-  };
+  factory.create_store = storeFactory(config.path, config.busy_timeout);
   return factory;
 }
 

@@ -7,12 +7,13 @@ namespace smsbridge::sqlite {
 
 Result<std::unique_ptr<Database>> Database::open(const std::string& path, OpenMode mode,
                                                  std::chrono::milliseconds busy_timeout) {
-  if (mode == OpenMode::kExisting && !std::filesystem::exists(path)) {
+  if (mode != OpenMode::kCreateIfMissing && !std::filesystem::exists(path)) {
     return configError("SQLite database '" + path +
                        "' does not exist; check the path in the config (relative paths are "
                        "resolved against the config file's directory)");
   }
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+  int flags = SQLITE_OPEN_FULLMUTEX;
+  flags |= mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (mode == OpenMode::kCreateIfMissing) flags |= SQLITE_OPEN_CREATE;
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -23,7 +24,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, OpenMo
   // Reading the schema forces SQLite to read the header: a file that is not a database or is
   // corrupt fails here, at start-up, rather than on the first change.
   SMSBRIDGE_RETURN_IF_ERROR(db->exec("SELECT count(*) FROM sqlite_master"));
-  if (sqlite3_db_readonly(raw, "main") == 1) {
+  if (mode != OpenMode::kReadOnly && sqlite3_db_readonly(raw, "main") == 1) {
     return configError("SQLite database '" + path +
                        "' is read-only for this user; smsbridge needs write access to it and "
                        "to its directory (for the -wal and -shm files)");

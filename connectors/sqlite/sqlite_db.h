@@ -22,8 +22,9 @@ class Statement;
 class Database {
  public:
   enum class OpenMode {
-    kExisting,        // the file must exist (a source database)
-    kCreateIfMissing  // the store may create it
+    kExisting,         // the file must exist (a source database)
+    kCreateIfMissing,  // the store may create it
+    kReadOnly          // the file must exist and is only read (`poll` capture)
   };
 
   static Result<std::unique_ptr<Database>> open(const std::string& path, OpenMode mode,

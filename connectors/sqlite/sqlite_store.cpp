@@ -242,10 +242,43 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
       save->bind(1, checkpoint.source).bind(2, checkpoint.position);
       SMSBRIDGE_RETURN_IF_ERROR(save->run());
     }
-    return Status::ok();
+    return saveShadow(checkpoint);
   });
   if (!status.isOk()) return status;
   return result;
+}
+
+Status SqliteStore::saveShadow(const Checkpoint& checkpoint) {
+  if (checkpoint.shadow.empty()) return Status::ok();
+  auto upsert = db_->prepare(
+      "INSERT INTO " + table("shadow") +
+      " (source, tbl, pk, state, updated_at) VALUES (?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now')) "
+      "ON CONFLICT(source, tbl, pk) DO UPDATE SET state = excluded.state, "
+      "updated_at = excluded.updated_at");
+  if (!upsert) return upsert.error();
+  for (const ShadowEntry& entry : checkpoint.shadow) {
+    upsert->reset();
+    upsert->bind(1, checkpoint.source).bind(2, entry.table).bind(3, entry.pk).bind(4, entry.state);
+    SMSBRIDGE_RETURN_IF_ERROR(upsert->run());
+  }
+  return Status::ok();
+}
+
+Result<std::map<std::string, std::string>> SqliteStore::loadShadow(
+    const std::string& source, const std::string& table_name, std::span<const std::string> pks) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::string> states;
+  auto st = db_->prepare("SELECT state FROM " + table("shadow") +
+                         " WHERE source = ? AND tbl = ? AND pk = ?");
+  if (!st) return st.error();
+  for (const std::string& pk : pks) {
+    st->reset();
+    st->bind(1, source).bind(2, table_name).bind(3, pk);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row) states.emplace(pk, st->columnText(0));
+  }
+  return states;
 }
 
 Result<std::optional<std::string>> SqliteStore::loadCheckpoint(const std::string& source) {

@@ -4,6 +4,7 @@
 // By default it lives in the source database file itself, so the statuses are written back
 // where the shop's staff can query them.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,9 @@ class SqliteStore final : public JobStore {
   Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                 const Checkpoint& checkpoint) override;
   Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override;
+  Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
+                                                        const std::string& table,
+                                                        std::span<const std::string> pks) override;
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;
@@ -47,6 +51,7 @@ class SqliteStore final : public JobStore {
   Status inTransaction(F&& body);
   // Inside a transaction: writes one outcome's attempts and status. `lease_lost` tells whether
   // the job was still ours to update.
+  Status saveShadow(const Checkpoint& checkpoint);
   Status applyOutcome(const JobOutcome& outcome, const std::string& owner,
                       const std::string& now_text, bool& lease_lost);
 

@@ -1,0 +1,216 @@
+// `poll` capture on the real PostgreSQL from scripts/test-services.sh, read through a session
+// that may not write, with the store in a separate SQLite file: the read-only deployment.
+// Each test works on its own table and store file, so tests are independent and rerunnable.
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
+
+#include "connectors/poll_capture.h"
+#include "connectors/postgres/pg_poll_reader.h"
+#include "connectors/sqlite/sqlite_store.h"
+#include "tests/integration/test_env.h"
+
+namespace smsbridge::postgres {
+namespace {
+
+using std::chrono::milliseconds;
+
+class PostgresPollTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SMSBRIDGE_REQUIRE_PG_DSN(dsn);
+    dsn_ = dsn;
+    std::random_device random;
+    tag_ = "pgp" + std::to_string(random() % 1'000'000'000);
+    orders_ = tag_ + "_orders";
+    exec("CREATE TABLE " + orders_ +
+         " (id serial PRIMARY KEY, status text, total numeric(20,2), "
+         "updated_at timestamptz NOT NULL DEFAULT now())");
+    // The bridge's session may not write at all: every transaction it opens is read-only.
+    // (A SELECT-only role would be the stricter test, but the test services' role may not
+    // create roles or let them log in; see the report of this change.)
+    ro_dsn_ = dsn_ + (dsn_.find('?') == std::string::npos ? "?" : "&") +
+              "options=-c%20default_transaction_read_only%3Don";
+    store_path_ = (std::filesystem::temp_directory_path() / (tag_ + "_bridge.db")).string();
+    auto store = sqlite::SqliteStore::create(store_path_, "smsbridge_", milliseconds(1000));
+    ASSERT_TRUE(store);
+    store_ = std::move(*store);
+    ASSERT_TRUE(store_->migrate().isOk());
+  }
+
+  void TearDown() override {
+    if (dsn_.empty()) return;
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(store_path_ + suffix);
+    exec("DROP TABLE IF EXISTS " + orders_);
+  }
+
+  void exec(const std::string& sql) {
+    pqxx::connection conn(dsn_);
+    pqxx::nontransaction txn(conn);
+    txn.exec("SET client_min_messages = warning");
+    txn.exec(sql);
+  }
+
+  std::unique_ptr<Source> source(int batch_size = 100) {
+    poll::Settings s;
+    s.name = "shop";
+    s.batch_size = batch_size;
+    s.overlap = std::chrono::minutes(5);
+    poll::TableSpec t;
+    t.table = orders_;
+    t.change_column = "updated_at";
+    s.tables.push_back(t);
+    auto src = poll::PollSource::create(
+        std::move(s), std::make_unique<PgPollReader>(ro_dsn_, milliseconds(5000)));
+    EXPECT_TRUE(src) << src.error().toString();
+    if (!src) return nullptr;
+    (*src)->attachShadowStore(*store_);
+    auto checkpoint = store_->loadCheckpoint("shop");
+    EXPECT_TRUE(checkpoint);
+    Status started = (*src)->start(checkpoint->value_or(""));
+    EXPECT_TRUE(started.isOk()) << started.toString();
+    return std::unique_ptr<Source>(std::move(*src));
+  }
+
+  std::vector<ChangeEvent> drain(Source& src) {
+    std::vector<ChangeEvent> events;
+    for (int guard = 0; guard < 100; ++guard) {
+      auto batch = src.poll(milliseconds(0));
+      EXPECT_TRUE(batch) << batch.error().toString();
+      if (!batch || batch->position.empty()) break;
+      auto enq = store_->enqueue({}, Checkpoint{"shop", batch->position, batch->shadow});
+      EXPECT_TRUE(enq) << enq.error().toString();
+      events.insert(events.end(), batch->events.begin(), batch->events.end());
+    }
+    return events;
+  }
+
+  std::string dsn_, ro_dsn_, tag_, orders_, store_path_;
+  std::unique_ptr<sqlite::SqliteStore> store_;
+};
+
+TEST_F(PostgresPollTest, ReadOnlySessionCapturesInsertsAndUpdatesWithBeforeImages) {
+  exec("INSERT INTO " + orders_ + " (status, total) VALUES ('processing', 10)");
+  auto src = source();
+  EXPECT_TRUE(drain(*src).empty()) << "the first round is a baseline";
+
+  exec("INSERT INTO " + orders_ + " (status, total) VALUES ('processing', 20.5)");
+  exec("UPDATE " + orders_ + " SET status = 'completed', updated_at = now() WHERE id = 1");
+  auto events = drain(*src);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].pk, "1");
+  EXPECT_EQ(events[0].op, Op::kUpdate);
+  EXPECT_EQ(*events[0].before->find("status"), Value("processing"));
+  EXPECT_EQ(*events[0].after->find("status"), Value("completed"));
+  EXPECT_EQ(events[1].pk, "2");
+  EXPECT_EQ(events[1].op, Op::kInsert);
+  EXPECT_EQ(events[1].after->find("total")->toNumber(), 20.5);
+  EXPECT_TRUE(drain(*src).empty()) << "re-reading the overlap makes no events";
+}
+
+TEST_F(PostgresPollTest, TransactionCommittingAfterLaterOnesIsCaptured) {
+  exec("INSERT INTO " + orders_ + " (status) VALUES ('processing')");
+  auto src = source();
+  drain(*src);
+
+  // A: begins first (its now() is the earlier time), writes, and stays open.
+  pqxx::connection a_conn(dsn_);
+  pqxx::work a(a_conn);
+  a.exec("UPDATE " + orders_ + " SET status = 'completed', updated_at = now() WHERE id = 1");
+  // B: begins and commits later; the bridge sees it and its higher updated_at.
+  std::this_thread::sleep_for(milliseconds(20));  // distinct timestamps, not a timing assertion
+  exec("INSERT INTO " + orders_ + " (status) VALUES ('new')");
+  auto seen = drain(*src);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].pk, "2");
+  // A commits now, with an updated_at older than B's: `updated_at > last` would skip it.
+  a.commit();
+  auto late = drain(*src);
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].pk, "1");
+  EXPECT_EQ(*late[0].before->find("status"), Value("processing"));
+  EXPECT_TRUE(drain(*src).empty());
+}
+
+TEST_F(PostgresPollTest, RestartFromTheDurableCheckpointLosesAndDuplicatesNothing) {
+  exec("INSERT INTO " + orders_ + " (status) SELECT 'new' FROM generate_series(1, 5)");
+  drain(*source(2));
+  exec("UPDATE " + orders_ + " SET status = 'paid', updated_at = now()");
+
+  auto lost = source(2)->poll(milliseconds(0));  // read, then "crash" before the enqueue
+  ASSERT_TRUE(lost);
+  ASSERT_EQ(lost->events.size(), 2u);
+
+  auto events = drain(*source(2));
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[0].position, lost->events[0].position) << "same change, same dedup key";
+  EXPECT_TRUE(drain(*source(2)).empty());
+}
+
+TEST_F(PostgresPollTest, TimestampWithoutTimeZoneAndVersionColumnsWork) {
+  // Odoo's write_date is `timestamp without time zone` in UTC; the session here is not UTC, so
+  // a bound computed in the wrong zone would be hours off and miss or re-read rows.
+  exec("ALTER TABLE " + orders_ +
+       " ALTER COLUMN updated_at TYPE timestamp USING updated_at AT TIME ZONE 'UTC', "
+       "ADD COLUMN version bigint NOT NULL DEFAULT 1");
+  exec("INSERT INTO " + orders_ + " (status, updated_at) VALUES ('draft', '2026-11-22 10:00:00')");
+  ro_dsn_ += "%20-c%20TimeZone%3DAmerica/Los_Angeles";
+  auto src = source();
+  drain(*src);
+  exec("INSERT INTO " + orders_ + " (status, updated_at) VALUES ('draft', '2026-11-22 10:10:00')");
+  ASSERT_EQ(drain(*src).size(), 1u);
+  exec("UPDATE " + orders_ +
+       " SET status = 'sale', updated_at = '2026-11-22 10:07:00' WHERE id = 1");
+  auto late = drain(*src);
+  ASSERT_EQ(late.size(), 1u) << "older than the highest seen, inside the 5 minute overlap";
+  EXPECT_EQ(late[0].pk, "1");
+  exec("UPDATE " + orders_ +
+       " SET status = 'cancel', updated_at = '2026-11-22 09:00:00' WHERE id = 1");
+  EXPECT_TRUE(drain(*src).empty()) << "older than the overlap: the documented limit";
+
+  poll::Settings s;
+  s.name = "shop-v";
+  s.version_overlap = 10;
+  poll::TableSpec t;
+  t.table = orders_;
+  t.change_column = "version";
+  t.kind = poll::ChangeKind::kVersion;
+  s.tables.push_back(t);
+  auto v = poll::PollSource::create(std::move(s),
+                                    std::make_unique<PgPollReader>(ro_dsn_, milliseconds(5000)));
+  ASSERT_TRUE(v);
+  (*v)->attachShadowStore(*store_);
+  ASSERT_TRUE((*v)->start("").isOk());
+  auto baseline = (*v)->poll(milliseconds(0));
+  ASSERT_TRUE(baseline) << baseline.error().toString();
+  EXPECT_TRUE(baseline->events.empty());
+  EXPECT_NE(baseline->position.find("\"mark\":1"), std::string::npos) << baseline->position;
+}
+
+TEST_F(PostgresPollTest, MissingPrimaryKeyOrColumnIsAConfigError) {
+  auto src = poll::PollSource::create(
+      poll::Settings{.name = "shop",
+                     .tables = {poll::TableSpec{.table = orders_,
+                                                .change_column = "modified",
+                                                .kind = poll::ChangeKind::kTimestamp,
+                                                .watch = {}}},
+                     .configured = {},
+                     .prefix = "smsbridge_",
+                     .overlap = std::chrono::minutes(5),
+                     .version_overlap = 0,
+                     .batch_size = 10},
+      std::make_unique<PgPollReader>(ro_dsn_, milliseconds(5000)));
+  ASSERT_TRUE(src);
+  (*src)->attachShadowStore(*store_);
+  Status st = (*src)->start("");
+  EXPECT_EQ(st.category(), ErrorCategory::kConfig) << st.toString();
+  EXPECT_NE(st.message().find("modified"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace smsbridge::postgres
