@@ -233,6 +233,10 @@ class CurlHttpClient final : public HttpTransport,
 
     setMethod(t);
     for (const auto& [name, value] : r.headers) {
+      // A line break inside a header would let a value smuggle extra headers or a request.
+      if ((name + value).find_first_of("\r\n") != std::string::npos) {
+        return "header " + name + " contains a line break";
+      }
       // "Name;" is how curl is told to send a header with an empty value.
       std::string line = value.empty() ? name + ";" : name + ": " + value;
       t.header_list = curl_slist_append(t.header_list, line.c_str());

@@ -1,9 +1,13 @@
 #include "core/http_client.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -195,6 +199,17 @@ TEST_F(HttpClientTest, OtherMethodsKeepTheirNameAndBody) {
   EXPECT_EQ(seen[1].body, "{\"a\":1}");
   EXPECT_EQ(seen[2].method, "POST");
   EXPECT_EQ(seen[2].header("content-length"), "0");
+}
+
+TEST_F(HttpClientTest, HeaderWithALineBreakIsRefusedBeforeSending) {
+  auto c = client();
+  HttpRequest request = get(server_.url("/inject"));
+  request.headers = {{"X-Note", "a\r\nX-Injected: 1"}};
+
+  HttpResponse response = send(*c, request);
+
+  EXPECT_EQ(response.error, HttpError::kOther);
+  EXPECT_EQ(server_.requestCount(), 0u);
 }
 
 TEST_F(HttpClientTest, SequentialRequestsReuseOneConnection) {
@@ -421,15 +436,16 @@ TEST_F(HttpClientTest, DestroyingEverythingWithTransfersInFlightIsSafe) {
 class HttpsClientTest : public HttpClientTest {
  protected:
   void SetUp() override {
-    testing::TlsIdentity identity = testing::makeSelfSignedIdentity();
-    tls_server_ = std::make_unique<TestHttpServer>(identity);
+    identity_ = testing::makeSelfSignedIdentity();
+    tls_server_ = std::make_unique<TestHttpServer>(identity_);
     ca_file_ = dir_.file("ca.pem");
-    std::ofstream(ca_file_) << identity.certificate_pem;
+    std::ofstream(ca_file_) << identity_.certificate_pem;
     other_ca_file_ = dir_.file("other.pem");
     std::ofstream(other_ca_file_) << testing::makeSelfSignedIdentity().certificate_pem;
   }
 
   TempDir dir_;
+  testing::TlsIdentity identity_;
   std::unique_ptr<TestHttpServer> tls_server_;
   std::string ca_file_;
   std::string other_ca_file_;
@@ -444,6 +460,27 @@ TEST_F(HttpsClientTest, TrustedCaFileSucceeds) {
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "ok");
+}
+
+TEST_F(HttpsClientTest, TrustedCaDirectorySucceeds) {
+  // A CA directory holds certificates named by subject hash, as c_rehash lays them out.
+  BIO* bio = BIO_new_mem_buf(identity_.certificate_pem.data(),
+                             static_cast<int>(identity_.certificate_pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  ASSERT_NE(cert, nullptr);
+  char name[32];
+  snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(cert));
+  X509_free(cert);
+  BIO_free(bio);
+  std::filesystem::create_directory(dir_.file("cas"));
+  std::ofstream(dir_.file("cas/" + std::string(name))) << identity_.certificate_pem;
+  options_.ca_path = dir_.file("cas");
+  auto c = client();
+
+  HttpResponse response = send(*c, get(tls_server_->url("/secure")));
+
+  EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
+  EXPECT_EQ(response.status, 200);
 }
 
 TEST_F(HttpsClientTest, RequestsOverTlsReuseOneConnection) {
