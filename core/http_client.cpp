@@ -122,6 +122,8 @@ struct Transfer {
   Clock::time_point started;
   std::size_t max_body = 0;
   bool too_large = false;
+  int sends = 0;  // how often libcurl was about to write the request
+  bool resend_refused = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
   ~Transfer() {
@@ -230,6 +232,8 @@ class CurlHttpClient final : public HttpTransport,
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlHttpClient::headerCallback);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &CurlHttpClient::prereqCallback);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
 
     setMethod(t);
     for (const auto& [name, value] : r.headers) {
@@ -306,6 +310,17 @@ class CurlHttpClient final : public HttpTransport,
     }
     t->response.body.append(data, bytes);
     return bytes;
+  }
+
+  // When a reused connection closes before any reply, libcurl sends the request again on a
+  // fresh one. The server may have taken the first copy, so for us that resend can be a
+  // duplicate SMS: refuse it and report the outcome as ambiguous instead.
+  static int prereqCallback(void* transfer_ptr, char* /*remote_ip*/, char* /*local_ip*/,
+                            int /*remote_port*/, int /*local_port*/) {
+    auto* t = static_cast<Transfer*>(transfer_ptr);
+    if (++t->sends == 1) return CURL_PREREQFUNC_OK;
+    t->resend_refused = true;
+    return CURL_PREREQFUNC_ABORT;
   }
 
   static size_t headerCallback(char* data, size_t size, size_t count, void* transfer_ptr) {
@@ -432,7 +447,11 @@ class CurlHttpClient final : public HttpTransport,
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     r.status = static_cast<int>(status);
     r.error = classify(t, code);
-    if (r.error == HttpError::kTooLarge) {
+    if (t.resend_refused) {
+      r.error_message =
+          "the reused connection closed before any reply; the request may have arrived, so it "
+          "was not sent again";
+    } else if (r.error == HttpError::kTooLarge) {
       r.error_message =
           "response exceeds max_response_bytes=" + std::to_string(options_.max_response_bytes);
     } else if (r.error != HttpError::kNone) {
@@ -444,6 +463,7 @@ class CurlHttpClient final : public HttpTransport,
   static HttpError classify(Transfer& t, CURLcode code) {
     if (code == CURLE_OK) return HttpError::kNone;
     if (t.too_large || code == CURLE_FILESIZE_EXCEEDED) return HttpError::kTooLarge;
+    if (t.resend_refused) return HttpError::kOther;
     switch (code) {
       case CURLE_COULDNT_RESOLVE_HOST:
       case CURLE_COULDNT_RESOLVE_PROXY:

@@ -196,6 +196,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       case TestHttpServer::Behaviour::kCloseMidResponse:
         cutShort();
         return;
+      case TestHttpServer::Behaviour::kCloseAfterRequest: {
+        boost::system::error_code ignored;
+        socket().close(ignored);
+        return;
+      }
       case TestHttpServer::Behaviour::kRespond:
         respond(std::move(reply));
         return;

@@ -47,6 +47,7 @@ class TestHttpServer {
     kStallOnAccept,      // accept the connection, never read from it (nor handshake TLS)
     kStallAfterRequest,  // read the request, never answer
     kCloseMidResponse,   // send the headers and part of the body, then close
+    kCloseAfterRequest,  // read the request, then close without a byte of answer
   };
 
   TestHttpServer();                               // plain HTTP

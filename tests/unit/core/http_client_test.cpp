@@ -346,6 +346,24 @@ TEST_F(HttpClientTest, ConnectionClosedMidResponseIsOther) {
   EXPECT_EQ(response.error, HttpError::kOther) << response.error_message;
 }
 
+TEST_F(HttpClientTest, RequestIsNeverSentTwiceWhenAReusedConnectionDies) {
+  // The server takes the second request on a kept-alive connection and closes without an
+  // answer. libcurl would quietly resend it on a fresh connection: a possible duplicate SMS.
+  auto c = client();
+  ASSERT_EQ(send(*c, get(server_.url("/warm-up"))).status, 200);
+  server_.setBehaviour(TestHttpServer::Behaviour::kCloseAfterRequest);
+  HttpRequest post;
+  post.url = server_.url("/sms");
+  post.body = "to=+48123456789";
+
+  HttpResponse response = send(*c, post);
+
+  EXPECT_EQ(response.error, HttpError::kOther) << response.error_message;
+  int copies = 0;
+  for (const auto& r : server_.requests()) copies += r.target == "/sms";
+  EXPECT_EQ(copies, 1);
+}
+
 TEST_F(HttpClientTest, HttpProxyFromTheEnvironmentIsUsed) {
   // The test server plays the proxy: a proxied request carries the absolute URI.
   ScopedEnv proxy("http_proxy", server_.url("").c_str());
