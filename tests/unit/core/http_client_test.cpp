@@ -177,6 +177,34 @@ TEST_F(HttpClientTest, PostSendsBodyWithoutExpectContinue) {
   EXPECT_EQ(seen.header("expect"), "");
 }
 
+TEST_F(HttpClientTest, LargeResponsesArriveWhole) {
+  // Several megabytes take many socket wake-ups; a missed one would stall until the timeout.
+  options_.max_response_bytes = 8 * 1024 * 1024;
+  auto c = client();
+  for (bool chunked : {false, true}) {
+    std::string body(3 * 1024 * 1024 + 17, 'z');
+    body[12345] = 'y';
+    server_.respondWith(
+        [body, chunked](const RecordedRequest&) { return reply(200, body, chunked); });
+
+    HttpResponse response = send(*c, get(server_.url("/large")));
+
+    EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
+    EXPECT_TRUE(response.body == body) << "chunked=" << chunked;
+  }
+}
+
+TEST_F(HttpClientTest, HostNamesWork) {
+  // localhost may resolve to ::1 first, where nothing listens; 127.0.0.1 must still be reached.
+  auto c = client();
+
+  HttpResponse response =
+      send(*c, get("http://localhost:" + std::to_string(server_.port()) + "/named"));
+
+  EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
+  EXPECT_EQ(response.status, 200);
+}
+
 TEST_F(HttpClientTest, OtherMethodsKeepTheirNameAndBody) {
   auto c = client();
   HttpRequest del = get(server_.url("/x"));
