@@ -271,8 +271,8 @@ class CurlHttpClient final : public HttpTransport,
   }
 
   void failLater(std::unique_ptr<Transfer> transfer, std::string problem) {
-    spdlog::warn("HTTP request could not be started. url={} error=\"{}\"", transfer->request.url,
-                 problem);
+    // No URL in the log: some provider APIs carry credentials in the query string.
+    spdlog::warn("HTTP request could not be started. error=\"{}\"", problem);
     std::shared_ptr<Transfer> owned(std::move(transfer));
     boost::asio::post(io_, [self = shared_from_this(), owned, problem = std::move(problem)] {
       if (self->shut_down_) return;
