@@ -8,7 +8,9 @@
 // Providers see only HttpTransport, so their tests can run over a scripted fake.
 //
 // Threading: execute() and shutdown() are called on the io_context's thread; callbacks run
-// there too, never inline from execute().
+// there too, never inline from execute(). The io_context must outlive the client. Transfers in
+// flight keep the client alive, so dropping the last reference does not abort them: call
+// shutdown() for that.
 
 #include <chrono>
 #include <cstddef>
@@ -39,7 +41,8 @@ enum class HttpError {
   kTimeout,         // connected, but no complete response within the total timeout: ambiguous
   kTls,             // TLS handshake or certificate verification failed; the request never left
   kTooLarge,        // the response exceeded max_response_bytes
-  kOther,           // anything else (reset mid-response, protocol error): ambiguous
+  kOther,           // anything else (reset mid-response, protocol error, a request that
+                    // cannot be built): treat as ambiguous
 };
 
 std::string_view httpErrorName(HttpError error);
@@ -50,7 +53,7 @@ struct HttpResponse {
   int status = 0;             // 0 when no response arrived
   HttpHeaders headers;        // names lower-cased
   std::string body;
-  std::chrono::milliseconds elapsed{0};
+  std::chrono::milliseconds elapsed{0};  // from execute() to completion, queueing included
 
   // The first header with this (case-insensitive) name, or empty.
   std::string header(std::string_view name) const;
@@ -71,8 +74,9 @@ class HttpTransport {
 struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds timeout{15000};  // the whole request, connect included
-  std::string ca_file;                       // PEM bundle; empty: the system default
-  std::string ca_path;                       // directory of hashed certificates; empty: default
+  // Trusted roots. Setting either replaces the system store (it does not add to it).
+  std::string ca_file;  // PEM bundle; empty: the system default
+  std::string ca_path;  // directory of hashed certificates; empty: default
   std::size_t max_response_bytes = 1 << 20;
   long max_connections_per_host = 0;  // 0: libcurl's default (no limit)
   std::string user_agent = "smsbridge";
