@@ -78,7 +78,8 @@ class PostgresDoctorTest : public ::testing::Test {
 
 TEST_F(PostgresDoctorTest, LogicalOnTheTestServerHasNoFailure) {
   exec("ALTER TABLE " + orders_ + " REPLICA IDENTITY FULL");
-  auto checks = runDoctor({dsn_}, request("logical", ordersNeeds()));
+  auto checks =
+      runDoctor({dsn_, std::chrono::seconds(10), "", ""}, request("logical", ordersNeeds()));
   for (const auto& c : checks) EXPECT_NE(c.level, CheckLevel::kFail) << dump(checks);
   for (const char* name :
        {"server version", "wal_level", "replication capacity", "replication role"}) {
@@ -106,14 +107,16 @@ TEST_F(PostgresDoctorTest, TriggerCaptureAfterSetupIsAllOk) {
   auto source = PgTriggerSource::create(std::move(config));
   ASSERT_TRUE(source) << source.error().toString();
 
-  auto before = runDoctor({dsn_}, request("trigger", ordersNeeds()));
+  auto before =
+      runDoctor({dsn_, std::chrono::seconds(10), "", ""}, request("trigger", ordersNeeds()));
   ASSERT_NE(find(before, "trigger " + orders_), nullptr) << dump(before);
   EXPECT_EQ(find(before, "trigger " + orders_)->level, CheckLevel::kFail);
   EXPECT_EQ(find(before, "trigger " + orders_)->fix, "smsbridge setup -c <config>");
 
   Status setup = (*source)->setup();
   ASSERT_TRUE(setup.isOk()) << setup.toString();
-  auto after = runDoctor({dsn_}, request("trigger", ordersNeeds()));
+  auto after =
+      runDoctor({dsn_, std::chrono::seconds(10), "", ""}, request("trigger", ordersNeeds()));
   for (const auto& c : after) EXPECT_EQ(c.level, CheckLevel::kOk) << dump(after);
 }
 
@@ -124,7 +127,8 @@ TEST_F(PostgresDoctorTest, RoleWithoutReplicationOrSelectGetsTheGrants) {
   // Log in as the test role and become the limited one for the whole session.
   const std::string dsn = dsn_ + (dsn_.find('?') == std::string::npos ? "?" : "&") +
                           "options=-c%20role%3D" + limitedRole();
-  auto checks = runDoctor({dsn}, request("logical", ordersNeeds()));
+  auto checks =
+      runDoctor({dsn, std::chrono::seconds(10), "", ""}, request("logical", ordersNeeds()));
 
   const DoctorCheck* role = find(checks, "replication role");
   ASSERT_NE(role, nullptr) << dump(checks);
@@ -145,7 +149,8 @@ TEST_F(PostgresDoctorTest, RoleWithoutReplicationOrSelectGetsTheGrants) {
 
 TEST_F(PostgresDoctorTest, ReplicaIdentityNothingWithOldValuesFailsWithTheAlter) {
   exec("ALTER TABLE " + orders_ + " REPLICA IDENTITY NOTHING");
-  auto checks = runDoctor({dsn_}, request("logical", ordersNeeds()));
+  auto checks =
+      runDoctor({dsn_, std::chrono::seconds(10), "", ""}, request("logical", ordersNeeds()));
   const DoctorCheck* identity = find(checks, "replica identity " + orders_);
   ASSERT_NE(identity, nullptr) << dump(checks);
   EXPECT_EQ(identity->level, CheckLevel::kFail);
@@ -153,7 +158,7 @@ TEST_F(PostgresDoctorTest, ReplicaIdentityNothingWithOldValuesFailsWithTheAlter)
 
   // DEFAULT publishes the key only: old.status is still not there.
   exec("ALTER TABLE " + orders_ + " REPLICA IDENTITY DEFAULT");
-  checks = runDoctor({dsn_}, request("logical", ordersNeeds()));
+  checks = runDoctor({dsn_, std::chrono::seconds(10), "", ""}, request("logical", ordersNeeds()));
   identity = find(checks, "replica identity " + orders_);
   ASSERT_NE(identity, nullptr);
   EXPECT_EQ(identity->level, CheckLevel::kFail);
@@ -163,7 +168,7 @@ TEST_F(PostgresDoctorTest, ReplicaIdentityNothingWithOldValuesFailsWithTheAlter)
 TEST_F(PostgresDoctorTest, MissingTableAndMistypedColumnFail) {
   DoctorRequest r = request("poll", {orders_, {"status", "phnoe"}, {}});
   r.tables.push_back({tag_ + "_nope", {"id"}, {}});
-  auto checks = runDoctor({dsn_}, r);
+  auto checks = runDoctor({dsn_, std::chrono::seconds(10), "", ""}, r);
   const DoctorCheck* typo = find(checks, "table " + orders_);
   ASSERT_NE(typo, nullptr) << dump(checks);
   EXPECT_EQ(typo->level, CheckLevel::kFail);
@@ -179,7 +184,8 @@ TEST_F(PostgresDoctorTest, ConnectionFailureIsOneFailNotACrash) {
   auto colon = bad.rfind(':', at);
   ASSERT_NE(at, std::string::npos);
   bad.replace(colon + 1, at - colon - 1, "wrong-password");
-  auto checks = runDoctor({bad, std::chrono::seconds(5)}, request("logical", ordersNeeds()));
+  auto checks =
+      runDoctor({bad, std::chrono::seconds(5), "", ""}, request("logical", ordersNeeds()));
   ASSERT_EQ(checks.size(), 1u) << dump(checks);
   EXPECT_EQ(checks[0].name, "connection");
   EXPECT_EQ(checks[0].level, CheckLevel::kFail);
