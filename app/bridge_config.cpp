@@ -77,8 +77,15 @@ const config::Schema& sourceSchema() {
              {
                  required(oneOf("type", registeredTypes(connectorRegistry()), "Database kind.")),
                  oneOf("capture", {"trigger", "logical", "binlog", "poll"}, "trigger",
-                       "Capture mode: `trigger` installs triggers that record changes in "
-                       "<prefix>changes (needs DDL rights; works everywhere)."),
+                       "Capture mode. `trigger` (every database): installed triggers record "
+                       "changes in <prefix>changes; needs DDL rights, works on shared hosting. "
+                       "`logical` (PostgreSQL): pgoutput logical replication; needs "
+                       "wal_level=logical and the REPLICATION attribute. `binlog` "
+                       "(MySQL/MariaDB): reads the ROW binlog as a replica; needs REPLICATION "
+                       "SLAVE/CLIENT. `poll` (every database): re-reads rows with an overlap "
+                       "window and compares them with a shadow copy; read-only access is "
+                       "enough, deletes are not seen, latency is about poll_interval. "
+                       "`smsbridge doctor` checks what the chosen mode needs."),
                  stringList("tables", {},
                             "Tables to capture. Default: every table a mapping of this source "
                             "reads."),

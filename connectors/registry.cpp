@@ -20,10 +20,10 @@ bool readCommonSourceKeys(SourceFactory& factory, const std::string& name, std::
   if (std::find(captures.begin(), captures.end(), factory.capture) == captures.end()) {
     std::string available;
     for (std::string_view c : captures)
-      available += (available.empty() ? "" : " or ") + std::string(c);
+      available += (available.empty() ? "" : ", ") + std::string(c);
     diagnostics.add(section.at("capture", "capture mode '" + factory.capture +
-                                              "' is not available yet for " + factory.type +
-                                              " sources; use " + available));
+                                              "' does not exist for " + factory.type +
+                                              " sources; use one of: " + available));
     ok = false;
   }
   if (section.integer("batch_size") < 1) {

@@ -32,11 +32,11 @@ Parsed parse(const std::string& yaml) {
   return out;
 }
 
-TEST(MysqlConnectorTest, TriggerAndBinlogCaptureAreAvailable) {
+TEST(MysqlConnectorTest, TriggerBinlogAndPollCaptureAreAvailable) {
   Parsed p = parse("dsn: mysql://u:p@h/db\ncapture: logical\n");
   EXPECT_FALSE(p.factory);
-  EXPECT_NE(p.diagnostics.find("capture mode 'logical' is not available yet for mysql sources; "
-                               "use trigger or binlog"),
+  EXPECT_NE(p.diagnostics.find("capture mode 'logical' does not exist for mysql sources; "
+                               "use one of: trigger, binlog, poll"),
             std::string::npos)
       << p.diagnostics;
 

@@ -32,15 +32,15 @@ Parsed parse(const std::string& yaml) {
   return out;
 }
 
-TEST(PostgresConnectorTest, TriggerAndLogicalCaptureAreAvailable) {
-  Parsed logical = parse("dsn: postgresql://u:p@h/db\ncapture: logical\nslot: shop_slot\n");
-  EXPECT_TRUE(logical.factory) << logical.diagnostics;
-  Parsed p = parse("dsn: postgresql://u:p@h/db\ncapture: poll\n");
-  EXPECT_FALSE(p.factory);
-  EXPECT_NE(p.diagnostics.find("capture mode 'poll' is not available yet for postgres "
-                               "sources; use trigger or logical"),
-            std::string::npos)
-      << p.diagnostics;
+TEST(PostgresConnectorTest, EveryCaptureModeIsAvailable) {
+  for (const char* mode : {"trigger", "logical", "poll"}) {
+    Parsed p = parse(std::string("dsn: postgresql://u:p@h/db\ncapture: ") + mode + "\n");
+    EXPECT_TRUE(p.factory) << mode << ": " << p.diagnostics;
+  }
+  Parsed binlog = parse("dsn: postgresql://u:p@h/db\ncapture: binlog\n");
+  EXPECT_FALSE(binlog.factory);
+  EXPECT_NE(binlog.diagnostics.find("capture mode 'binlog'"), std::string::npos)
+      << binlog.diagnostics;
 }
 
 TEST(PostgresConnectorTest, LogicalCaptureRefusesAnUnusableSlotName) {
