@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "connectors/mysql/mysql_connection.h"
@@ -323,6 +325,26 @@ TEST_F(MysqlStoreTest, OutcomesAndDeliveryReportsOnlyMoveForward) {
   auto counts = store_->countByStatus();
   ASSERT_TRUE(counts);
   EXPECT_EQ(*counts, (std::vector<std::pair<JobStatus, int>>{{JobStatus::kDelivered, 1}}));
+}
+
+TEST_F(MysqlStoreTest, InDoubtJobsOfHoldRoutesAreFailedNotResent) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  SmsJob resent = job("b");
+  resent.route = "other";
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{job("a"), resent}, {"shop", "1"}));
+  auto claimed = store_->claimDue(Lane::kTransactional, 5, "dead", seconds(30), kNow);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 2u);
+  const std::vector<std::string> hold = {"default"};
+  auto n = store_->holdExpiredLeases(kNow + seconds(31), hold);
+  ASSERT_TRUE(n) << n.error().toString();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(*store_->requeueExpiredLeases(kNow + seconds(31)), 1);
+  auto counts = store_->countByStatus();
+  ASSERT_TRUE(counts);
+  std::map<JobStatus, int> by_status(counts->begin(), counts->end());
+  EXPECT_EQ(by_status,
+            (std::map<JobStatus, int>{{JobStatus::kQueued, 1}, {JobStatus::kFailed, 1}}));
 }
 
 TEST_F(MysqlStoreTest, ExpiredLeasesAreRequeuedAndTheOldOwnerLosesTheJob) {

@@ -316,6 +316,25 @@ TEST_F(PostgresStoreTest, ExpiredLeasesAreRequeued) {
   EXPECT_EQ(again[0].status_reason, "in_doubt: lease expired, resending");
 }
 
+TEST_F(PostgresStoreTest, InDoubtJobsOfHoldRoutesAreFailedNotResent) {
+  SmsJob held = job("a");
+  SmsJob resent = job("b");
+  resent.route = "other";
+  std::vector<SmsJob> jobs = {held, resent};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  ASSERT_EQ(claim(Lane::kTransactional).size(), 2u);
+  const std::vector<std::string> hold = {"default"};
+  auto early = store_->holdExpiredLeases(clock_.now() + seconds(10), hold);
+  ASSERT_TRUE(early) << early.error().toString();
+  EXPECT_EQ(*early, 0);
+  auto n = store_->holdExpiredLeases(clock_.now() + seconds(31), hold);
+  ASSERT_TRUE(n) << n.error().toString();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(*store_->requeueExpiredLeases(clock_.now() + seconds(31)), 1);
+  EXPECT_EQ(count(JobStatus::kFailed), 1);
+  EXPECT_EQ(count(JobStatus::kQueued), 1);
+}
+
 TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   std::string tagged = dsn_ + (dsn_.find('?') == std::string::npos ? "?" : "&") +
                        "application_name=" + prefix_ + "victim";
