@@ -1,5 +1,8 @@
 #include "providers/sandbox.h"
 
+#include <unistd.h>
+
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
@@ -7,7 +10,11 @@
 namespace smsbridge {
 
 SandboxProvider::SandboxProvider(SandboxConfig config, boost::asio::io_context& io)
-    : config_(std::move(config)), io_(io) {}
+    : config_(std::move(config)), io_(io) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  run_ = fmt::format("{:x}{:x}", now.count(), static_cast<unsigned>(getpid()));
+}
 
 void SandboxProvider::send(const OutgoingSms& sms, SendCallback done) {
   SendResult result;
@@ -20,7 +27,7 @@ void SandboxProvider::send(const OutgoingSms& sms, SendCallback done) {
     return;
   }
   result.kind = SendResultKind::kAccepted;
-  result.provider_message_id = config_.name + "-" + std::to_string(next_id_++);
+  result.provider_message_id = config_.name + "-" + run_ + "-" + std::to_string(next_id_++);
   result.segments = sms.segments;
   result.http_status = 200;
 

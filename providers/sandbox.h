@@ -40,6 +40,9 @@ class SandboxProvider final : public Provider {
   SandboxConfig config_;
   boost::asio::io_context& io_;
   DeliveryReportSink sink_;
+  // Ids are "<name>-<run>-<n>": `run` differs between processes, so after a restart a report
+  // can never name a job of the previous run (a real provider's ids are unique too).
+  std::string run_;
   std::atomic<std::uint64_t> next_id_{1};
   std::set<std::shared_ptr<boost::asio::steady_timer>> timers_;
   bool shut_down_ = false;
