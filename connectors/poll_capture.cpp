@@ -137,7 +137,9 @@ const config::Schema& pollSchema() {
       "table every `poll_interval` and compares rows with the copy of their watched columns "
       "it keeps in the store (<prefix>shadow); the store must therefore be writable, e.g. "
       "another source's database or a SQLite file. The first round records existing rows "
-      "without sending anything. Deletes are not seen in poll mode. Latency is about "
+      "without sending anything; a row changed before that round has completed (also across a "
+      "restart in the middle of it) counts as existing. Deletes are not seen in poll mode. Latency "
+      "is about "
       "poll_interval plus one round.",
       {
           duration("overlap", "5m",
