@@ -164,10 +164,9 @@ class ReportingStore final : public JobStore {
     if (outcome.status == JobStatus::kQueued) {
       auto wait = std::chrono::duration_cast<milliseconds>(outcome.not_before -
                                                            std::chrono::system_clock::now());
-      std::printf(
-          "retrying in %lldms: %s\n",
-          static_cast<long long>(std::max<long long>(0, static_cast<long long>(wait.count()))),
-          outcome.status_reason.c_str());
+      // The reason is the last attempt's, printed just above.
+      std::printf("retry in %lldms\n", static_cast<long long>(std::max<std::int64_t>(
+                                           0, static_cast<std::int64_t>(wait.count()))));
     }
     std::fflush(stdout);
     if (outcome.status != JobStatus::kQueued && on_final_) on_final_(outcome);
