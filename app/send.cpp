@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "app/bridge_config.h"
@@ -318,6 +319,18 @@ int sendCommand(const SendOptions& options) {
     if (ec) return;
     std::printf("result:    no final answer within %llds; giving up\n",
                 static_cast<long long>(kGiveUpAfter.count() / 1000));
+    stop();
+  });
+  // A first Ctrl-C waits for an outstanding request to be answered, so its outcome is printed
+  // and the temporary store removed; a second one does not wait.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    std::printf("result:    interrupted; waiting for outstanding requests (again to quit now)\n");
+    std::fflush(stdout);
+    signals.async_wait([](const boost::system::error_code& again, int) {
+      if (!again) std::_Exit(130);
+    });
     stop();
   });
   dispatcher->start();
