@@ -199,6 +199,73 @@ Result<std::string> chooseRoute(const BridgeConfig& cfg, const std::string& want
       names);
 }
 
+// The job `options` describe, checked as a mapping's job would be, and shown to the user.
+Result<SmsJob> buildJob(const BridgeConfig& cfg, const SendOptions& options) {
+  SmsJob job;
+  if (!options.lane.empty()) {
+    auto lane = parseLane(options.lane);
+    if (!lane) return configError("--lane must be otp, transactional or marketing");
+    job.lane = *lane;
+  }
+  auto route = chooseRoute(cfg, options.route);
+  if (!route) return route.error();
+  PhoneResult phone = normalizePhone(options.to, cfg.defaults.region, cfg.defaults.phone_types);
+  if (!phone.ok()) {
+    return configError("cannot send to '" + options.to +
+                       "': " + std::string(phoneProblemName(*phone.problem)) + ": " + phone.detail);
+  }
+  if (!isValidUtf8(options.text)) return configError("--text is not valid UTF-8");
+  SmsTextInfo text = analyzeSmsText(options.text);
+  if (text.segments == 0) return configError("--text is empty");
+  std::string sender = options.sender.empty() ? cfg.defaults.sender : options.sender;
+  if (!sender.empty()) {
+    if (Status s = validateSenderId(sender); !s.isOk()) return s;
+  }
+
+  std::string providers;
+  for (const auto& p : cfg.routes.at(*route).providersFor(phone.e164)) {
+    providers += (providers.empty() ? "" : ", ") + p;
+  }
+  std::printf("to:        %s\n", phone.e164.c_str());
+  std::printf("sender:    %s\n", sender.empty() ? "(provider default)" : sender.c_str());
+  std::printf("text:      %s, %d segment%s, %d characters\n",
+              std::string(encodingName(text.encoding)).c_str(), text.segments,
+              text.segments == 1 ? "" : "s", text.characters);
+  std::printf("route:     %s → %s\n", route->c_str(), providers.c_str());
+  std::printf("lane:      %s\n", std::string(laneName(job.lane)).c_str());
+  std::fflush(stdout);
+
+  job.dedup_key = "send:" + std::to_string(::getpid());
+  job.source = "smsbridge-send";
+  job.mapping = "send";
+  job.recipient_raw = options.to;
+  job.recipient = phone.e164;
+  job.sender = sender;
+  job.body = options.text;
+  job.encoding = text.encoding;
+  job.segments = text.segments;
+  job.route = *route;
+  job.status = JobStatus::kQueued;
+  job.created_at = SystemClock::instance().now();
+  job.not_before = job.created_at;
+  return job;
+}
+
+// The configured dispatcher, with retries bounded for someone waiting at a terminal.
+DispatcherConfig sendDispatcherConfig(const BridgeConfig& cfg, Lane lane) {
+  DispatcherConfig dispatch = cfg.dispatcher;
+  dispatch.owner = "smsbridge-send@" + std::to_string(::getpid());
+  dispatch.poll_interval = milliseconds(50);
+  dispatch.retry_max = std::min(dispatch.retry_max, kRetryMax);
+  if (!dispatch.lane_retry.count(lane)) {
+    dispatch.lane_retry[lane].max_attempts = cfg.dispatcher.max_attempts;
+  }
+  RetryPolicy& retry = dispatch.lane_retry[lane];
+  retry.max_attempts = std::min(retry.max_attempts, kMaxAttempts);
+  retry.max_age = retry.max_age ? std::min(*retry.max_age, kRetryWindow) : kRetryWindow;
+  return dispatch;
+}
+
 }  // namespace
 
 int sendCommand(const SendOptions& options) {
@@ -211,39 +278,8 @@ int sendCommand(const SendOptions& options) {
   // Attempts and the result go to stdout; the log (stderr) only carries anomalies, such as an
   // ambiguous attempt or a provider being paused.
   if (Status s = setupLogging("warn", cfg->log_format); !s.isOk()) return usageError(s.message());
-
-  Lane lane = Lane::kTransactional;
-  if (!options.lane.empty()) {
-    auto parsed = parseLane(options.lane);
-    if (!parsed) return usageError("--lane must be otp, transactional or marketing");
-    lane = *parsed;
-  }
-  auto route = chooseRoute(*cfg, options.route);
-  if (!route) return usageError(route.error().message());
-
-  PhoneResult phone = normalizePhone(options.to, cfg->defaults.region, cfg->defaults.phone_types);
-  if (!phone.ok()) {
-    return usageError("cannot send to '" + options.to +
-                      "': " + std::string(phoneProblemName(*phone.problem)) + ": " + phone.detail);
-  }
-  if (!isValidUtf8(options.text)) return usageError("--text is not valid UTF-8");
-  SmsTextInfo text = analyzeSmsText(options.text);
-  if (text.segments == 0) return usageError("--text is empty");
-  std::string sender = options.sender.empty() ? cfg->defaults.sender : options.sender;
-  if (!sender.empty()) {
-    if (Status s = validateSenderId(sender); !s.isOk()) return usageError(s.message());
-  }
-  const auto& providers_for = cfg->routes.at(*route).providersFor(phone.e164);
-  std::string provider_list;
-  for (const auto& p : providers_for) provider_list += (provider_list.empty() ? "" : ", ") + p;
-  std::printf("to:        %s\n", phone.e164.c_str());
-  std::printf("sender:    %s\n", sender.empty() ? "(provider default)" : sender.c_str());
-  std::printf("text:      %s, %d segment%s, %d characters\n",
-              std::string(encodingName(text.encoding)).c_str(), text.segments,
-              text.segments == 1 ? "" : "s", text.characters);
-  std::printf("route:     %s → %s\n", route->c_str(), provider_list.c_str());
-  std::printf("lane:      %s\n", std::string(laneName(lane)).c_str());
-  std::fflush(stdout);
+  auto job = buildJob(*cfg, options);
+  if (!job) return usageError(job.error().message());
 
   auto fail = [](const Status& status) {
     std::fprintf(stderr, "smsbridge send: %s\n", status.toString().c_str());
@@ -282,36 +318,12 @@ int sendCommand(const SendOptions& options) {
     boost::asio::post(io, stop);
   });
 
-  DispatcherConfig dispatch = cfg->dispatcher;
-  dispatch.owner = "smsbridge-send@" + std::to_string(::getpid());
-  dispatch.poll_interval = milliseconds(50);
-  dispatch.retry_max = std::min(dispatch.retry_max, kRetryMax);
-  if (!dispatch.lane_retry.count(lane)) {
-    dispatch.lane_retry[lane].max_attempts = cfg->dispatcher.max_attempts;
-  }
-  RetryPolicy& retry = dispatch.lane_retry[lane];
-  retry.max_attempts = std::min(retry.max_attempts, kMaxAttempts);
-  retry.max_age = retry.max_age ? std::min(*retry.max_age, kRetryWindow) : kRetryWindow;
-  dispatcher = std::make_unique<Dispatcher>(dispatch, store, provider_ptrs, cfg->routes,
-                                            SystemClock::instance(), io);
+  dispatcher =
+      std::make_unique<Dispatcher>(sendDispatcherConfig(*cfg, job->lane), store, provider_ptrs,
+                                   cfg->routes, SystemClock::instance(), io);
 
-  SmsJob job;
-  job.dedup_key = "send:" + std::to_string(::getpid());
-  job.source = "smsbridge-send";
-  job.mapping = "send";
-  job.recipient_raw = options.to;
-  job.recipient = phone.e164;
-  job.sender = sender;
-  job.body = options.text;
-  job.encoding = text.encoding;
-  job.segments = text.segments;
-  job.lane = lane;
-  job.route = *route;
-  job.status = JobStatus::kQueued;
-  job.created_at = SystemClock::instance().now();
-  job.not_before = job.created_at;
   auto enqueued =
-      store.enqueue(std::span<const SmsJob>(&job, 1), Checkpoint{"smsbridge-send", "1"});
+      store.enqueue(std::span<const SmsJob>(&*job, 1), Checkpoint{"smsbridge-send", "1"});
   if (!enqueued) return fail(enqueued.error());
 
   boost::asio::steady_timer give_up(io, kGiveUpAfter);
