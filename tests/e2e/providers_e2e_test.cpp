@@ -488,6 +488,26 @@ TEST_F(SendCommandTest, CountryRuleOfTheRoutePicksTheProvider) {
   EXPECT_EQ(fake_->ledger("messageflow").size(), 0u);
 }
 
+TEST_F(SendCommandTest, TemporaryFailureIsRetriedAndEveryAttemptPrinted) {
+  fake_->control("/_fake/faults", "messageflow=503,count=1");
+  auto [code, out] = send("600 700 800");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("attempt 1: provider=primary outcome=retry_later http=503"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("attempt 2: provider=primary outcome=accepted http=200"), std::string::npos)
+      << out;
+  EXPECT_EQ(fake_->count("messageflow", "accepted"), 1);
+}
+
+TEST_F(SendCommandTest, UnknownRouteListsTheConfiguredOnes) {
+  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "send", "-c", config_, "--to", "600700800",
+                                      "--text", "x", "--route", "nope"},
+                                     dir_.file("send.log"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("no route named 'nope'; the config has: default"), std::string::npos) << out;
+  EXPECT_TRUE(fake_->ledger().empty());
+}
+
 TEST_F(SendCommandTest, UnusableNumberIsRefusedBeforeAnyProvider) {
   auto [code, out] = send("12");
   EXPECT_EQ(code, 1) << out;
