@@ -436,6 +436,25 @@ TEST_F(ProvidersTest, TwilioCrashInTheAmbiguousWindowDuplicatesAtMostMaxInflight
   EXPECT_GE(ambiguousTotal(log), static_cast<std::uint64_t>(duplicates)) << log;
 }
 
+TEST_F(ProvidersTest, TimeoutAfterTheRequestLeftIsCountedAsAmbiguous) {
+  // The fake takes the first request but answers after the bridge stopped waiting.
+  startFake({"--fault", "twilio=delay,delay=5s,count=1"});
+  writeConfig(twilioYaml("twilio", ", timeout: 1s"), "  default: [twilio]\n",
+              "{poll_interval: 50ms, retry_base: 100ms, max_attempts: 20}");
+  auto bridge = startBridge("run.log");
+  ship(1, 1);
+  ASSERT_TRUE(waitUntil([&] { return count("status = 'sent'") == 1; }, seconds(60)))
+      << bridge->output();
+  std::string log = stop(*bridge);
+
+  // Twilio has no idempotency key: the retry is a second SMS, and the bridge says so.
+  EXPECT_EQ(fake_->count("twilio", "accepted"), 2);
+  EXPECT_NE(log.find("the provider may have sent it, so a retry can duplicate this SMS"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(ambiguousTotal(log), 1u) << log;
+}
+
 class SendCommandTest : public ProvidersTest {
  protected:
   void SetUp() override {
