@@ -50,4 +50,16 @@ struct TestMappingOptions {
 };
 int testMappingCommand(const TestMappingOptions& options);
 
+struct SendOptions {
+  std::string config;
+  std::string to;      // as a record would hold it; normalised with defaults.region
+  std::string text;    // UTF-8
+  std::string lane;    // otp | transactional | marketing; default transactional
+  std::string route;   // default: the only route, or the one named `default`
+  std::string sender;  // default: defaults.sender, then the provider's own
+};
+// Sends one SMS through the configured routes and providers, printing every attempt. Exit 0
+// when a provider accepted it, 1 otherwise. The job lives in a private temporary store.
+int sendCommand(const SendOptions& options);
+
 }  // namespace smsbridge

@@ -81,6 +81,28 @@ int main(int argc, char** argv) {
                                "insert)");
   test_mapping_cmd->add_option("--pk", test_mapping.pk, "Primary key of the row (default 1)");
 
+  smsbridge::SendOptions send;
+  auto* send_cmd = app.add_subcommand(
+      "send",
+      "Send one SMS now through the configured providers and routes, to check credentials, "
+      "sender IDs and routing. The number is normalised (defaults.region) and the text "
+      "analysed (encoding, segments); then the SMS takes the daemon's path: the route's "
+      "country rules, circuit breakers, failover, and retries of temporary failures for up "
+      "to 30 s. Prints every attempt (provider, outcome, HTTP status, error, elapsed time) and "
+      "the provider's message id. Does not wait for a delivery report. The job is kept in a "
+      "private temporary store, never in the configured one, so a running daemon cannot "
+      "claim or resend it. Exit 0 when a provider accepted the SMS, 1 otherwise.");
+  send_cmd->add_option("-c,--config", send.config, "Config file (YAML)")->required();
+  send_cmd->add_option("--to", send.to, "Recipient, e.g. +48600700800 or '600 700 800'")
+      ->required();
+  send_cmd->add_option("--text", send.text, "Message text (UTF-8)")->required();
+  send_cmd->add_option("--lane", send.lane, "otp, transactional (default) or marketing")
+      ->check(CLI::IsMember({"otp", "transactional", "marketing"}));
+  send_cmd->add_option("--route", send.route,
+                       "Route to send along (default: the only route, or 'default')");
+  send_cmd->add_option("--sender", send.sender,
+                       "Sender ID (default: defaults.sender, else the provider's)");
+
   auto* schema_cmd = app.add_subcommand(
       "config-schema", "Print every config key with its type, default and description (Markdown)");
 
@@ -100,6 +122,7 @@ int main(int argc, char** argv) {
     if (*doctor_cmd) return smsbridge::doctorCommand(doctor);
     if (*schema_cmd) return smsbridge::configSchemaCommand();
     if (*test_mapping_cmd) return smsbridge::testMappingCommand(test_mapping);
+    if (*send_cmd) return smsbridge::sendCommand(send);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "smsbridge: internal error: %s\n", e.what());
     return 70;

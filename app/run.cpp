@@ -262,6 +262,13 @@ int runCommand(const RunOptions& options) {
     if (t.joinable()) t.join();
   }
   logSummary(**store);
+  const DispatcherStats& stats = dispatcher.stats();
+  // Until /metrics exists, the one place an operator sees how many SMS may have gone out twice.
+  spdlog::info(
+      "Dispatch totals: sent={} retried={} failed={} rejected={} expired={} ambiguous={} "
+      "held={} breaker_opened={} rate_limited={}",
+      stats.sent, stats.retried, stats.failed, stats.rejected, stats.expired, stats.ambiguous,
+      stats.held, stats.breaker_opened, stats.rate_limited);
   spdlog::info("smsbridge stopped. exit_code={}", exit_code.load());
   return exit_code;
 }

@@ -150,6 +150,7 @@ void Dispatcher::sweepLeases(TimePoint now) {
   if (auto n = store_.requeueExpiredLeases(now); !n) {
     spdlog::warn("Could not requeue expired leases. error=\"{}\"", n.error().toString());
   } else if (*n > 0) {
+    stats_.ambiguous += static_cast<std::uint64_t>(*n);
     spdlog::warn(
         "Requeued jobs whose lease expired; they were in doubt and will be sent "
         "again. count={}",
@@ -214,6 +215,13 @@ Dispatcher::Decision Dispatcher::decide(InFlight& flight, TimePoint now,
     }
     decision.provider = name;
     decision.slot = &slot;
+    if (slot.retry_after_until > now) {
+      // A Retry-After is about the account, not the one message: nothing goes to this
+      // provider before it, or the next requests only prolong the throttling.
+      decision.kind = Decision::kWait;
+      decision.until = slot.retry_after_until;
+      return decision;
+    }
     double segments = std::max(flight.job.segments, 1);
     if (blocked.count(name) ||
         (slot.limits.max_inflight > 0 && slot.inflight >= slot.limits.max_inflight)) {
@@ -368,6 +376,14 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
   if (slot_it != slots_.end()) {
     Slot& slot = slot_it->second;
     --slot.inflight;
+    if (result.kind == SendResultKind::kRetryLater && result.retry_after &&
+        result.retry_after->count() > 0 && now + *result.retry_after > slot.retry_after_until) {
+      slot.retry_after_until = now + *result.retry_after;
+      spdlog::warn(
+          "Provider asked to wait before the next request; holding its sends. provider={} "
+          "retry_after_ms={} http_status={}",
+          provider, result.retry_after->count(), result.http_status);
+    }
     bool failure =
         result.kind == SendResultKind::kRetryLater || result.kind == SendResultKind::kFailOver;
     if (failure && slot.breaker.onFailure(now)) {

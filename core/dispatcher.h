@@ -81,7 +81,9 @@ struct DispatcherStats {
   std::uint64_t failed = 0;
   std::uint64_t rejected = 0;
   std::uint64_t expired = 0;
-  std::uint64_t ambiguous = 0;     // attempts that may have reached the provider unanswered
+  // Attempts that may have reached the provider unanswered: timeouts and resets after the
+  // request left, and jobs found leased in `sending` after a crash and resent (in_doubt: resend).
+  std::uint64_t ambiguous = 0;
   std::uint64_t rate_limited = 0;  // times a send waited for a provider's rate or inflight cap
   std::uint64_t breaker_opened = 0;
   std::uint64_t held = 0;  // in-doubt jobs held instead of resent
@@ -122,6 +124,8 @@ class Dispatcher {
     RateWindow segments;
     CircuitBreaker breaker;
     int inflight = 0;
+    // The provider asked for no requests before this time (Retry-After on 429/503).
+    TimePoint retry_after_until{};
   };
   // What to do with a waiting job now.
   struct Decision {

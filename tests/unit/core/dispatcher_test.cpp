@@ -276,6 +276,27 @@ TEST_F(DispatcherTest, WaitingOtpGetsTheProvidersCapacityBeforeMarketing) {
   EXPECT_EQ(first_.sent[2].body, "Body otp") << "claimed after the marketing jobs, sent first";
 }
 
+TEST_F(DispatcherTest, RetryAfterHoldsEveryJobForThatProvider) {
+  enqueue("a");
+  enqueue("b");
+  enqueue("c");
+  config_.limits["first"].max_inflight = 1;  // one at a time: b and c wait behind a
+  first_.script({SendResultKind::kRetryLater, "", 0, {}, "", seconds(5), 429, "", "slow down"});
+  auto d = dispatcher({"first"});
+  d->start();
+  pump();
+  EXPECT_EQ(first_.sent.size(), 1u) << "nothing else goes before Retry-After has passed";
+  clock_.advance(seconds(4));
+  pump();
+  EXPECT_EQ(first_.sent.size(), 1u);
+  clock_.advance(seconds(2));
+  pump();
+  clock_.advance(seconds(60));  // a's own retry
+  pump();
+  EXPECT_EQ(first_.sent.size(), 4u);
+  EXPECT_EQ(count(JobStatus::kSent), 3);
+}
+
 TEST_F(DispatcherTest, ProviderMaxInflightBoundsOutstandingRequests) {
   manualRounds();
   for (int i = 0; i < 10; ++i) enqueue("j" + std::to_string(i));
@@ -413,6 +434,7 @@ TEST_F(InDoubtTest, ResendSendsAgain) {
   pump();
   EXPECT_EQ(first_.sent.size(), 1u);
   EXPECT_EQ(count(JobStatus::kSent), 1);
+  EXPECT_EQ(d->stats().ambiguous, 1u) << "a resent in-doubt job may be a duplicate";
 }
 
 TEST_F(InDoubtTest, HoldNeverSendsTwice) {
