@@ -254,12 +254,15 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
   EnqueueResult result;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
     result = EnqueueResult{};  // a retried body must not count twice
-    auto r =
-        txn.exec_params(sql, dedup_key.str(), source.str(), mapping.str(), entity_table.str(),
-                        entity_id.str(), recipient_raw.str(), recipient.str(), sender.str(),
-                        body.str(), encoding.str(), segments.str(), lane.str(), route.str(),
-                        job_status.str(), status_reason.str(), not_before.str(), expires_at.str(),
-                        created_at.str(), final_at.str(), checkpoint.source, checkpoint.position);
+    // Prepared once per connection (libpqxx re-registers it after a reconnect): the statement
+    // is planned once, not per batch.
+    txn.conn().prepare("smsbridge_enqueue", sql);
+    auto r = txn.exec_prepared(
+        "smsbridge_enqueue", dedup_key.str(), source.str(), mapping.str(), entity_table.str(),
+        entity_id.str(), recipient_raw.str(), recipient.str(), sender.str(), body.str(),
+        encoding.str(), segments.str(), lane.str(), route.str(), job_status.str(),
+        status_reason.str(), not_before.str(), expires_at.str(), created_at.str(), final_at.str(),
+        checkpoint.source, checkpoint.position);
     result.inserted = r[0][0].as<int>();
     result.duplicates = static_cast<int>(jobs.size()) - result.inserted;
     if (!checkpoint.shadow.empty()) saveShadow(txn, checkpoint);
