@@ -193,6 +193,27 @@ TEST_F(PostgresStoreTest, AnEmptyBatchStillSavesTheCheckpoint) {
   EXPECT_EQ(*store_->loadCheckpoint("shop"), std::optional<std::string>("0/16B3748"));
 }
 
+TEST_F(PostgresStoreTest, ShadowRowsNamedTwiceInABatchKeepTheLastState) {
+  // Poll pages may name a row twice; the shadow is one upsert per batch, and the row's last
+  // state in the page must win, or the next page would see a change that was already mapped.
+  Checkpoint first{
+      "shop", "w1", {{"orders", "1", R"({"s":"a"})"}, {"orders", "2", R"({"s":"x"})"}}};
+  ASSERT_TRUE(store_->enqueue({}, first));
+  Checkpoint second{"shop",
+                    "w2",
+                    {{"orders", "1", R"({"s":"b"})"},
+                     {"orders", "3", R"({"s":"\"q\"{}"})"},
+                     {"orders", "1", R"({"s":"c"})"}}};
+  ASSERT_TRUE(store_->enqueue({}, second));
+  std::vector<std::string> pks = {"1", "2", "3"};
+  auto states = store_->loadShadow("shop", "orders", pks);
+  ASSERT_TRUE(states) << states.error().toString();
+  EXPECT_EQ(*states,
+            (std::map<std::string, std::string>{
+                {"1", R"({"s":"c"})"}, {"2", R"({"s":"x"})"}, {"3", R"({"s":"\"q\"{}"})"}}));
+  EXPECT_EQ(*store_->loadCheckpoint("shop"), std::optional<std::string>("w2"));
+}
+
 TEST_F(PostgresStoreTest, AFailedEnqueueKeepsNeitherJobsNorCheckpoint) {
   std::vector<SmsJob> first = {job("a")};
   ASSERT_TRUE(store_->enqueue(first, {"shop", "10"}));
