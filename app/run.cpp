@@ -79,6 +79,7 @@ class CaptureLoop {
         started = true;
       }
       if (!pending) {
+        const auto polled_at = std::chrono::steady_clock::now();
         auto batch = source_->poll(factory_.poll_interval);
         if (!batch) {
           if (batch.error().category() != ErrorCategory::kTransient) return batch.error();
@@ -90,7 +91,14 @@ class CaptureLoop {
         }
         if (batch->position.empty()) {
           backoff = std::chrono::milliseconds(0);
-          if (stop_.waitFor(factory_.poll_interval)) break;
+          // Only the rest of the interval: a source that blocks in poll() until something
+          // arrives (logical, binlog) has waited it out already, and sleeping again would hold
+          // back a change that commits now by up to a whole poll_interval.
+          const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - polled_at);
+          if (waited < factory_.poll_interval && stop_.waitFor(factory_.poll_interval - waited)) {
+            break;
+          }
           continue;
         }
         pending = std::move(*batch);

@@ -1,18 +1,30 @@
-// Measures PostgreSQL `logical` capture end to end: single-row UPDATEs from several clients
-// become durably enqueued jobs (pgoutput → decode → map → PostgresStore.enqueue with the
-// checkpoint → acknowledge), next to two ceilings measured in the same run on the same server:
-//   - raw: the same UPDATEs by the same clients with nothing capturing them;
-//   - pg_recvlogical: PostgreSQL's own client draining the same WAL from a second pgoutput slot
-//     to /dev/null (no decoding, no store).
-// The bridge runs while the clients write, so its figure is "UPDATEs committed and enqueued".
+// Measures PostgreSQL `logical` capture (pgoutput -> decode -> map -> PostgresStore.enqueue
+// with the checkpoint -> acknowledge) against the targets of issue 3, each next to a ceiling
+// measured in the same run on the same server:
 //
-// Usage: build/bench/pg_capture_bench [updates=100000] [clients=4]
+//   raw        the clients' single-row UPDATEs with nothing capturing, once as the server is
+//              configured (synchronous_commit=on: every commit waits for its WAL flush, so on a
+//              slow disk this is an fsync rate, not a PostgreSQL rate) and once with
+//              synchronous_commit=off in the clients' sessions (the WAL the server can produce);
+//   drain      a backlog of committed UPDATEs, drained by the bridge from its slot and by
+//              PostgreSQL's own pg_recvlogical (to /dev/null: no decoding, no store) from a
+//              second slot over the same WAL: capture capacity, independent of the writers;
+//   live       the clients writing (synchronous_commit=off, so they are not the bottleneck)
+//              while the bridge captures: "events/s sustained", until the last is enqueued;
+//   latency    a paced offered load (default 1,000 events/s, the server's own
+//              synchronous_commit) while the bridge captures: per UPDATE, from the moment its
+//              commit returned to the client to the moment the bridge's enqueue of it returned;
+//   memory     peak RSS of the process (bridge side plus the small libpq writer clients).
+//
+// Usage: build/bench/pg_capture_bench [updates=100000] [clients=4] [rate=1000] [seconds=5]
+//                                      [batch_size=500]
 // The database comes from $SMSBRIDGE_TEST_PG_DSN (scripts/test-services.sh start writes it to
 // build/test-services.env); the role needs REPLICATION. Everything it creates is dropped.
 
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -30,6 +42,10 @@ namespace {
 
 using namespace smsbridge;
 using Clock = std::chrono::steady_clock;
+
+constexpr double kTargetEventsPerSecond = 10000;
+constexpr double kTargetP99Ms = 50;
+constexpr long kTargetRssKb = 64 * 1024;
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -60,26 +76,42 @@ PGconn* connect(const std::string& dsn) {
   return conn;
 }
 
-// `clients` connections, each committing its share of single-row UPDATEs (autocommit, one
-// prepared statement), as a shop's web workers would. Returns the seconds taken.
-double runUpdates(const std::string& dsn, const std::string& table, int updates, int clients,
-                  int rows) {
+struct Writers {
+  std::string dsn;
+  std::string table;
+  int clients = 4;
+  int rows = 1000;
+  bool synchronous_commit = true;  // false: SET synchronous_commit = off in each session
+};
+
+// `count` single-row UPDATEs by `w.clients` connections (autocommit, one prepared statement),
+// as a shop's web workers would make them. UPDATE i sets seq = seq_base + i. With `pace`, UPDATE
+// i is due at start + i * pace (an offered load), and `committed_at[i]` receives the moment its
+// commit returned. Returns the seconds taken.
+double runUpdates(const Writers& w, int count, long long seq_base,
+                  std::chrono::nanoseconds pace = {},
+                  std::vector<Clock::time_point>* committed_at = nullptr) {
   std::vector<std::thread> threads;
   auto start = Clock::now();
-  for (int c = 0; c < clients; ++c) {
+  for (int c = 0; c < w.clients; ++c) {
     threads.emplace_back([&, c] {
-      PGconn* conn = connect(dsn);
+      PGconn* conn = connect(w.dsn);
+      if (!w.synchronous_commit) scalar(conn, "SET synchronous_commit = off");
       PGresult* p = PQprepare(
-          conn, "u", ("UPDATE " + table + " SET status = status + 1 WHERE id = $1").c_str(), 1,
+          conn, "u",
+          ("UPDATE " + w.table + " SET status = status + 1, seq = $2 WHERE id = $1").c_str(), 2,
           nullptr);
       if (PQresultStatus(p) != PGRES_COMMAND_OK) die(PQresultErrorMessage(p));
       PQclear(p);
-      for (int i = c; i < updates; i += clients) {
-        std::string id = std::to_string(1 + i % rows);
-        const char* values[] = {id.c_str()};
-        PGresult* r = PQexecPrepared(conn, "u", 1, values, nullptr, nullptr, 0);
+      for (int i = c; i < count; i += w.clients) {
+        if (pace.count() > 0) std::this_thread::sleep_until(start + i * pace);
+        std::string id = std::to_string(1 + i % w.rows);
+        std::string seq = std::to_string(seq_base + i);
+        const char* values[] = {id.c_str(), seq.c_str()};
+        PGresult* r = PQexecPrepared(conn, "u", 2, values, nullptr, nullptr, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQresultErrorMessage(r));
         PQclear(r);
+        if (committed_at != nullptr) (*committed_at)[i] = Clock::now();
       }
       PQfinish(conn);
     });
@@ -107,11 +139,11 @@ std::shared_ptr<MappingEngine> mappings(const std::string& table) {
   return std::make_shared<MappingEngine>(std::move(list));
 }
 
-long peakRssKb() {
+long procStatusKb(const char* field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::string(field).size());
   }
   return -1;
 }
@@ -124,11 +156,106 @@ std::string recvlogicalBinary() {
   return "pg_recvlogical";
 }
 
+// The bridge's capture loop as app/run.cpp runs it (poll, map, enqueue with the checkpoint,
+// acknowledge), on its own thread. For every enqueued change with seq >= latency_base it notes
+// when the enqueue returned, in enqueued_at[seq - latency_base].
+class Bridge {
+ public:
+  Bridge(postgres::PgLogicalSource& source, postgres::PostgresStore& store,
+         const MappingEngine& engine)
+      : source_(source), store_(store), engine_(engine) {}
+  ~Bridge() { stop(); }
+
+  void start(long long latency_base, std::vector<Clock::time_point>* enqueued_at) {
+    latency_base_ = latency_base;
+    enqueued_at_ = enqueued_at;
+    thread_ = std::thread([this] { loop(); });
+  }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits until `total` jobs are enqueued since the bridge was created.
+  void waitFor(long total) {
+    while (enqueued_ < total && !failed_)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (failed_) die("capture failed");
+  }
+  long batches() const { return batches_; }
+  // Seconds spent in each step of non-empty batches so far: where the time goes.
+  std::string breakdown() const {
+    auto sec = [](long long ns) { return static_cast<double>(ns) / 1e9; };
+    char text[160];
+    std::snprintf(text, sizeof text, "read+decode %.2f s, map %.2f s, enqueue %.2f s, ack %.2f s",
+                  sec(poll_ns_), sec(map_ns_), sec(enqueue_ns_), sec(ack_ns_));
+    return text;
+  }
+
+ private:
+  void loop() {
+    while (!stopping_) {
+      auto t0 = Clock::now();
+      auto batch = source_.poll(std::chrono::milliseconds(100));
+      auto t1 = Clock::now();
+      if (!batch) {
+        std::fprintf(stderr, "poll: %s\n", batch.error().toString().c_str());
+        failed_ = true;
+        return;
+      }
+      if (batch->position.empty()) continue;
+      auto jobs = engine_.map(batch->events, std::chrono::system_clock::now());
+      auto t2 = Clock::now();
+      auto r = store_.enqueue(jobs, Checkpoint{"shop", batch->position});
+      auto t3 = Clock::now();
+      if (!r) {
+        std::fprintf(stderr, "enqueue: %s\n", r.error().toString().c_str());
+        failed_ = true;
+        return;
+      }
+      auto now = Clock::now();
+      if (enqueued_at_ != nullptr) {
+        for (const ChangeEvent& e : batch->events) {
+          const Value* seq = e.after ? e.after->find("seq") : nullptr;
+          if (seq == nullptr || !seq->isInt() || seq->asInt() < latency_base_) continue;
+          auto i = static_cast<std::size_t>(seq->asInt() - latency_base_);
+          if (i < enqueued_at_->size()) (*enqueued_at_)[i] = now;
+        }
+      }
+      ++batches_;
+      enqueued_ += r->inserted;
+      if (Status s = source_.acknowledge(batch->position); !s.isOk()) {
+        std::fprintf(stderr, "acknowledge: %s\n", s.toString().c_str());
+      }
+      poll_ns_ += (t1 - t0).count();
+      map_ns_ += (t2 - t1).count();
+      enqueue_ns_ += (t3 - t2).count();
+      ack_ns_ += (Clock::now() - t3).count();
+    }
+  }
+
+  postgres::PgLogicalSource& source_;
+  postgres::PostgresStore& store_;
+  const MappingEngine& engine_;
+  long long latency_base_ = 0;
+  std::vector<Clock::time_point>* enqueued_at_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> failed_{false};
+  std::atomic<long> enqueued_{0};
+  std::atomic<long> batches_{0};
+  std::atomic<long long> poll_ns_{0}, map_ns_{0}, enqueue_ns_{0}, ack_ns_{0};
+};
+
+const char* verdict(bool ok) { return ok ? "ok" : "MISSED"; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int updates = argc > 1 ? std::atoi(argv[1]) : 100000;
   const int clients = argc > 2 ? std::atoi(argv[2]) : 4;
+  const int rate = argc > 3 ? std::atoi(argv[3]) : 1000;
+  const int latency_seconds = argc > 4 ? std::atoi(argv[4]) : 5;
+  const int batch_size = argc > 5 ? std::atoi(argv[5]) : 500;  // the sources' batch_size default
   const int rows = 1000;
   const char* env = std::getenv("SMSBRIDGE_TEST_PG_DSN");
   if (env == nullptr || *env == '\0') {
@@ -141,16 +268,23 @@ int main(int argc, char** argv) {
   const std::string recv_slot = tag + "_recv";
   PGconn* admin = connect(dsn);
   for (const auto& t : {raw_table, table}) {
-    scalar(admin,
-           "CREATE TABLE " + t + " (id int PRIMARY KEY, status int NOT NULL, phone text NOT NULL)");
+    scalar(admin, "CREATE TABLE " + t +
+                      " (id int PRIMARY KEY, status int NOT NULL, phone text NOT NULL, seq bigint "
+                      "NOT NULL DEFAULT 0)");
     scalar(admin, "INSERT INTO " + t + " SELECT g, 0, '+48601234567' FROM generate_series(1, " +
                       std::to_string(rows) + ") g");
   }
-  std::printf("smsbridge pg_capture_bench: %d single-row UPDATEs by %d clients on %d rows\n",
-              updates, clients, rows);
+  std::printf(
+      "smsbridge pg_capture_bench: %d single-row UPDATEs per phase by %d clients on %d rows; "
+      "batch_size=%d; server synchronous_commit=%s fsync=%s\n",
+      updates, clients, rows, batch_size, scalar(admin, "SHOW synchronous_commit").c_str(),
+      scalar(admin, "SHOW fsync").c_str());
 
-  // Ceiling 1: the server alone.
-  double raw_seconds = runUpdates(dsn, raw_table, updates, clients, rows);
+  // Ceilings: the server alone, with and without a WAL flush per commit.
+  Writers raw{dsn, raw_table, clients, rows, true};
+  const double raw_sync_rate = updates / runUpdates(raw, updates, 0);
+  raw.synchronous_commit = false;
+  const double raw_async_rate = updates / runUpdates(raw, updates, 0);
 
   // The bridge's publication and slot (setup), plus a second slot for pg_recvlogical.
   postgres::LogicalSourceConfig config;
@@ -158,6 +292,7 @@ int main(int argc, char** argv) {
   config.dsn = dsn;
   config.tables = {table};
   config.prefix = prefix;
+  config.batch_size = batch_size;
   auto source = postgres::PgLogicalSource::create(config);
   if (!source) die(source.error().toString());
   (*source)->setBeforeImageTables({table}, /*apply=*/true);
@@ -166,66 +301,94 @@ int main(int argc, char** argv) {
   auto store = postgres::PostgresStore::create(dsn, prefix, std::chrono::seconds(10));
   if (!store) die(store.error().toString());
   if (Status s = (*store)->migrate(); !s.isOk()) die(s.toString());
-  if (Status s = (*source)->start(""); !s.isOk()) die(s.toString());
   auto engine = mappings(table);
+  Writers writers{dsn, table, clients, rows, false};
 
-  // The bridge: capture while the clients write, until every UPDATE is a durable job.
-  std::atomic<long> enqueued{0};
-  std::atomic<bool> failed{false};
+  // Drain: a committed backlog, then the bridge and pg_recvlogical each read it from its slot.
+  runUpdates(writers, updates, 1);
+  const std::string backlog_end = scalar(admin, "SELECT pg_current_wal_lsn()");
+  const long long latency_base = 1'000'000'000;
+  const int latency_events = rate * latency_seconds;
+  std::vector<Clock::time_point> committed_at(latency_events), enqueued_at(latency_events);
+  Bridge bridge(**source, **store, *engine);
   auto start = Clock::now();
-  std::thread capture([&] {
-    while (enqueued < updates) {
-      auto batch = (*source)->poll(std::chrono::milliseconds(100));
-      if (!batch) {
-        std::fprintf(stderr, "poll: %s\n", batch.error().toString().c_str());
-        failed = true;
-        return;
-      }
-      if (batch->position.empty()) continue;
-      auto jobs = engine->map(batch->events, std::chrono::system_clock::now());
-      auto r = (*store)->enqueue(jobs, Checkpoint{"shop", batch->position});
-      if (!r) {
-        std::fprintf(stderr, "enqueue: %s\n", r.error().toString().c_str());
-        failed = true;
-        return;
-      }
-      enqueued += r->inserted;
-      if (Status s = (*source)->acknowledge(batch->position); !s.isOk()) {
-        std::fprintf(stderr, "acknowledge: %s\n", s.toString().c_str());
-      }
-    }
-  });
-  double write_seconds = runUpdates(dsn, table, updates, clients, rows);
-  capture.join();
-  double bridge_seconds = secondsSince(start);
-  if (failed) die("capture failed");
-  const std::string end_lsn = scalar(admin, "SELECT pg_current_wal_lsn()");
-
-  // Ceiling 2: PostgreSQL's own client draining the same WAL (includes its connect time).
+  if (Status s = (*source)->start(""); !s.isOk()) die(s.toString());
+  bridge.start(latency_base, &enqueued_at);
+  bridge.waitFor(updates);
+  const double drain_rate = updates / secondsSince(start);
+  const long drain_batches = bridge.batches();
+  const std::string drain_breakdown = bridge.breakdown();
   start = Clock::now();
   std::string command = recvlogicalBinary() + " -d '" + dsn + "' --slot " + recv_slot +
                         " --start --no-loop -o proto_version=1 -o publication_names=" + prefix +
-                        "pub_shop -f /dev/null --endpos " + end_lsn + " >/dev/null 2>&1";
-  int rc = std::system(command.c_str());
-  double recv_seconds = secondsSince(start);
+                        "pub_shop -f /dev/null --endpos " + backlog_end + " >/dev/null 2>&1";
+  const int rc = std::system(command.c_str());
+  const double recv_rate = updates / secondsSince(start);
 
-  double raw_rate = updates / raw_seconds;
-  double bridge_rate = updates / bridge_seconds;
-  double recv_rate = updates / recv_seconds;
-  std::printf("  ceiling  raw UPDATEs, nothing capturing            %10.0f updates/s\n", raw_rate);
+  // Live: the clients write while the bridge captures.
+  start = Clock::now();
+  const double live_write_seconds = runUpdates(writers, updates, 1);
+  bridge.waitFor(2L * updates);
+  const double live_rate = updates / secondsSince(start);
+
+  // Latency at an offered load, with the server's own commit durability.
+  writers.synchronous_commit = true;
+  runUpdates(writers, latency_events, latency_base,
+             std::chrono::nanoseconds(1'000'000'000LL / std::max(rate, 1)), &committed_at);
+  bridge.waitFor(2L * updates + latency_events);
+  bridge.stop();
+  std::vector<double> latency_ms;
+  for (int i = 0; i < latency_events; ++i) {
+    latency_ms.push_back(std::max(
+        0.0, std::chrono::duration<double, std::milli>(enqueued_at[i] - committed_at[i]).count()));
+  }
+  std::sort(latency_ms.begin(), latency_ms.end());
+  auto percentile = [&](double p) {
+    return latency_ms.empty()
+               ? 0.0
+               : latency_ms[std::min(
+                     latency_ms.size() - 1,
+                     static_cast<std::size_t>(p * static_cast<double>(latency_ms.size())))];
+  };
+  const long rss_kb = procStatusKb("VmHWM:");
+
+  std::printf("  ceiling  raw UPDATEs, synchronous_commit=on          %9.0f updates/s\n",
+              raw_sync_rate);
+  std::printf("  ceiling  raw UPDATEs, synchronous_commit=off         %9.0f updates/s\n",
+              raw_async_rate);
   if (rc == 0) {
-    std::printf("  ceiling  pg_recvlogical drain of the same WAL      %10.0f changes/s\n",
+    std::printf("  ceiling  pg_recvlogical drain of the backlog          %9.0f changes/s\n",
                 recv_rate);
   } else {
     std::printf("  ceiling  pg_recvlogical failed (exit %d); not measured\n", rc);
   }
   std::printf(
-      "  clients  UPDATEs while the bridge captures         %10.0f updates/s  (%.2f of raw)\n",
-      updates / write_seconds, (updates / write_seconds) / raw_rate);
-  std::printf("  bridge   UPDATE committed -> job enqueued          %10.0f jobs/s  (%.2f of raw",
-              bridge_rate, bridge_rate / raw_rate);
-  if (rc == 0) std::printf(", %.2f of pg_recvlogical", bridge_rate / recv_rate);
-  std::printf(")\n  memory   peak RSS of the bench process (bridge side) %8ld kB\n", peakRssKb());
+      "  drain    bridge drains the backlog (%ld batches)    %9.0f events/s  target >= "
+      "%.0f %s; %.2f of pg_recvlogical\n",
+      drain_batches, drain_rate, kTargetEventsPerSecond,
+      verdict(drain_rate >= kTargetEventsPerSecond), rc == 0 ? drain_rate / recv_rate : 0);
+  std::printf("           where the drain's time went: %s\n", drain_breakdown.c_str());
+  std::printf(
+      "  live     clients write while the bridge captures   %9.0f updates/s  %.2f of raw "
+      "(sync off)\n",
+      updates / live_write_seconds, (updates / live_write_seconds) / raw_async_rate);
+  std::printf(
+      "  live     committed -> enqueued, sustained           %9.0f events/s  target >= "
+      "%.0f %s; %.2f of raw (sync off)\n",
+      live_rate, kTargetEventsPerSecond, verdict(live_rate >= kTargetEventsPerSecond),
+      live_rate / raw_async_rate);
+  std::printf(
+      "  latency  commit -> enqueued at %d events/s offered   p50 %.1f ms  p99 %.1f ms  max "
+      "%.1f ms  target p99 <= %.0f ms %s\n",
+      rate, percentile(0.50), percentile(0.99), latency_ms.empty() ? 0 : latency_ms.back(),
+      kTargetP99Ms, verdict(percentile(0.99) <= kTargetP99Ms));
+  std::printf(
+      "  memory   peak RSS of the bench process (bridge side) %7ld kB  target <= %ld kB %s\n",
+      rss_kb, kTargetRssKb, verdict(rss_kb >= 0 && rss_kb <= kTargetRssKb));
+  std::printf(
+      "  note     raw sync on/off = %.2f: with synchronous_commit=on each commit waits for "
+      "its WAL flush, so the clients, not capture, set the pace\n",
+      raw_sync_rate / raw_async_rate);
 
   source->reset();
   for (int i = 0; i < 50; ++i) {

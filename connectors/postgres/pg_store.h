@@ -51,6 +51,8 @@ class PostgresStore final : public JobStore {
   PostgresStore(std::unique_ptr<PgConnection> conn, std::string prefix)
       : conn_(std::move(conn)), prefix_(std::move(prefix)) {}
   std::string table(std::string_view name) const;
+  // Upserts a poll source's shadow rows with one statement, inside the enqueue transaction.
+  void saveShadow(pqxx::work& txn, const Checkpoint& checkpoint);
 
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;

@@ -144,6 +144,76 @@ TEST_F(PostgresStoreTest, EnqueueSkipsDuplicateKeysAndSavesCheckpoint) {
   EXPECT_FALSE(none->has_value());
 }
 
+TEST_F(PostgresStoreTest, ALargeBatchCountsEveryDuplicateAndKeepsBatchOrder) {
+  // Enqueue sends a batch as one statement; its counts must still be exact per job: keys
+  // stored by an earlier batch, keys repeated inside this batch, and quotes, backslashes and
+  // braces in the text must all come through unchanged.
+  std::vector<SmsJob> earlier;
+  for (int i = 0; i < 2000; i += 10) earlier.push_back(job("k" + std::to_string(i)));
+  ASSERT_TRUE(store_->enqueue(earlier, {"shop", "1"}));
+  std::vector<SmsJob> batch;
+  for (int i = 0; i < 2000; ++i) {
+    SmsJob j = job("k" + std::to_string(i));
+    j.body = "Order {" + std::to_string(i) + "}: \"quoted\" \\ back\\slash, NULL";
+    batch.push_back(std::move(j));
+  }
+  batch.push_back(job("k5"));     // repeated inside the batch
+  batch.push_back(job("k1990"));  // repeated, and stored by the earlier batch
+  auto result = store_->enqueue(batch, {"shop", "2"});
+  ASSERT_TRUE(result) << result.error().toString();
+  EXPECT_EQ(result->inserted, 1800);
+  EXPECT_EQ(result->duplicates, 202);
+  EXPECT_EQ(*store_->loadCheckpoint("shop"), std::optional<std::string>("2"));
+  EXPECT_EQ(count(JobStatus::kQueued), 2000);
+
+  auto claimed = store_->claimDue(Lane::kTransactional, 3000, "me", seconds(30), clock_.now());
+  ASSERT_TRUE(claimed) << claimed.error().toString();
+  ASSERT_EQ(claimed->size(), 2000u);
+  // Ids follow batch order, so equal not_before claims oldest-enqueued first.
+  EXPECT_EQ((*claimed)[200].dedup_key, "k1");
+  EXPECT_EQ((*claimed)[201].dedup_key, "k2");
+  for (const SmsJob& j : *claimed) {
+    if (j.dedup_key == "k7") {
+      EXPECT_EQ(j.body, "Order {7}: \"quoted\" \\ back\\slash, NULL");
+      EXPECT_EQ(j.recipient_raw, "600 700 800");
+      EXPECT_FALSE(j.expires_at.has_value());
+    }
+    if (j.dedup_key == "k5") {
+      EXPECT_EQ(j.body, "Order {5}: \"quoted\" \\ back\\slash, NULL");
+    }
+  }
+}
+
+TEST_F(PostgresStoreTest, AnEmptyBatchStillSavesTheCheckpoint) {
+  // A batch whose changes were all filtered out must still move the position (DESIGN §2.2).
+  auto result = store_->enqueue({}, {"shop", "0/16B3748"});
+  ASSERT_TRUE(result) << result.error().toString();
+  EXPECT_EQ(result->inserted, 0);
+  EXPECT_EQ(result->duplicates, 0);
+  EXPECT_EQ(*store_->loadCheckpoint("shop"), std::optional<std::string>("0/16B3748"));
+}
+
+TEST_F(PostgresStoreTest, ShadowRowsNamedTwiceInABatchKeepTheLastState) {
+  // Poll pages may name a row twice; the shadow is one upsert per batch, and the row's last
+  // state in the page must win, or the next page would see a change that was already mapped.
+  Checkpoint first{
+      "shop", "w1", {{"orders", "1", R"({"s":"a"})"}, {"orders", "2", R"({"s":"x"})"}}};
+  ASSERT_TRUE(store_->enqueue({}, first));
+  Checkpoint second{"shop",
+                    "w2",
+                    {{"orders", "1", R"({"s":"b"})"},
+                     {"orders", "3", R"({"s":"\"q\"{}"})"},
+                     {"orders", "1", R"({"s":"c"})"}}};
+  ASSERT_TRUE(store_->enqueue({}, second));
+  std::vector<std::string> pks = {"1", "2", "3"};
+  auto states = store_->loadShadow("shop", "orders", pks);
+  ASSERT_TRUE(states) << states.error().toString();
+  EXPECT_EQ(*states,
+            (std::map<std::string, std::string>{
+                {"1", R"({"s":"c"})"}, {"2", R"({"s":"x"})"}, {"3", R"({"s":"\"q\"{}"})"}}));
+  EXPECT_EQ(*store_->loadCheckpoint("shop"), std::optional<std::string>("w2"));
+}
+
 TEST_F(PostgresStoreTest, AFailedEnqueueKeepsNeitherJobsNorCheckpoint) {
   std::vector<SmsJob> first = {job("a")};
   ASSERT_TRUE(store_->enqueue(first, {"shop", "10"}));

@@ -1,0 +1,218 @@
+// The Odoo example (examples/odoo) end to end on the real PostgreSQL, exactly as its README
+// section runs it: schema.sql into a fresh database, `setup --set-replica-identity` and `run`
+// with the example's own smsbridge.yaml (only ODOO_DSN comes from the test), then drive.sql's
+// changes. The SMS must be exactly one per confirmed quotation and one per crossing below a
+// reorder minimum; further deliveries while below, cancellations and locks send nothing.
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/e2e/process.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/integration/test_env.h"
+
+namespace smsbridge {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ChildProcess;
+using testing::runToCompletion;
+using testing::TempDir;
+
+const fs::path kExample = fs::path(SMSBRIDGE_SOURCE_DIR) / "examples" / "odoo";
+
+class Database {
+ public:
+  explicit Database(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string error = PQerrorMessage(conn_);
+      PQfinish(conn_);
+      throw std::runtime_error(error);
+    }
+    exec("SET client_min_messages = warning");
+  }
+  ~Database() { PQfinish(conn_); }
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Several statements in one string run as one implicit transaction.
+  void exec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string error = ok ? "" : PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) throw std::runtime_error(sql + ": " + error);
+  }
+  std::string text(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) > 0
+                        ? PQgetvalue(r, 0, 0)
+                        : "<error: " + std::string(PQresultErrorMessage(r)) + ">";
+    PQclear(r);
+    return v;
+  }
+  long long scalar(const std::string& sql) { return std::atoll(text(sql).c_str()); }
+  std::vector<std::string> column(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    std::vector<std::string> values;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) values.push_back(PQresultErrorMessage(r));
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); ++i) {
+      values.push_back(PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+    return values;
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// drive.sql's statements, one per line ending in ';' (comments dropped), so each commits on
+// its own as Odoo's clicks would.
+std::vector<std::string> statementsOf(const fs::path& path) {
+  std::vector<std::string> statements;
+  std::istringstream in(readFile(path));
+  std::string line, current;
+  while (std::getline(in, line)) {
+    if (line.rfind("--", 0) == 0 || line.empty()) continue;
+    current += line + "\n";
+    if (line.back() == ';') {
+      statements.push_back(current);
+      current.clear();
+    }
+  }
+  return statements;
+}
+
+// The test DSN with its database (the URI's path) replaced.
+std::string withDatabase(const std::string& dsn, const std::string& database) {
+  std::string::size_type query = dsn.find('?');
+  std::string base = dsn.substr(0, query);
+  std::string::size_type slash = base.rfind('/');
+  std::string rest = query == std::string::npos ? "" : dsn.substr(query);
+  return base.substr(0, slash + 1) + database + rest;
+}
+
+bool waitUntil(const std::function<bool()>& done, seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return done();
+}
+
+// Drops the example's slot (it pins WAL cluster-wide) and its database, even when an assertion
+// ended the test early. Runs after the bridge process is gone.
+struct Cleanup {
+  std::string admin_dsn;
+  std::string odoo_dsn;
+  std::string database;
+  ~Cleanup() {
+    try {
+      Database admin(admin_dsn);
+      admin.exec(
+          "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '" +
+          database + "' AND active_pid IS NOT NULL");
+      for (int i = 0; i < 50 && admin.text("SELECT count(*) FROM pg_replication_slots WHERE "
+                                           "database = '" +
+                                           database + "' AND active") != "0";
+           ++i) {
+        std::this_thread::sleep_for(milliseconds(100));
+      }
+      {
+        // A logical slot is dropped from a connection to its own database.
+        Database odoo(odoo_dsn);
+        odoo.exec(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+            "database = current_database()");
+      }
+      admin.exec("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+    } catch (const std::exception&) {
+      // Best effort: the test's own assertions already reported the problem.
+    }
+  }
+};
+
+TEST(OdooExampleE2eTest, SendsOnePerConfirmationAndOnePerCrossingBelowTheMinimum) {
+  SMSBRIDGE_REQUIRE_PG_DSN(dsn);
+  const std::string database = "odoo_e2e_" + std::to_string(getpid());
+  const std::string odoo_dsn = withDatabase(dsn, database);
+  setenv("ODOO_DSN", odoo_dsn.c_str(), 1);  // the example config reads ${ODOO_DSN}
+  {
+    Database admin(dsn);
+    admin.exec("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+    admin.exec("CREATE DATABASE " + database);
+  }
+  Cleanup cleanup{dsn, odoo_dsn, database};
+  Database odoo(odoo_dsn);
+  odoo.exec(readFile(kExample / "schema.sql"));
+
+  TempDir dir;
+  const std::string config = (kExample / "smsbridge.yaml").string();
+  auto [setup_code, setup_out] = runToCompletion(
+      {SMSBRIDGE_BINARY, "setup", "-c", config, "--set-replica-identity"}, dir.file("setup.log"));
+  ASSERT_EQ(setup_code, 0) << setup_out;
+
+  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  const auto statements = statementsOf(kExample / "drive.sql");
+  ASSERT_EQ(statements.size(), 13u);
+  for (const std::string& statement : statements) odoo.exec(statement);
+  // A last confirmation marks the end: capture is in commit order, so once its SMS exists,
+  // every change drive.sql made has been mapped, and any SMS it should not have caused is
+  // already in the table.
+  odoo.exec("INSERT INTO sale_order (name, partner_id, amount_total) VALUES ('S00004', 1, 10)");
+  odoo.exec("UPDATE sale_order SET state = 'sale' WHERE name = 'S00004'");
+  bool settled = waitUntil(
+      [&] {
+        return odoo.scalar(
+                   "SELECT count(*) FROM smsbridge_messages WHERE body LIKE "
+                   "'Order S00004 %' AND status NOT IN ('queued', 'sending')") == 1 &&
+               odoo.scalar(
+                   "SELECT count(*) FROM smsbridge_messages WHERE status IN "
+                   "('queued', 'sending')") == 0;
+      },
+      seconds(60));
+  bridge.signal(SIGTERM);
+  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  ASSERT_TRUE(settled) << bridge.output();
+
+  EXPECT_EQ(odoo.column("SELECT recipient || ' ' || body FROM smsbridge_messages ORDER BY id"),
+            (std::vector<std::string>{
+                "+48600100200 Order S00001 confirmed: 1249.00 PLN.",
+                "+48600100200 Order S00002 confirmed: 389.50 PLN.",
+                "+48600100300 Reorder: product 1 is down to 8 in WH/Stock.",
+                "+48600100300 Reorder: product 1 is down to 9 in WH/Stock.",
+                "+48600100200 Order S00004 confirmed: 10.00 PLN.",
+            }));
+  EXPECT_EQ(odoo.scalar("SELECT count(*) FROM smsbridge_messages WHERE status IN ('sent', "
+                        "'delivered')"),
+            5);
+  // The slot follows the store, so Odoo's WAL is not pinned by the bridge.
+  EXPECT_EQ(odoo.text("SELECT confirmed_flush_lsn >= (SELECT position::pg_lsn FROM "
+                      "smsbridge_checkpoints WHERE source = 'odoo') FROM pg_replication_slots "
+                      "WHERE database = current_database()"),
+            "t");
+}
+
+}  // namespace
+}  // namespace smsbridge
