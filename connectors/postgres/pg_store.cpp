@@ -290,54 +290,75 @@ Result<std::vector<SmsJob>> PostgresStore::claimDue(Lane lane, int limit, const 
 
 Status PostgresStore::recordOutcome(const JobOutcome& outcome, const std::string& owner,
                                     TimePoint now) {
-  if (!canTransition(JobStatus::kSending, outcome.status)) {
-    return internalError("dispatcher asked for sending -> " +
-                         std::string(statusName(outcome.status)));
+  return recordOutcomes(std::span(&outcome, 1), owner, now).front();
+}
+
+std::vector<Status> PostgresStore::recordOutcomes(std::span<const JobOutcome> outcomes,
+                                                  const std::string& owner, TimePoint now) {
+  // One transaction for the whole round: the dispatcher records a batch of outcomes at a time,
+  // and a commit per outcome made the commit, not the provider, the limit of a busy bridge.
+  std::vector<Status> statuses(outcomes.size());
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!canTransition(JobStatus::kSending, outcomes[i].status)) {
+      statuses[i] = internalError("dispatcher asked for sending -> " +
+                                  std::string(statusName(outcomes[i].status)));
+    }
   }
   std::lock_guard lock(mu_);
   std::string now_text = formatTimestamp(now);
-  bool lease_lost = false;
+  std::vector<bool> lease_lost(outcomes.size(), false);
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
-    // Attempts are recorded even when the lease was lost: they are the audit trail of what
-    // was actually sent to a provider.
-    for (const AttemptRecord& a : outcome.attempts) {
-      txn.exec_params("INSERT INTO " + table("attempts") +
-                          " (message_id, provider, outcome, http_status, error_code, "
-                          "error_message, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, "
-                          "$6, $7::timestamptz, $8::timestamptz)",
-                      static_cast<long long>(outcome.job_id), a.provider, a.outcome, a.http_status,
-                      a.error_code, a.error_message, formatTimestamp(a.started_at),
-                      formatTimestamp(a.finished_at));
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      if (statuses[i].isOk()) lease_lost[i] = !applyOutcome(txn, outcomes[i], owner, now_text);
     }
-    bool sent = outcome.status == JobStatus::kSent;
-    auto r = txn.exec_params(
-        "UPDATE " + table("messages") +
-            " SET status = $1, status_reason = $2, provider = COALESCE(NULLIF($3, ''), provider), "
-            "provider_message_id = COALESCE(NULLIF($4, ''), provider_message_id), "
-            "price = COALESCE(NULLIF($5, '')::double precision, price), "
-            "currency = COALESCE(NULLIF($6, ''), currency), attempts = attempts + $7, "
-            "not_before = COALESCE(NULLIF($8, '')::timestamptz, not_before), "
-            "lease_owner = NULL, lease_until = NULL, updated_at = $9::timestamptz, "
-            "sent_at = COALESCE(NULLIF($10, '')::timestamptz, sent_at), "
-            "final_at = NULLIF($11, '')::timestamptz "
-            "WHERE id = $12 AND status = 'sending' AND lease_owner = $13",
-        std::string(statusName(outcome.status)), outcome.status_reason, outcome.provider,
-        outcome.provider_message_id,
-        outcome.price ? fmt::format("{:.17g}", *outcome.price) : std::string(), outcome.currency,
-        static_cast<long long>(outcome.attempts.size()),
-        outcome.status == JobStatus::kQueued ? formatTimestamp(outcome.not_before) : std::string(),
-        now_text, sent ? now_text : std::string(),
-        isFinal(outcome.status) ? now_text : std::string(), static_cast<long long>(outcome.job_id),
-        owner);
-    lease_lost = r.affected_rows() == 0;
     return Status::ok();
   });
-  if (!status.isOk()) return status;
-  if (lease_lost) {
-    return transientError("job " + std::to_string(outcome.job_id) + " was no longer leased by " +
-                          owner + "; its outcome was not applied");
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!statuses[i].isOk()) continue;
+    if (!status.isOk()) {
+      statuses[i] = status;
+    } else if (lease_lost[i]) {
+      statuses[i] =
+          transientError("job " + std::to_string(outcomes[i].job_id) + " was no longer leased by " +
+                         owner + "; its outcome was not applied");
+    }
   }
-  return Status::ok();
+  return statuses;
+}
+
+bool PostgresStore::applyOutcome(pqxx::work& txn, const JobOutcome& outcome,
+                                 const std::string& owner, const std::string& now_text) {
+  // Attempts are recorded even when the lease was lost: they are the audit trail of what
+  // was actually sent to a provider.
+  for (const AttemptRecord& a : outcome.attempts) {
+    txn.exec_params("INSERT INTO " + table("attempts") +
+                        " (message_id, provider, outcome, http_status, error_code, "
+                        "error_message, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, "
+                        "$6, $7::timestamptz, $8::timestamptz)",
+                    static_cast<long long>(outcome.job_id), a.provider, a.outcome, a.http_status,
+                    a.error_code, a.error_message, formatTimestamp(a.started_at),
+                    formatTimestamp(a.finished_at));
+  }
+  bool sent = outcome.status == JobStatus::kSent;
+  auto r = txn.exec_params(
+      "UPDATE " + table("messages") +
+          " SET status = $1, status_reason = $2, provider = COALESCE(NULLIF($3, ''), provider), "
+          "provider_message_id = COALESCE(NULLIF($4, ''), provider_message_id), "
+          "price = COALESCE(NULLIF($5, '')::double precision, price), "
+          "currency = COALESCE(NULLIF($6, ''), currency), attempts = attempts + $7, "
+          "not_before = COALESCE(NULLIF($8, '')::timestamptz, not_before), "
+          "lease_owner = NULL, lease_until = NULL, updated_at = $9::timestamptz, "
+          "sent_at = COALESCE(NULLIF($10, '')::timestamptz, sent_at), "
+          "final_at = NULLIF($11, '')::timestamptz "
+          "WHERE id = $12 AND status = 'sending' AND lease_owner = $13",
+      std::string(statusName(outcome.status)), outcome.status_reason, outcome.provider,
+      outcome.provider_message_id,
+      outcome.price ? fmt::format("{:.17g}", *outcome.price) : std::string(), outcome.currency,
+      static_cast<long long>(outcome.attempts.size()),
+      outcome.status == JobStatus::kQueued ? formatTimestamp(outcome.not_before) : std::string(),
+      now_text, sent ? now_text : std::string(), isFinal(outcome.status) ? now_text : std::string(),
+      static_cast<long long>(outcome.job_id), owner);
+  return r.affected_rows() > 0;
 }
 
 Result<int> PostgresStore::requeueExpiredLeases(TimePoint now) {

@@ -40,6 +40,8 @@ class PostgresStore final : public JobStore {
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;
+  std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes, const std::string& owner,
+                                     TimePoint now) override;
   Result<int> requeueExpiredLeases(TimePoint now) override;
   Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
@@ -51,6 +53,9 @@ class PostgresStore final : public JobStore {
   PostgresStore(std::unique_ptr<PgConnection> conn, std::string prefix)
       : conn_(std::move(conn)), prefix_(std::move(prefix)) {}
   std::string table(std::string_view name) const;
+  // Applies one outcome inside `txn`; false when the job was no longer leased by `owner`.
+  bool applyOutcome(pqxx::work& txn, const JobOutcome& outcome, const std::string& owner,
+                    const std::string& now_text);
 
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;
