@@ -100,6 +100,12 @@ double cpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+double threadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
 long peakRssKb() {
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -251,6 +257,7 @@ class TimedStore final : public JobStore {
  public:
   struct Totals {
     double claim_seconds = 0, record_seconds = 0, sweep_seconds = 0;
+    double cpu_seconds = 0;  // CPU of this thread inside the store calls
     int claims = 0, records = 0;
     std::size_t claimed = 0, recorded = 0;
   };
@@ -276,7 +283,9 @@ class TimedStore final : public JobStore {
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override {
     auto start = Clock::now();
+    double cpu = threadCpuSeconds();
     auto r = inner_.claimDue(lane, limit, owner, lease, now);
+    totals_.cpu_seconds += threadCpuSeconds() - cpu;
     totals_.claim_seconds += secondsSince(start);
     ++totals_.claims;
     if (r) totals_.claimed += r->size();
@@ -289,7 +298,9 @@ class TimedStore final : public JobStore {
   std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes, const std::string& owner,
                                      TimePoint now) override {
     auto start = Clock::now();
+    double cpu = threadCpuSeconds();
     auto r = inner_.recordOutcomes(outcomes, owner, now);
+    totals_.cpu_seconds += threadCpuSeconds() - cpu;
     totals_.record_seconds += secondsSince(start);
     ++totals_.records;
     totals_.recorded += outcomes.size();
@@ -321,7 +332,8 @@ struct BridgeFigures {
   double cpu_seconds = 0;
   long peak_rss_kb = -1;
   bool peak_reset = false;
-  int sent = 0;
+  int sent = 0;      // jobs sent in the store, this run's and earlier runs'
+  int sent_now = 0;  // this run's
   TimedStore::Totals store;
 };
 
@@ -385,6 +397,7 @@ BridgeFigures runBridge(JobStore& store, const Options& options, const std::stri
   io.run();
   figures.peak_rss_kb = peakRssKb();
   figures.store = timed.totals();
+  figures.sent_now = jobs;
   if (!error.empty()) die(error);
 
   auto counts = store.countByStatus();
@@ -499,6 +512,10 @@ void breakdown(const BridgeFigures& f) {
       share(t.claim_seconds), t.claims, t.claims ? double(t.claimed) / t.claims : 0.0,
       share(t.record_seconds), t.records, t.records ? double(t.recorded) / t.records : 0.0,
       share(t.sweep_seconds), 100 - share(t.claim_seconds + t.record_seconds + t.sweep_seconds));
+  std::printf(
+      "    CPU per SMS: in store calls %.1f us (our side of SQL: SQLite itself, libpq/libpqxx), "
+      "the rest (dispatcher, provider, HTTP, event loop) %.1f us\n",
+      t.cpu_seconds / f.sent_now * 1e6, (f.cpu_seconds - t.cpu_seconds) / f.sent_now * 1e6);
 }
 
 const char* verdict(bool ok) { return ok ? "OK" : "MISSED"; }
@@ -571,6 +588,14 @@ void runStore(const std::string& store_name, JobStore& store, const Options& opt
             fmt::format(" ({:.2f})", rate / ceiling),
         verdict(rate >= kLatencyShareOk * ceiling));
     breakdown(f);
+    // What the load generator gets from the same slow fake with as many requests in flight:
+    // the analytic ceiling assumes a box with time to spare, and this one shows if it has.
+    auto api = makeApi(options.provider, fake.baseUrl());
+    double measured = loadCeiling(*api, options.latency_jobs, options.max_inflight);
+    row("fake provider ceiling at " + options.latency + ", " +
+            std::to_string(options.max_inflight) + " conns",
+        fmt::format("{:.0f} req/s", measured),
+        fmt::format("bridge/ceiling = {:.2f}", rate / measured), "");
   }
 }
 
