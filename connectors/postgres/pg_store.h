@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <span>
 #include <string>
 
 #include "connectors/postgres/pg_connection.h"
@@ -53,9 +55,10 @@ class PostgresStore final : public JobStore {
   PostgresStore(std::unique_ptr<PgConnection> conn, std::string prefix)
       : conn_(std::move(conn)), prefix_(std::move(prefix)) {}
   std::string table(std::string_view name) const;
-  // Applies one outcome inside `txn`; false when the job was no longer leased by `owner`.
-  bool applyOutcome(pqxx::work& txn, const JobOutcome& outcome, const std::string& owner,
-                    const std::string& now_text);
+  // Applies the outcomes inside `txn`; returns the ids of the jobs `owner` still leased, whose
+  // outcomes were applied.
+  std::set<std::int64_t> applyOutcomes(pqxx::work& txn, std::span<const JobOutcome* const> outcomes,
+                                       const std::string& owner, const std::string& now_text);
 
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;

@@ -299,6 +299,8 @@ TEST_F(PostgresStoreTest, OutcomesOfARoundAreRecordedTogetherButALostLeaseOnlyFa
     outcomes[i].attempts.resize(1);
     outcomes[i].attempts[0].provider = "smsapi";
     outcomes[i].attempts[0].outcome = "accepted";
+    // Values reach the server as escaped literals: quotes and backslashes must arrive intact.
+    outcomes[i].attempts[0].error_message = "it's \"quoted\" \\ ');--";
   }
   // One job's lease moved to another dispatcher in the meantime.
   clock_.advance(seconds(31));
@@ -321,7 +323,15 @@ TEST_F(PostgresStoreTest, OutcomesOfARoundAreRecordedTogetherButALostLeaseOnlyFa
   pqxx::connection conn(dsn_);
   pqxx::work txn(conn);
   // Every attempt is kept, the lost-lease one too: it is the audit trail of what was sent.
-  EXPECT_EQ(txn.exec1("SELECT count(*) FROM " + prefix_ + "attempts")[0].as<int>(), 3);
+  EXPECT_EQ(txn.exec1("SELECT count(*) FROM " + prefix_ + "attempts WHERE error_message = " +
+                      txn.quote(outcomes[0].attempts[0].error_message))[0]
+                .as<int>(),
+            3);
+  EXPECT_EQ(txn.exec1("SELECT count(*) FROM " + prefix_ +
+                      "messages WHERE provider_message_id LIKE 'm-%' AND sent_at IS NOT NULL AND "
+                      "final_at IS NULL AND attempts = 1")[0]
+                .as<int>(),
+            2);
 }
 
 TEST_F(PostgresStoreTest, ARetryGoesBackToQueuedUntilItsTime) {
