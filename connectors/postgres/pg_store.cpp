@@ -113,6 +113,12 @@ std::vector<std::string> PostgresStore::migrationSql() const {
           table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (status, lane, not_before)",
                   idx("messages_due"), table("messages")),
+      // What claimDue walks: only due-able rows, in its ORDER BY. Without it PostgreSQL sorted
+      // every queued row on each claim (a seq scan and an on-disk sort, ~28 ms per claim with
+      // 100k queued), which made claiming the limit of a large backlog.
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (lane, not_before, id) WHERE status IN "
+                  "('queued', 'scheduled')",
+                  idx("messages_claim"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
                   idx("messages_provider_id"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (recipient)", idx("messages_recipient"),
