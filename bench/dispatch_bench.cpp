@@ -234,6 +234,7 @@ class PgTables {
   ~PgTables() {
     PGconn* conn = PQconnectdb(dsn_.c_str());
     if (PQstatus(conn) == CONNECTION_OK) {
+      PQclear(PQexec(conn, "SET client_min_messages = warning"));  // no NOTICE per cascade
       std::string sql =
           "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE schemaname "
           "= current_schema() AND tablename LIKE '" +
@@ -628,8 +629,16 @@ int run(int argc, char** argv) {
   if (!latency) die("--latency: not a duration such as 50ms or 1s: " + options.latency);
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
-  auto dir =
-      std::filesystem::temp_directory_path() / ("smsbridge-bench-" + std::to_string(getpid()));
+  // Removed on every way out, errors included: the SQLite store and the fakes' logs live here.
+  struct ScratchDir {
+    std::filesystem::path path;
+    ~ScratchDir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } scratch{std::filesystem::temp_directory_path() /
+            ("smsbridge-bench-" + std::to_string(getpid()))};
+  const std::filesystem::path& dir = scratch.path;
   std::filesystem::create_directories(dir);
   std::printf(
       "smsbridge dispatch_bench: %d jobs via %s, max_inflight %d, batch %d, fake provider "
@@ -659,7 +668,6 @@ int run(int argc, char** argv) {
       runStore("PostgreSQL", **store, options, dir, *latency);
     }
   }
-  std::filesystem::remove_all(dir);
   curl_global_cleanup();
   return 0;
 }
