@@ -1,5 +1,7 @@
 #include "connectors/postgres/pg_store.h"
 
+#include <set>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -130,6 +132,12 @@ std::vector<std::string> PostgresStore::migrationSql() const {
           table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (status, lane, not_before)",
                   idx("messages_due"), table("messages")),
+      // What claimDue walks: only due-able rows, in its ORDER BY. Without it PostgreSQL sorted
+      // every queued row on each claim (a seq scan and an on-disk sort, ~28 ms per claim with
+      // 100k queued), which made claiming the limit of a large backlog.
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (lane, not_before, id) WHERE status IN "
+                  "('queued', 'scheduled')",
+                  idx("messages_claim"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
                   idx("messages_provider_id"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (recipient)", idx("messages_recipient"),
@@ -357,54 +365,101 @@ Result<std::vector<SmsJob>> PostgresStore::claimDue(Lane lane, int limit, const 
 
 Status PostgresStore::recordOutcome(const JobOutcome& outcome, const std::string& owner,
                                     TimePoint now) {
-  if (!canTransition(JobStatus::kSending, outcome.status)) {
-    return internalError("dispatcher asked for sending -> " +
-                         std::string(statusName(outcome.status)));
+  return recordOutcomes(std::span(&outcome, 1), owner, now).front();
+}
+
+std::vector<Status> PostgresStore::recordOutcomes(std::span<const JobOutcome> outcomes,
+                                                  const std::string& owner, TimePoint now) {
+  // One transaction for the whole round: the dispatcher records a batch of outcomes at a time,
+  // and a commit per outcome made the commit, not the provider, the limit of a busy bridge.
+  std::vector<Status> statuses(outcomes.size());
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!canTransition(JobStatus::kSending, outcomes[i].status)) {
+      statuses[i] = internalError("dispatcher asked for sending -> " +
+                                  std::string(statusName(outcomes[i].status)));
+    }
   }
   std::lock_guard lock(mu_);
   std::string now_text = formatTimestamp(now);
-  bool lease_lost = false;
+  std::vector<const JobOutcome*> valid;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (statuses[i].isOk()) valid.push_back(&outcomes[i]);
+  }
+  std::set<std::int64_t> applied;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
-    // Attempts are recorded even when the lease was lost: they are the audit trail of what
-    // was actually sent to a provider.
-    for (const AttemptRecord& a : outcome.attempts) {
-      txn.exec_params("INSERT INTO " + table("attempts") +
-                          " (message_id, provider, outcome, http_status, error_code, "
-                          "error_message, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, "
-                          "$6, $7::timestamptz, $8::timestamptz)",
-                      static_cast<long long>(outcome.job_id), a.provider, a.outcome, a.http_status,
-                      a.error_code, a.error_message, formatTimestamp(a.started_at),
-                      formatTimestamp(a.finished_at));
-    }
-    bool sent = outcome.status == JobStatus::kSent;
-    auto r = txn.exec_params(
-        "UPDATE " + table("messages") +
-            " SET status = $1, status_reason = $2, provider = COALESCE(NULLIF($3, ''), provider), "
-            "provider_message_id = COALESCE(NULLIF($4, ''), provider_message_id), "
-            "price = COALESCE(NULLIF($5, '')::double precision, price), "
-            "currency = COALESCE(NULLIF($6, ''), currency), attempts = attempts + $7, "
-            "not_before = COALESCE(NULLIF($8, '')::timestamptz, not_before), "
-            "lease_owner = NULL, lease_until = NULL, updated_at = $9::timestamptz, "
-            "sent_at = COALESCE(NULLIF($10, '')::timestamptz, sent_at), "
-            "final_at = NULLIF($11, '')::timestamptz "
-            "WHERE id = $12 AND status = 'sending' AND lease_owner = $13",
-        std::string(statusName(outcome.status)), outcome.status_reason, outcome.provider,
-        outcome.provider_message_id,
-        outcome.price ? fmt::format("{:.17g}", *outcome.price) : std::string(), outcome.currency,
-        static_cast<long long>(outcome.attempts.size()),
-        outcome.status == JobStatus::kQueued ? formatTimestamp(outcome.not_before) : std::string(),
-        now_text, sent ? now_text : std::string(),
-        isFinal(outcome.status) ? now_text : std::string(), static_cast<long long>(outcome.job_id),
-        owner);
-    lease_lost = r.affected_rows() == 0;
+    applied = applyOutcomes(txn, valid, owner, now_text);
     return Status::ok();
   });
-  if (!status.isOk()) return status;
-  if (lease_lost) {
-    return transientError("job " + std::to_string(outcome.job_id) + " was no longer leased by " +
-                          owner + "; its outcome was not applied");
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!statuses[i].isOk()) continue;
+    if (!status.isOk()) {
+      statuses[i] = status;
+    } else if (!applied.count(outcomes[i].job_id)) {
+      statuses[i] =
+          transientError("job " + std::to_string(outcomes[i].job_id) + " was no longer leased by " +
+                         owner + "; its outcome was not applied");
+    }
   }
-  return Status::ok();
+  return statuses;
+}
+
+std::set<std::int64_t> PostgresStore::applyOutcomes(pqxx::work& txn,
+                                                    std::span<const JobOutcome* const> outcomes,
+                                                    const std::string& owner,
+                                                    const std::string& now_text) {
+  // The whole round in two statements, every value a literal escaped by libpq: a statement per
+  // attempt and per outcome cost a round trip each, and those were most of a round's time even
+  // against a server on loopback.
+  std::set<std::int64_t> applied;
+  if (outcomes.empty()) return applied;
+  auto q = [&](const std::string& value) { return txn.quote(value); };
+  std::string attempts, updates;
+  for (const JobOutcome* o : outcomes) {
+    const std::string id = std::to_string(o->job_id) + "::bigint";
+    // Attempts are recorded even when the lease was lost: they are the audit trail of what
+    // was actually sent to a provider.
+    for (const AttemptRecord& a : o->attempts) {
+      attempts += attempts.empty() ? "(" : ",(";
+      attempts += id + "," + q(a.provider) + "," + q(a.outcome) + "," +
+                  std::to_string(a.http_status) + "," + q(a.error_code) + "," + q(a.error_message) +
+                  "," + q(formatTimestamp(a.started_at)) + "::timestamptz," +
+                  q(formatTimestamp(a.finished_at)) + "::timestamptz)";
+    }
+    const bool sent = o->status == JobStatus::kSent;
+    updates += updates.empty() ? "(" : ",(";
+    updates += id + "," + q(std::string(statusName(o->status))) + "," + q(o->status_reason) + "," +
+               q(o->provider) + "," + q(o->provider_message_id) + "," +
+               q(o->price ? fmt::format("{:.17g}", *o->price) : std::string()) + "," +
+               q(o->currency) + "," + std::to_string(o->attempts.size()) + "," +
+               q(o->status == JobStatus::kQueued ? formatTimestamp(o->not_before) : "") + "," +
+               q(sent ? now_text : "") + "," + q(isFinal(o->status) ? now_text : "") + ")";
+  }
+  if (!attempts.empty()) {
+    txn.exec("INSERT INTO " + table("attempts") +
+             " (message_id, provider, outcome, http_status, error_code, error_message, "
+             "started_at, finished_at) VALUES " +
+             attempts);
+  }
+  auto r = txn.exec(
+      "UPDATE " + table("messages") +
+      " AS m SET status = o.status, status_reason = o.status_reason, "
+      "provider = COALESCE(NULLIF(o.provider, ''), m.provider), "
+      "provider_message_id = COALESCE(NULLIF(o.provider_message_id, ''), m.provider_message_id), "
+      "price = COALESCE(NULLIF(o.price, '')::double precision, m.price), "
+      "currency = COALESCE(NULLIF(o.currency, ''), m.currency), attempts = m.attempts + "
+      "o.attempts, "
+      "not_before = COALESCE(NULLIF(o.not_before, '')::timestamptz, m.not_before), "
+      "lease_owner = NULL, lease_until = NULL, updated_at = " +
+      q(now_text) +
+      "::timestamptz, sent_at = COALESCE(NULLIF(o.sent_at, '')::timestamptz, m.sent_at), "
+      "final_at = NULLIF(o.final_at, '')::timestamptz FROM (VALUES " +
+      updates +
+      ") AS o(id, status, status_reason, provider, provider_message_id, price, currency, "
+      "attempts, not_before, sent_at, final_at) WHERE m.id = o.id AND m.status = 'sending' AND "
+      "m.lease_owner = " +
+      q(owner) + " RETURNING m.id");
+  for (const auto& row : r) applied.insert(row[0].as<std::int64_t>());
+  return applied;
 }
 
 Result<int> PostgresStore::requeueExpiredLeases(TimePoint now) {

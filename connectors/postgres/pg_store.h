@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <span>
 #include <string>
 
 #include "connectors/postgres/pg_connection.h"
@@ -40,6 +42,8 @@ class PostgresStore final : public JobStore {
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;
+  std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes, const std::string& owner,
+                                     TimePoint now) override;
   Result<int> requeueExpiredLeases(TimePoint now) override;
   Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
@@ -53,6 +57,10 @@ class PostgresStore final : public JobStore {
   std::string table(std::string_view name) const;
   // Upserts a poll source's shadow rows with one statement, inside the enqueue transaction.
   void saveShadow(pqxx::work& txn, const Checkpoint& checkpoint);
+  // Applies the outcomes inside `txn`; returns the ids of the jobs `owner` still leased, whose
+  // outcomes were applied.
+  std::set<std::int64_t> applyOutcomes(pqxx::work& txn, std::span<const JobOutcome* const> outcomes,
+                                       const std::string& owner, const std::string& now_text);
 
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;

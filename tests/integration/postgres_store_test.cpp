@@ -355,6 +355,55 @@ TEST_F(PostgresStoreTest, OutcomeThenReportsMoveOnlyForward) {
   EXPECT_EQ(row[6].as<int>(), 2);  // the lost-lease call's attempt is kept as an audit record
 }
 
+TEST_F(PostgresStoreTest, OutcomesOfARoundAreRecordedTogetherButALostLeaseOnlyFailsItsOwn) {
+  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c")};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  auto claimed = claim(Lane::kTransactional);
+  ASSERT_EQ(claimed.size(), 3u);
+  std::vector<JobOutcome> outcomes(3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    outcomes[i].job_id = claimed[i].id;
+    outcomes[i].status = JobStatus::kSent;
+    outcomes[i].provider = "smsapi";
+    outcomes[i].provider_message_id = "m-" + std::to_string(i);
+    outcomes[i].attempts.resize(1);
+    outcomes[i].attempts[0].provider = "smsapi";
+    outcomes[i].attempts[0].outcome = "accepted";
+    // Values reach the server as escaped literals: quotes and backslashes must arrive intact.
+    outcomes[i].attempts[0].error_message = "it's \"quoted\" \\ ');--";
+  }
+  // One job's lease moved to another dispatcher in the meantime.
+  clock_.advance(seconds(31));
+  ASSERT_EQ(*store_->requeueExpiredLeases(clock_.now()), 3);
+  auto stolen = claim(Lane::kTransactional, 1, "other");
+  ASSERT_EQ(stolen.size(), 1u);
+  ASSERT_EQ(claim(Lane::kTransactional, 2, "me").size(), 2u);
+
+  auto statuses = store_->recordOutcomes(outcomes, "me", clock_.now());
+  ASSERT_EQ(statuses.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (outcomes[i].job_id == stolen[0].id) {
+      EXPECT_EQ(statuses[i].category(), ErrorCategory::kTransient) << statuses[i].toString();
+    } else {
+      EXPECT_TRUE(statuses[i].isOk()) << statuses[i].toString();
+    }
+  }
+  EXPECT_EQ(count(JobStatus::kSent), 2);
+  EXPECT_EQ(count(JobStatus::kSending), 1);
+  pqxx::connection conn(dsn_);
+  pqxx::work txn(conn);
+  // Every attempt is kept, the lost-lease one too: it is the audit trail of what was sent.
+  EXPECT_EQ(txn.exec1("SELECT count(*) FROM " + prefix_ + "attempts WHERE error_message = " +
+                      txn.quote(outcomes[0].attempts[0].error_message))[0]
+                .as<int>(),
+            3);
+  EXPECT_EQ(txn.exec1("SELECT count(*) FROM " + prefix_ +
+                      "messages WHERE provider_message_id LIKE 'm-%' AND sent_at IS NOT NULL AND "
+                      "final_at IS NULL AND attempts = 1")[0]
+                .as<int>(),
+            2);
+}
+
 TEST_F(PostgresStoreTest, ARetryGoesBackToQueuedUntilItsTime) {
   std::vector<SmsJob> jobs = {job("a")};
   ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
