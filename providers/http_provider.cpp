@@ -258,6 +258,35 @@ std::optional<std::string> readSecret(const config::Section& section, std::strin
   return *value;
 }
 
+std::string jsonString(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return {};
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return {};
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::optional<double> jsonNumber(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return std::nullopt;
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (it->is_number()) return it->get<double>();
+  if (it->is_string()) {
+    const std::string text = it->get<std::string>();
+    char* end = nullptr;
+    double value = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size()) return value;
+  }
+  return std::nullopt;
+}
+
+std::string digitsOnly(std::string_view phone) {
+  std::string out;
+  for (char c : phone) {
+    if (c >= '0' && c <= '9') out += c;
+  }
+  return out;
+}
+
 std::string percentEncode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
 #include "config/diagnostics.h"
 #include "config/schema.h"
@@ -135,6 +136,14 @@ using FormFields = std::vector<std::pair<std::string, std::string>>;
 
 // RFC 3986 percent-encoding: everything but ALPHA / DIGIT / "-" / "." / "_" / "~" becomes %XX
 // (so '+' and ' ' survive as %2B and %20 in a form body).
+// Lenient readers of provider JSON. jsonString: a string member as is, another non-null value as
+// its JSON text, "" when absent or null. jsonNumber: a number, or a string holding exactly one
+// (providers send prices and part counts as strings too).
+std::string jsonString(const nlohmann::json& object, const char* key);
+std::optional<double> jsonNumber(const nlohmann::json& object, const char* key);
+// The digits of a phone number ("+48 600" → "48600").
+std::string digitsOnly(std::string_view phone);
+
 std::string percentEncode(std::string_view text);
 // application/x-www-form-urlencoded: name=value pairs joined by '&', in the given order.
 std::string formEncode(const FormFields& fields);

@@ -11,21 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string digitsOf(std::string_view phone) {
-  std::string out;
-  for (char c : phone) {
-    if (c >= '0' && c <= '9') out += c;
-  }
-  return out;
-}
-
-std::string stringField(const json& object, const char* key) {
-  if (!object.is_object()) return {};
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return {};
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 // An integer given as a number or a numeric string; 0 otherwise.
 int intField(const json& object, const char* key) {
   if (!object.is_object()) return 0;
@@ -41,8 +26,8 @@ const json* relevantError(const json& errors, const OutgoingSms& sms) {
   if (!errors.is_array() || errors.empty()) return nullptr;
   for (const auto& error : errors) {
     const json meta = error.is_object() ? error.value("meta", json::object()) : json::object();
-    std::string value = stringField(meta, "value");
-    if (!value.empty() && digitsOf(value) == digitsOf(sms.recipient)) return &error;
+    std::string value = jsonString(meta, "value");
+    if (!value.empty() && digitsOnly(value) == digitsOnly(sms.recipient)) return &error;
   }
   return &errors.front();
 }
@@ -59,11 +44,11 @@ bool mentions(std::string text, std::string_view word) {
 SendResult classifyError(const json& error, int status) {
   SendResult result;
   result.http_status = status;
-  result.error_code = stringField(error, "code");
+  result.error_code = jsonString(error, "code");
   const json meta = error.is_object() ? error.value("meta", json::object()) : json::object();
-  std::string parameter = stringField(meta, "parameter");
-  result.reason = stringField(error, "title");
-  std::string message = stringField(error, "message");
+  std::string parameter = jsonString(meta, "parameter");
+  result.reason = jsonString(error, "title");
+  std::string message = jsonString(error, "message");
   if (!message.empty()) result.reason += (result.reason.empty() ? "" : ": ") + message;
   if (!parameter.empty()) result.reason += " (" + parameter + ")";
   bool about_number = mentions(parameter, "phone");
@@ -121,16 +106,16 @@ SendResult MessageFlowApi::classifySendResponse(const HttpResponse& response,
   if (status >= 200 && status < 300) {
     // One recipient per request, but the API is batch-shaped: acceptance is per number.
     const json data = body.value("data", json::array());
-    const std::string ours = digitsOf(sms.recipient);
+    const std::string ours = digitsOnly(sms.recipient);
     for (const auto& entry : data.is_array() ? data : json::array()) {
-      if (digitsOf(stringField(entry, "phoneNumber")) != ours) continue;
+      if (digitsOnly(jsonString(entry, "phoneNumber")) != ours) continue;
       SendResult result;
       result.kind = SendResultKind::kAccepted;
       result.http_status = status;
       // data[] carries no message id; the request's uniqId identifies this one-number send.
-      result.provider_message_id = stringField(meta, "uniqId");
+      result.provider_message_id = jsonString(meta, "uniqId");
       if (result.provider_message_id.empty())
-        result.provider_message_id = stringField(entry, "externalId");
+        result.provider_message_id = jsonString(entry, "externalId");
       result.segments = intField(entry, "numberOfParts");
       if (result.segments <= 0) result.segments = sms.segments;
       return result;
@@ -144,7 +129,7 @@ SendResult MessageFlowApi::classifySendResponse(const HttpResponse& response,
   }
   std::string reason = "MessageFlow answered HTTP " + std::to_string(status);
   if (const json* error = relevantError(errors, sms)) {
-    reason += ": " + stringField(*error, "title") + " " + stringField(*error, "message");
+    reason += ": " + jsonString(*error, "title") + " " + jsonString(*error, "message");
   }
   return classifyHttpStatus(status, std::move(reason));
 }

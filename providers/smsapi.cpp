@@ -10,36 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string digitsOf(std::string_view phone) {
-  std::string out;
-  for (char c : phone) {
-    if (c >= '0' && c <= '9') out += c;
-  }
-  return out;
-}
-
-std::string stringField(const json& object, const char* key) {
-  if (!object.is_object()) return {};
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return {};
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-// SMSAPI sends some numbers as strings (`points`, sometimes `parts`).
-std::optional<double> numberField(const json& object, const char* key) {
-  if (!object.is_object()) return std::nullopt;
-  auto it = object.find(key);
-  if (it == object.end()) return std::nullopt;
-  if (it->is_number()) return it->get<double>();
-  if (it->is_string()) {
-    const std::string text = it->get<std::string>();
-    char* end = nullptr;
-    double value = std::strtod(text.c_str(), &end);
-    if (!text.empty() && end == text.c_str() + text.size()) return value;
-  }
-  return std::nullopt;
-}
-
 // The expiration_date window SMSAPI accepts: 15 min to 72 h after the send.
 constexpr std::chrono::minutes kMinExpiry{15};
 constexpr std::chrono::hours kMaxExpiry{72};
@@ -50,11 +20,11 @@ SendResult legacyError(const json& body, int status, const OutgoingSms& sms) {
   const int code = body["error"].get<int>();
   result.error_code = std::to_string(code);
   result.kind = classifySmsApiError(code);
-  result.reason = "SMSAPI error " + result.error_code + ": " + stringField(body, "message");
+  result.reason = "SMSAPI error " + result.error_code + ": " + jsonString(body, "message");
   const json& invalid = body.contains("invalid_numbers") ? body["invalid_numbers"] : json();
   if (invalid.is_array() && !invalid.empty()) {
-    result.reason += " (" + stringField(invalid.front(), "number") + ": " +
-                     stringField(invalid.front(), "message") + ")";
+    result.reason += " (" + jsonString(invalid.front(), "number") + ": " +
+                     jsonString(invalid.front(), "message") + ")";
   }
   if (result.kind == SendResultKind::kDuplicate) {
     result.reason = "SMSAPI already has a message with idx " + std::to_string(sms.job_id) +
@@ -88,7 +58,7 @@ SendResultKind classifySmsApiError(int code) {
 }
 
 Result<HttpRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
-  FormFields form = {{"format", "json"}, {"encoding", "utf-8"}, {"to", digitsOf(sms.recipient)}};
+  FormFields form = {{"format", "json"}, {"encoding", "utf-8"}, {"to", digitsOnly(sms.recipient)}};
   const std::string& from = sms.sender.empty() ? config_.from : sms.sender;
   if (!from.empty()) form.emplace_back("from", from);
   form.emplace_back("message", sms.body);
@@ -134,24 +104,24 @@ SendResult SmsApiApi::classifySendResponse(const HttpResponse& response,
   }
   if (status == 200 && body.contains("list") && body["list"].is_array() && !body["list"].empty()) {
     const json& list = body["list"];
-    const std::string ours = digitsOf(sms.recipient);
+    const std::string ours = digitsOnly(sms.recipient);
     const json* entry = &list.front();
     for (const auto& candidate : list) {
-      if (stringField(candidate, "number") == ours) entry = &candidate;
+      if (jsonString(candidate, "number") == ours) entry = &candidate;
     }
     SendResult result;
     result.kind = SendResultKind::kAccepted;
     result.http_status = status;
-    result.provider_message_id = stringField(*entry, "id");
-    result.segments = static_cast<int>(numberField(*entry, "parts").value_or(0));
+    result.provider_message_id = jsonString(*entry, "id");
+    result.segments = static_cast<int>(jsonNumber(*entry, "parts").value_or(0));
     if (result.segments <= 0) result.segments = sms.segments;
-    result.price = numberField(*entry, "points");
+    result.price = jsonNumber(*entry, "points");
     if (result.price) result.currency = "points";
     return result;
   }
   // REST-style errors: {"message", "error": "<tag>", ...} with a 4xx status.
   std::string reason = "SMSAPI answered HTTP " + std::to_string(status);
-  if (std::string message = stringField(body, "message"); !message.empty()) {
+  if (std::string message = jsonString(body, "message"); !message.empty()) {
     reason += ": " + message;
   }
   return classifyHttpStatus(status, std::move(reason));

@@ -11,28 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string stringField(const json& object, const char* key) {
-  if (!object.is_object()) return {};
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return {};
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-// Twilio sends `num_segments` and `price` as strings, `code` as a number.
-std::optional<double> numberField(const json& object, const char* key) {
-  if (!object.is_object()) return std::nullopt;
-  auto it = object.find(key);
-  if (it == object.end()) return std::nullopt;
-  if (it->is_number()) return it->get<double>();
-  if (it->is_string()) {
-    const std::string text = it->get<std::string>();
-    char* end = nullptr;
-    double value = std::strtod(text.c_str(), &end);
-    if (!text.empty() && end == text.c_str() + text.size()) return value;
-  }
-  return std::nullopt;
-}
-
 bool isSid(std::string_view sid, std::string_view prefix) {
   if (sid.size() != 34 || sid.substr(0, 2) != prefix) return false;
   return std::all_of(sid.begin() + 2, sid.end(), [](char c) {
@@ -108,26 +86,26 @@ SendResult TwilioApi::classifySendResponse(const HttpResponse& response,
     return classifyHttpStatus(
         status, "Twilio answered HTTP " + std::to_string(status) + " without a readable JSON body");
   }
-  std::string sid = stringField(body, "sid");
+  std::string sid = jsonString(body, "sid");
   if (status >= 200 && status < 300 && !sid.empty()) {
     SendResult result;
     result.kind = SendResultKind::kAccepted;
     result.http_status = status;
     result.provider_message_id = std::move(sid);
     // "0" when a Messaging Service picks the sender: counted later, so keep ours.
-    result.segments = static_cast<int>(numberField(body, "num_segments").value_or(0));
+    result.segments = static_cast<int>(jsonNumber(body, "num_segments").value_or(0));
     if (result.segments <= 0) result.segments = sms.segments;
-    if (auto price = numberField(body, "price")) {
+    if (auto price = jsonNumber(body, "price")) {
       result.price = std::abs(*price);  // Twilio reports charges as negative amounts
-      result.currency = stringField(body, "price_unit");
+      result.currency = jsonString(body, "price_unit");
     }
     return result;
   }
 
-  std::optional<double> code = numberField(body, "code");
+  std::optional<double> code = jsonNumber(body, "code");
   std::string reason = "Twilio answered HTTP " + std::to_string(status);
   if (code) reason += ", error " + std::to_string(static_cast<int>(*code));
-  if (std::string message = stringField(body, "message"); !message.empty()) {
+  if (std::string message = jsonString(body, "message"); !message.empty()) {
     reason += ": " + message;
   }
   SendResult result = classifyHttpStatus(status, std::move(reason));

@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/pg_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/integration/test_env.h"
@@ -33,51 +34,8 @@ using testing::TempDir;
 
 const fs::path kExample = fs::path(SMSBRIDGE_SOURCE_DIR) / "examples" / "odoo";
 
-class Database {
- public:
-  explicit Database(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      std::string error = PQerrorMessage(conn_);
-      PQfinish(conn_);
-      throw std::runtime_error(error);
-    }
-    exec("SET client_min_messages = warning");
-  }
-  ~Database() { PQfinish(conn_); }
-  Database(const Database&) = delete;
-  Database& operator=(const Database&) = delete;
-
-  // Several statements in one string run as one implicit transaction.
-  void exec(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    std::string error = ok ? "" : PQresultErrorMessage(r);
-    PQclear(r);
-    if (!ok) throw std::runtime_error(sql + ": " + error);
-  }
-  std::string text(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) > 0
-                        ? PQgetvalue(r, 0, 0)
-                        : "<error: " + std::string(PQresultErrorMessage(r)) + ">";
-    PQclear(r);
-    return v;
-  }
-  long long scalar(const std::string& sql) { return std::atoll(text(sql).c_str()); }
-  std::vector<std::string> column(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    std::vector<std::string> values;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) values.push_back(PQresultErrorMessage(r));
-    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); ++i) {
-      values.push_back(PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    return values;
-  }
-
- private:
-  PGconn* conn_;
-};
+using Database = testing::Shop;
+using testing::waitUntil;
 
 std::string readFile(const fs::path& path) {
   std::ifstream in(path);
@@ -110,15 +68,6 @@ std::string withDatabase(const std::string& dsn, const std::string& database) {
   std::string::size_type slash = base.rfind('/');
   std::string rest = query == std::string::npos ? "" : dsn.substr(query);
   return base.substr(0, slash + 1) + database + rest;
-}
-
-bool waitUntil(const std::function<bool()>& done, seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return done();
 }
 
 // Drops the example's slot (it pins WAL cluster-wide) and its database, even when an assertion

@@ -12,16 +12,25 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace smsbridge::testing {
 
 class Shop {
  public:
   explicit Shop(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
-    if (PQstatus(conn_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn_));
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string error = PQerrorMessage(conn_);
+      PQfinish(conn_);
+      throw std::runtime_error(error);
+    }
     exec("SET client_min_messages = warning");
   }
   ~Shop() { PQfinish(conn_); }
+  Shop(const Shop&) = delete;
+  Shop& operator=(const Shop&) = delete;
+
+  // Several statements in one string run as one implicit transaction.
   void exec(const std::string& sql) {
     PGresult* r = PQexec(conn_, sql.c_str());
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -38,6 +47,16 @@ class Shop {
     return v;
   }
   long long scalar(const std::string& sql) { return std::atoll(text(sql).c_str()); }
+  std::vector<std::string> column(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    std::vector<std::string> values;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) values.push_back(PQresultErrorMessage(r));
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); ++i) {
+      values.push_back(PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+    return values;
+  }
 
  private:
   PGconn* conn_;
