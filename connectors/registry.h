@@ -61,6 +61,22 @@ bool readCommonSourceKeys(SourceFactory& factory, const std::string& name, std::
                           std::initializer_list<std::string_view> captures,
                           const config::Section& section, config::Diagnostics& diagnostics);
 
+// SourceFactory::create_source for a source class with `static Result<std::unique_ptr<T>>
+// create(Config)`, whose Config has `tables` and `prefix`: both are filled in per call.
+template <typename SourceT, typename Config>
+auto createSourceWith(Config config) {
+  return
+      [config = std::move(config)](const std::vector<std::string>& tables,
+                                   const std::string& prefix) -> Result<std::unique_ptr<Source>> {
+        Config c = config;
+        c.tables = tables;
+        c.prefix = prefix;
+        auto source = SourceT::create(std::move(c));
+        if (!source) return source.error();
+        return std::unique_ptr<Source>(std::move(*source));
+      };
+}
+
 const std::vector<ConnectorEntry>& connectorRegistry();
 const ConnectorEntry* findConnector(std::string_view type);
 

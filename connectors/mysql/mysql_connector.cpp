@@ -108,25 +108,9 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     binlog.batch_size = config.batch_size;
     binlog.server_id = static_cast<std::uint32_t>(server_id);
     binlog.heartbeat_interval = section.duration("heartbeat_interval");
-    factory.create_source = [binlog](const std::vector<std::string>& tables,
-                                     const std::string& prefix) -> Result<std::unique_ptr<Source>> {
-      BinlogSourceConfig c = binlog;
-      c.tables = tables;
-      c.prefix = prefix;
-      auto source = MysqlBinlogSource::create(std::move(c));
-      if (!source) return source.error();
-      return std::unique_ptr<Source>(std::move(*source));
-    };
+    factory.create_source = createSourceWith<MysqlBinlogSource>(binlog);
   } else if (factory.capture == "trigger") {
-    factory.create_source = [config](const std::vector<std::string>& tables,
-                                     const std::string& prefix) -> Result<std::unique_ptr<Source>> {
-      TriggerSourceConfig c = config;
-      c.tables = tables;
-      c.prefix = prefix;
-      auto source = MysqlTriggerSource::create(std::move(c));
-      if (!source) return source.error();
-      return std::unique_ptr<Source>(std::move(*source));
-    };
+    factory.create_source = createSourceWith<MysqlTriggerSource>(config);
   }
   factory.doctor = [options, server_id](const DoctorRequest& request) {
     return runDoctor({options, static_cast<std::uint32_t>(server_id)}, request);

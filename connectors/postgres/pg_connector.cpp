@@ -108,26 +108,9 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     logical.connect_timeout = config.connect_timeout;
     logical.status_interval = section.duration("status_interval");
     logical.retained_wal_warning_bytes = section.integer("retained_wal_warning_mb") * 1024 * 1024;
-    factory.create_source = [logical](
-                                const std::vector<std::string>& tables,
-                                const std::string& prefix) -> Result<std::unique_ptr<Source>> {
-      LogicalSourceConfig c = logical;
-      c.tables = tables;
-      c.prefix = prefix;
-      auto source = PgLogicalSource::create(std::move(c));
-      if (!source) return source.error();
-      return std::unique_ptr<Source>(std::move(*source));
-    };
+    factory.create_source = createSourceWith<PgLogicalSource>(logical);
   } else if (factory.capture == "trigger") {
-    factory.create_source = [config](const std::vector<std::string>& tables,
-                                     const std::string& prefix) -> Result<std::unique_ptr<Source>> {
-      TriggerSourceConfig c = config;
-      c.tables = tables;
-      c.prefix = prefix;
-      auto source = PgTriggerSource::create(std::move(c));
-      if (!source) return source.error();
-      return std::unique_ptr<Source>(std::move(*source));
-    };
+    factory.create_source = createSourceWith<PgTriggerSource>(config);
   }
   const std::string slot = section.str("slot");
   const std::string publication = section.str("publication");

@@ -165,15 +165,7 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
   config.busy_timeout = section.duration("busy_timeout");
   config.retain_processed = section.duration("retain_processed");
   factory.description = "SQLite database " + config.path;
-  factory.create_source = [config](const std::vector<std::string>& tables,
-                                   const std::string& prefix) -> Result<std::unique_ptr<Source>> {
-    TriggerSourceConfig c = config;
-    c.tables = tables;
-    c.prefix = prefix;
-    auto source = SqliteTriggerSource::create(std::move(c));
-    if (!source) return source.error();
-    return std::unique_ptr<Source>(std::move(*source));
-  };
+  factory.create_source = createSourceWith<SqliteTriggerSource>(config);
   factory.doctor = [config](const DoctorRequest& request) {
     return runDoctor(config.path, config.busy_timeout, request);
   };
