@@ -103,18 +103,8 @@ void Dispatcher::scheduleTick(std::chrono::milliseconds delay) {
   });
 }
 
-void Dispatcher::runOnce() {
-  if (stopping_) return;
-  in_tick_ = true;
-  TimePoint now = clock_.now();
-  sweepLeases(now);
-  claim(now);
-  sendWaiting(now);
-  in_tick_ = false;
-}
-
-void Dispatcher::tick() {
-  if (stopping_) return;
+std::chrono::milliseconds Dispatcher::runOnce() {
+  if (stopping_) return config_.poll_interval;
   in_tick_ = true;
   TimePoint now = clock_.now();
   sweepLeases(now);
@@ -125,10 +115,16 @@ void Dispatcher::tick() {
   std::optional<TimePoint> wake = sendWaiting(now);
   in_tick_ = false;
 
+  // A full claim suggests more is due right away; a provider's capacity returns at `wake`.
   std::chrono::milliseconds delay = config_.poll_interval;
   if (claimed_full && waitingCount() == 0) delay = std::chrono::milliseconds(0);
   if (wake) delay = std::min(delay, until(now, *wake));
-  scheduleTick(delay);
+  return delay;
+}
+
+void Dispatcher::tick() {
+  if (stopping_) return;
+  scheduleTick(runOnce());
 }
 
 void Dispatcher::sweepLeases(TimePoint now) {

@@ -103,9 +103,9 @@ class Dispatcher {
   // The path every delivery report takes (sandbox timers, webhooks).
   void onDeliveryReport(const DeliveryReport& report);
 
-  // One round (lease sweep, claims, sends) at the clock's current time. start() runs rounds on
-  // timers; tests drive them with a ManualClock.
-  void runOnce();
+  // One round (lease sweep, claims, sends) at the clock's current time; returns how long until
+  // the next round is due. start() runs rounds on timers; tests drive them with a ManualClock.
+  std::chrono::milliseconds runOnce();
 
   const DispatcherStats& stats() const { return stats_; }
   BreakerState breakerState(const std::string& provider) const;
