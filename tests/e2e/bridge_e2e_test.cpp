@@ -26,6 +26,7 @@ using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
 using testing::TempDir;
+using testing::waitUntil;
 
 std::string readFile(const fs::path& path) {
   std::ifstream in(path);
@@ -69,15 +70,6 @@ class Shop {
 };
 
 constexpr char kOpenStatuses[] = "('scheduled','queued','sending')";
-
-bool waitUntil(const std::function<bool()>& done, seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return done();
-}
 
 class QuickstartTest : public ::testing::Test {
  protected:

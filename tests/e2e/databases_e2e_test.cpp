@@ -26,6 +26,7 @@ using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
 using testing::TempDir;
+using testing::waitUntil;
 
 // The shop's own connection: plain SQL, as the shop application would send it.
 class ShopDb {
@@ -127,15 +128,6 @@ class MysqlShop final : public ShopDb {
  private:
   MYSQL* conn_;
 };
-
-bool waitUntil(const std::function<bool()>& done, seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return done();
-}
 
 void shipOrdersThroughTheBridge(ShopDb& shop, const std::string& type, const std::string& dsn_var,
                                 const std::string& text_type) {

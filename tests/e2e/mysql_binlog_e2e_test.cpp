@@ -26,6 +26,7 @@ using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
 using testing::TempDir;
+using testing::waitUntil;
 
 // The shop's own connection: plain SQL, as the shop application would send it.
 class Shop {
@@ -78,15 +79,6 @@ class Shop {
  private:
   MYSQL* conn_;
 };
-
-bool waitUntil(const std::function<bool()>& done, seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return done();
-}
 
 TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);

@@ -12,7 +12,9 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+
 #include <vector>
+#include "tests/e2e/process.h"
 
 namespace smsbridge::testing {
 
@@ -97,14 +99,5 @@ struct Cleanup {
     }
   }
 };
-
-inline bool waitUntil(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 }  // namespace smsbridge::testing

@@ -77,4 +77,13 @@ std::pair<int, std::string> runToCompletion(std::vector<std::string> args,
   return {code, child.output()};
 }
 
+bool waitUntil(const std::function<bool()>& done, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
 }  // namespace smsbridge::testing

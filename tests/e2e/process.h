@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,9 @@ class ChildProcess {
 // Runs to completion; returns {exit code, combined output}.
 std::pair<int, std::string> runToCompletion(std::vector<std::string> args,
                                             const std::string& output_file);
+
+// Polls `done` every 50 ms until it holds or `timeout` passes; returns its last answer. For
+// conditions only another process can make true; a deadline, never a speed assertion.
+bool waitUntil(const std::function<bool()>& done, std::chrono::seconds timeout);
 
 }  // namespace smsbridge::testing

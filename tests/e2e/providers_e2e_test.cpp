@@ -37,17 +37,9 @@ using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
 using testing::TempDir;
+using testing::waitUntil;
 
 constexpr char kTwilioSid[] = "AC00000000000000000000000000000001";
-
-bool waitUntil(const std::function<bool()>& done, seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return done();
-}
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path);
