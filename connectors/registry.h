@@ -18,6 +18,7 @@
 #include "connectors/doctor.h"
 #include "core/connector.h"
 #include "core/job_store.h"
+#include "core/sql_session.h"
 
 namespace smsbridge {
 
@@ -43,6 +44,9 @@ struct SourceFactory {
   std::function<std::vector<std::string>(const std::vector<std::string>& tables,
                                          const std::string& prefix, bool holds_store)>
       grants;
+  // Opens a connection for lookups, schedules, write-back actions and `test-mapping
+  // --from-db` (core/sql_session.h). Blocks while connecting.
+  std::function<Result<std::unique_ptr<SqlSession>>()> open_sql;
 };
 
 struct ConnectorEntry {

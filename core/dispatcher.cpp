@@ -555,6 +555,10 @@ void Dispatcher::onDeliveryReport(const DeliveryReport& report) {
       spdlog::warn("Delivery report for an unknown message id. provider={} id={} status={}",
                    report.provider, report.provider_message_id, statusName(report.status));
       break;
+    case ReportEffect::kParked:
+      spdlog::debug("Delivery report parked until its send result is recorded. provider={} id={}",
+                    report.provider, report.provider_message_id);
+      break;
   }
 }
 

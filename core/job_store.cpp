@@ -30,4 +30,29 @@ std::vector<Status> JobStore::recordOutcomes(std::span<const JobOutcome> outcome
   return statuses;
 }
 
+Result<std::vector<ReportEffect>> JobStore::applyDeliveryReports(
+    std::span<const DeliveryReport> reports, TimePoint now) {
+  std::vector<ReportEffect> effects;
+  effects.reserve(reports.size());
+  for (const DeliveryReport& report : reports) {
+    auto effect = applyDeliveryReport(report, now);
+    if (!effect) return effect.error();
+    effects.push_back(*effect);
+  }
+  return effects;
+}
+
+Status JobStore::recordInbound(const InboundSms& /*sms*/) {
+  return internalError("this store does not record inbound SMS");
+}
+
+Status JobStore::setOptOut(const std::string& /*recipient*/, bool /*opted_out*/,
+                           const std::string& /*reason*/, TimePoint /*now*/) {
+  return internalError("this store does not keep opt-outs");
+}
+
+Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
+  return internalError("this store does not keep opt-outs");
+}
+
 }  // namespace smsbridge

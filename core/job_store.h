@@ -63,10 +63,13 @@ struct JobOutcome {
 
 // A delivery report after normalisation by the provider adapter (or the sandbox).
 struct DeliveryReport {
-  std::string provider;
-  std::string provider_message_id;
+  std::string provider = {};
+  std::string provider_message_id = {};  // verbatim, as the provider sent it
+  // Our job id when the report echoes it (SMSAPI idx, MessageFlow externalId); 0 when not.
+  std::int64_t job_id = 0;
   JobStatus status = JobStatus::kDelivered;  // sent | delivered | undelivered | expired | failed
-  std::string reason;
+  std::string provider_status = {};  // the provider's own status, verbatim ("DELIVRD", "403")
+  std::string reason = {};
   TimePoint reported_at{};
 };
 
@@ -74,6 +77,17 @@ enum class ReportEffect {
   kApplied,     // the job moved forward
   kNoOp,        // replay or late report: the job is already at or past that status
   kUnknownJob,  // no job has that provider message id (yet)
+  kParked,      // no job has that id yet: kept, and applied when a send result records it
+};
+
+// An SMS a customer sent to one of our numbers (smsbridge_inbound).
+struct InboundSms {
+  std::string provider;
+  std::string provider_message_id;
+  std::string sender;     // E.164 when it parses, else verbatim
+  std::string recipient;  // our number or short code, verbatim
+  std::string body;
+  TimePoint received_at{};
 };
 
 // The verdict of JobStore::checkSchema(), worded alike for every backend. `version` is empty
@@ -126,6 +140,17 @@ class JobStore : public ShadowStore {
 
   // Forward-only and idempotent: a replayed or late report changes nothing.
   virtual Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) = 0;
+  // Several reports (a webhook batch) in one transaction where the backend can; one effect per
+  // report, in order. This default applies them one by one.
+  virtual Result<std::vector<ReportEffect>> applyDeliveryReports(
+      std::span<const DeliveryReport> reports, TimePoint now);
+
+  // Inbound SMS and opt-outs (smsbridge_inbound, smsbridge_optouts). `recipient` is E.164.
+  // The defaults report that this store does not support them.
+  virtual Status recordInbound(const InboundSms& sms);
+  virtual Status setOptOut(const std::string& recipient, bool opted_out, const std::string& reason,
+                           TimePoint now);
+  virtual Result<bool> isOptedOut(const std::string& recipient);
 
   // Number of jobs per status, for progress lines and summaries.
   virtual Result<std::vector<std::pair<JobStatus, int>>> countByStatus() = 0;

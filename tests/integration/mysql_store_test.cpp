@@ -298,9 +298,21 @@ TEST_F(MysqlStoreTest, OutcomesAndDeliveryReportsOnlyMoveForward) {
   ASSERT_TRUE(store_->recordOutcome(outcome, "w1", kNow).isOk());
   EXPECT_EQ(count("SELECT COUNT(*) FROM `" + prefix_ + "attempts`"), 1);
 
-  DeliveryReport delivered{"smsapi", "m-1", JobStatus::kDelivered, "DELIVRD", kNow};
-  DeliveryReport late_sent{"smsapi", "m-1", JobStatus::kSent, "", kNow};
-  DeliveryReport unknown{"smsapi", "m-404", JobStatus::kDelivered, "", kNow};
+  DeliveryReport delivered{.provider = "smsapi",
+                           .provider_message_id = "m-1",
+                           .status = JobStatus::kDelivered,
+                           .reason = "DELIVRD",
+                           .reported_at = kNow};
+  DeliveryReport late_sent{.provider = "smsapi",
+                           .provider_message_id = "m-1",
+                           .status = JobStatus::kSent,
+                           .reason = "",
+                           .reported_at = kNow};
+  DeliveryReport unknown{.provider = "smsapi",
+                         .provider_message_id = "m-404",
+                         .status = JobStatus::kDelivered,
+                         .reason = "",
+                         .reported_at = kNow};
   auto effect = store_->applyDeliveryReport(delivered, kNow + seconds(5));
   ASSERT_TRUE(effect) << effect.error().toString();
   EXPECT_EQ(*effect, ReportEffect::kApplied);

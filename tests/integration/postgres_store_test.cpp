@@ -330,9 +330,21 @@ TEST_F(PostgresStoreTest, OutcomeThenReportsMoveOnlyForward) {
   ASSERT_TRUE(recorded.isOk()) << recorded.toString();
   EXPECT_EQ(count(JobStatus::kSent), 1);
 
-  DeliveryReport delivered{"smsapi", "m-1", JobStatus::kDelivered, "DELIVRD", clock_.now()};
-  DeliveryReport late_sent{"smsapi", "m-1", JobStatus::kSent, "", clock_.now()};
-  DeliveryReport unknown{"smsapi", "m-404", JobStatus::kDelivered, "", clock_.now()};
+  DeliveryReport delivered{.provider = "smsapi",
+                           .provider_message_id = "m-1",
+                           .status = JobStatus::kDelivered,
+                           .reason = "DELIVRD",
+                           .reported_at = clock_.now()};
+  DeliveryReport late_sent{.provider = "smsapi",
+                           .provider_message_id = "m-1",
+                           .status = JobStatus::kSent,
+                           .reason = "",
+                           .reported_at = clock_.now()};
+  DeliveryReport unknown{.provider = "smsapi",
+                         .provider_message_id = "m-404",
+                         .status = JobStatus::kDelivered,
+                         .reason = "",
+                         .reported_at = clock_.now()};
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kApplied);
   EXPECT_EQ(*store_->applyDeliveryReport(late_sent, clock_.now()), ReportEffect::kNoOp);
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kNoOp);

@@ -100,7 +100,10 @@ TEST_F(DispatcherTest, SendsQueuedJobsAndRecordsSent) {
   EXPECT_EQ(count(JobStatus::kSent), 2);
   EXPECT_EQ(d->stats().sent, 2u);
 
-  first_.report({"first", "first-1", JobStatus::kDelivered, "", clock_.now()});
+  first_.report({.provider = "first",
+                 .provider_message_id = "first-1",
+                 .status = JobStatus::kDelivered,
+                 .reported_at = clock_.now()});
   EXPECT_EQ(count(JobStatus::kDelivered), 1);
 }
 

@@ -219,14 +219,30 @@ TEST_F(SqliteStoreTest, DeliveryReportsOnlyMoveForward) {
   outcome.provider_message_id = "sbx-1";
   ASSERT_TRUE(store_->recordOutcome(outcome, "me", clock_.now()).isOk());
 
-  DeliveryReport delivered{"sandbox", "sbx-1", JobStatus::kDelivered, "", clock_.now()};
+  DeliveryReport delivered{.provider = "sandbox",
+                           .provider_message_id = "sbx-1",
+                           .status = JobStatus::kDelivered,
+                           .reason = "",
+                           .reported_at = clock_.now()};
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kApplied);
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kNoOp);
-  DeliveryReport late_sent{"sandbox", "sbx-1", JobStatus::kSent, "", clock_.now()};
+  DeliveryReport late_sent{.provider = "sandbox",
+                           .provider_message_id = "sbx-1",
+                           .status = JobStatus::kSent,
+                           .reason = "",
+                           .reported_at = clock_.now()};
   EXPECT_EQ(*store_->applyDeliveryReport(late_sent, clock_.now()), ReportEffect::kNoOp);
-  DeliveryReport unknown{"sandbox", "sbx-404", JobStatus::kDelivered, "", clock_.now()};
+  DeliveryReport unknown{.provider = "sandbox",
+                         .provider_message_id = "sbx-404",
+                         .status = JobStatus::kDelivered,
+                         .reason = "",
+                         .reported_at = clock_.now()};
   EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kUnknownJob);
-  DeliveryReport other_provider{"twilio", "sbx-1", JobStatus::kDelivered, "", clock_.now()};
+  DeliveryReport other_provider{.provider = "twilio",
+                                .provider_message_id = "sbx-1",
+                                .status = JobStatus::kDelivered,
+                                .reason = "",
+                                .reported_at = clock_.now()};
   EXPECT_EQ(*store_->applyDeliveryReport(other_provider, clock_.now()), ReportEffect::kUnknownJob);
   EXPECT_EQ(count(JobStatus::kDelivered), 1);
 }

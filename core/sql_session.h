@@ -1,0 +1,45 @@
+#pragma once
+
+// Parameterised SQL against a configured source database, for everything that is not capture:
+// mapping `lookup:` queries, `schedules:`, `write_back:` actions and `test-mapping --from-db`.
+// SQL text comes from the config and names its parameters `:name`; values are always bound by
+// the driver, never spliced into the text (DESIGN.md §4). `::` (a PostgreSQL cast) and text
+// inside quotes are not parameters.
+//
+// Threading: a SqlSession is one connection; use it from one thread at a time and open one per
+// thread that needs it (SourceFactory::open_sql). Errors are kTransient when the connection
+// failed or was lost (retrying later may help) and kConfig when the statement itself is wrong
+// (unknown table or column, a parameter missing from `params`).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/value.h"
+
+namespace smsbridge {
+
+// The names of the `:name` parameters in `sql`, in order of first appearance, each once.
+std::vector<std::string> sqlParameterNames(std::string_view sql);
+
+class SqlSession {
+ public:
+  virtual ~SqlSession() = default;
+
+  // Runs a query and hands each row to `on_row` as it is read, so a 100,000-row schedule never
+  // sits in memory. Column names are those of the result set. `on_row` returning false stops
+  // the query early (not an error). Every parameter in `sql` must be present in `params`.
+  virtual Status forEachRow(std::string_view sql, const Row& params,
+                            const std::function<bool(const Row&)>& on_row) = 0;
+
+  // Runs a statement that changes data in its own transaction; returns the affected row count.
+  virtual Result<std::int64_t> execute(std::string_view sql, const Row& params) = 0;
+
+  // Every row of a query, for small results (lookups).
+  Result<std::vector<Row>> query(std::string_view sql, const Row& params);
+};
+
+}  // namespace smsbridge
