@@ -49,7 +49,7 @@ Result<std::vector<Row>> SqlSession::query(std::string_view sql, const Row& para
 }
 
 Result<std::vector<std::int64_t>> SqlSession::executeAll(
-    std::span<const Statement> /*statements*/) {
+    std::span<const SqlStatement> /*statements*/) {
   return internalError("this database's SQL session cannot run statements in one transaction yet");
 }
 

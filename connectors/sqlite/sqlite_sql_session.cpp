@@ -108,4 +108,23 @@ Result<std::int64_t> SqliteSqlSession::execute(std::string_view sql, const Row& 
   return static_cast<std::int64_t>(sqlite3_changes(db_->handle()));
 }
 
+Result<std::vector<std::int64_t>> SqliteSqlSession::executeAll(
+    std::span<const SqlStatement> statements) {
+  SMSBRIDGE_RETURN_IF_ERROR(db_->beginWrite());
+  std::vector<std::int64_t> counts;
+  for (const SqlStatement& statement : statements) {
+    auto count = execute(statement.sql, statement.params);
+    if (!count) {
+      db_->rollback();
+      return count.error();
+    }
+    counts.push_back(*count);
+  }
+  if (Status committed = db_->commit(); !committed.isOk()) {
+    db_->rollback();
+    return committed;
+  }
+  return counts;
+}
+
 }  // namespace smsbridge::sqlite

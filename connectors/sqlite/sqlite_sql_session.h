@@ -23,6 +23,8 @@ class SqliteSqlSession final : public SqlSession {
   Status forEachRow(std::string_view sql, const Row& params,
                     const std::function<bool(const Row&)>& on_row) override;
   Result<std::int64_t> execute(std::string_view sql, const Row& params) override;
+  // BEGIN IMMEDIATE ... COMMIT around the statements; any failure rolls back.
+  Result<std::vector<std::int64_t>> executeAll(std::span<const SqlStatement> statements) override;
 
  private:
   explicit SqliteSqlSession(std::unique_ptr<Database> db) : db_(std::move(db)) {}
