@@ -55,4 +55,15 @@ Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
   return internalError("this store does not keep opt-outs");
 }
 
+void JobStore::setWriteBackMappings(std::vector<std::string> /*mappings*/) {}
+
+Result<std::vector<StatusChange>> JobStore::pendingStatusChanges(int /*limit*/, TimePoint /*now*/) {
+  return internalError("this store does not log status changes for write-back");
+}
+
+Status JobStore::finishStatusChanges(std::span<const StatusChangeResult> /*results*/,
+                                     TimePoint /*now*/) {
+  return internalError("this store does not log status changes for write-back");
+}
+
 }  // namespace smsbridge

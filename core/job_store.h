@@ -90,6 +90,30 @@ struct InboundSms {
   TimePoint received_at{};
 };
 
+// One logged status change of a job whose mapping has write-back (DESIGN.md §1): the write-back
+// worker (core/write_back.h) runs the mapping's actions for it and mirrors the job, then marks
+// it finished. Logged in the same transaction as the change itself, so none is ever lost.
+struct StatusChange {
+  std::int64_t id = 0;  // <prefix>status_changes.id, increasing in the order changes happened
+  JobStatus status = JobStatus::kQueued;  // the status the job moved to
+  TimePoint changed_at{};
+  int attempts = 0;  // earlier tries of this change that failed
+  SmsJob job;        // the job as it is now (its status may have moved on since)
+};
+
+// What the worker made of one change.
+struct StatusChangeResult {
+  enum class State {
+    kDone,    // every action ran (or had run already) and the mirror is up to date
+    kRetry,   // try again at next_try_at
+    kFailed,  // given up: last_error says why; later changes of the job go ahead
+  };
+  std::int64_t change_id = 0;
+  State state = State::kDone;
+  std::string error = {};  // kRetry / kFailed: why, with the job id
+  TimePoint next_try_at{};
+};
+
 // The verdict of JobStore::checkSchema(), worded alike for every backend. `version` is empty
 // when the store tables do not exist; `where` names the database for the operator ("'shop.db'",
 // "PostgreSQL at db1:5432/shop").
@@ -151,6 +175,18 @@ class JobStore : public ShadowStore {
   virtual Status setOptOut(const std::string& recipient, bool opted_out, const std::string& reason,
                            TimePoint now);
   virtual Result<bool> isOptedOut(const std::string& recipient);
+
+  // Write-back (<prefix>status_changes). Status changes are logged only for jobs of these
+  // mappings, so a bridge without write-back pays nothing; `run` sets it once before the first
+  // job is captured. Logged: a job's first status (enqueue) and every later move except to
+  // `sending` and a retry back to `queued`. The default ignores it (nothing is logged).
+  virtual void setWriteBackMappings(std::vector<std::string> mappings);
+  // Up to `limit` unfinished changes due at `now` (next_try_at <= now), oldest first, each with
+  // its job; a change waits while an earlier unfinished change of the same job exists, so each
+  // job's actions run in the order its statuses changed.
+  virtual Result<std::vector<StatusChange>> pendingStatusChanges(int limit, TimePoint now);
+  // Records what the worker made of each change, in one transaction.
+  virtual Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now);
 
   // Number of jobs per status, for progress lines and summaries.
   virtual Result<std::vector<std::pair<JobStatus, int>>> countByStatus() = 0;

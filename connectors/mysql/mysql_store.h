@@ -14,7 +14,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "connectors/mysql/mysql_connection.h"
 #include "core/job_store.h"
@@ -44,6 +46,11 @@ class MysqlStore final : public JobStore {
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
 
+  // Write-back (core/job_store.h).
+  void setWriteBackMappings(std::vector<std::string> mappings) override;
+  Result<std::vector<StatusChange>> pendingStatusChanges(int limit, TimePoint now) override;
+  Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now) override;
+
   static constexpr int kSchemaVersion = 1;
 
  private:
@@ -56,10 +63,17 @@ class MysqlStore final : public JobStore {
   template <typename F>
   Status inTransaction(F&& body);
 
+  // Inside a transaction on `c`: logs the current status of each of these jobs whose mapping
+  // has write-back, as a change at `now_text`.
+  Status logStatusChanges(Connection& c, std::span<const std::int64_t> job_ids,
+                          const std::string& now_text);
+  bool logsMapping(const std::string& mapping) const;
+
   std::mutex mu_;  // one connection, one transaction at a time
   ConnectionOptions options_;
   std::string prefix_;
   std::unique_ptr<Connection> conn_;
+  std::vector<std::string> write_back_mappings_;  // sorted; guarded by mu_
 };
 
 }  // namespace smsbridge::mysql

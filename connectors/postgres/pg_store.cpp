@@ -168,6 +168,20 @@ std::vector<std::string> PostgresStore::migrationSql() const {
                   "  provider_message_id text,\n  sender text NOT NULL,\n  recipient text,\n"
                   "  body text NOT NULL,\n  received_at timestamptz NOT NULL)",
                   table("inbound")),
+      // Write-back's durable queue: one row per status change of a job whose mapping has
+      // write-back, written in the transaction that changed the status.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id bigserial PRIMARY KEY,\n"
+                  "  job_id bigint NOT NULL REFERENCES {}(id),\n"
+                  "  status text NOT NULL,\n  changed_at timestamptz NOT NULL,\n"
+                  "  done_at timestamptz,\n  result text,\n"
+                  "  attempts integer NOT NULL DEFAULT 0,\n  last_error text,\n"
+                  "  next_try_at timestamptz NOT NULL)",
+                  table("status_changes"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (next_try_at, id) WHERE done_at IS NULL",
+                  idx("status_changes_pending"), table("status_changes")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (job_id, id)", idx("status_changes_job"),
+                  table("status_changes")),
       fmt::format("INSERT INTO {} (component, version, migrated_at) VALUES ('store', {}, now()) "
                   "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
                   "migrated_at = excluded.migrated_at",
@@ -251,7 +265,13 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
       "segments::integer, lane, route, status, status_reason, not_before::timestamptz, "
       "NULLIF(expires_at, '')::timestamptz, created_at::timestamptz, created_at::timestamptz, "
       "NULLIF(final_at, '')::timestamptz FROM input ORDER BY ord "
-      "ON CONFLICT (dedup_key) DO NOTHING RETURNING 1), "
+      "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, status, mapping, created_at), "
+      // Write-back: the first status of each new job of a write-back mapping, in this same
+      // statement (the array is empty without write-back).
+      "logged AS (INSERT INTO " +
+      table("status_changes") +
+      " (job_id, status, changed_at, next_try_at) SELECT id, status, created_at, created_at "
+      "FROM inserted WHERE mapping = ANY($22::text[]) ORDER BY id), "
       "saved AS (INSERT INTO " +
       table("checkpoints") +
       " (source, position, updated_at) SELECT $20, $21, now() WHERE $21 <> '' "
@@ -270,7 +290,7 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
         entity_id.str(), recipient_raw.str(), recipient.str(), sender.str(), body.str(),
         encoding.str(), segments.str(), lane.str(), route.str(), job_status.str(),
         status_reason.str(), not_before.str(), expires_at.str(), created_at.str(), final_at.str(),
-        checkpoint.source, checkpoint.position);
+        checkpoint.source, checkpoint.position, write_back_mappings_);
     result.inserted = r[0][0].as<int>();
     result.duplicates = static_cast<int>(jobs.size()) - result.inserted;
     if (!checkpoint.shadow.empty()) saveShadow(txn, checkpoint);
@@ -388,6 +408,12 @@ std::vector<Status> PostgresStore::recordOutcomes(std::span<const JobOutcome> ou
   std::set<std::int64_t> applied;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
     applied = applyOutcomes(txn, valid, owner, now_text);
+    // A retry back to `queued` is the dispatcher's business, not a status anyone acts on.
+    std::vector<std::int64_t> changed;
+    for (const JobOutcome* o : valid) {
+      if (o->status != JobStatus::kQueued && applied.count(o->job_id)) changed.push_back(o->job_id);
+    }
+    logStatusChanges(txn, changed, now_text);
     return Status::ok();
   });
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
@@ -485,6 +511,7 @@ Result<int> PostgresStore::holdExpiredLeases(TimePoint now, std::span<const std:
   int count = 0;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
     std::string now_text = formatTimestamp(now);
+    std::vector<std::int64_t> held;
     for (const std::string& route : routes) {
       auto r = txn.exec_params(
           "UPDATE " + table("messages") +
@@ -493,10 +520,12 @@ Result<int> PostgresStore::holdExpiredLeases(TimePoint now, std::span<const std:
               "lease_owner = NULL, lease_until = NULL, "
               "updated_at = $1::timestamptz, final_at = $1::timestamptz "
               "WHERE status = 'sending' AND lease_until < $1::timestamptz "
-              "AND route = $2",
+              "AND route = $2 RETURNING id",
           now_text, route);
       count += static_cast<int>(r.affected_rows());
+      for (const auto& row : r) held.push_back(row[0].as<std::int64_t>());
     }
+    logStatusChanges(txn, held, now_text);
     return Status::ok();
   });
   if (!status.isOk()) return status;
@@ -532,6 +561,9 @@ Result<ReportEffect> PostgresStore::applyDeliveryReport(const DeliveryReport& re
         std::string(statusName(report.status)), report.reason, now_text,
         isFinal(report.status) ? now_text : std::string(), id, current_text);
     effect = r.affected_rows() > 0 ? ReportEffect::kApplied : ReportEffect::kNoOp;
+    if (effect == ReportEffect::kApplied) {
+      logStatusChanges(txn, {static_cast<std::int64_t>(id)}, now_text);
+    }
     return Status::ok();
   });
   if (!status.isOk()) return status;
@@ -552,6 +584,94 @@ Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {
   });
   if (!status.isOk()) return status;
   return counts;
+}
+
+// ---- Write-back: the status change log ---------------------------------------------------
+
+void PostgresStore::setWriteBackMappings(std::vector<std::string> mappings) {
+  TextArray array;
+  for (const std::string& m : mappings) array.add(m);
+  std::lock_guard lock(mu_);
+  write_back_mappings_ = array.str();
+}
+
+void PostgresStore::logStatusChanges(pqxx::work& txn, const std::vector<std::int64_t>& job_ids,
+                                     const std::string& now_text) {
+  if (write_back_mappings_ == "{}" || job_ids.empty()) return;
+  TextArray ids;
+  for (std::int64_t id : job_ids) ids.add(std::to_string(id));
+  txn.exec_params("INSERT INTO " + table("status_changes") +
+                      " (job_id, status, changed_at, next_try_at) SELECT id, status, "
+                      "$2::timestamptz, $2::timestamptz FROM " +
+                      table("messages") +
+                      " WHERE id = ANY($1::bigint[]) AND mapping = ANY($3::text[]) ORDER BY id",
+                  ids.str(), now_text, write_back_mappings_);
+}
+
+Result<std::vector<StatusChange>> PostgresStore::pendingStatusChanges(int limit, TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusChange> changes;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    changes.clear();
+    auto r = txn.exec_params(
+        "SELECT c.id, c.job_id, c.status, (extract(epoch FROM c.changed_at) * 1000000)::bigint, "
+        "c.attempts FROM " +
+            table("status_changes") +
+            " AS c WHERE c.done_at IS NULL AND c.next_try_at <= $1::timestamptz AND NOT EXISTS "
+            "(SELECT 1 FROM " +
+            table("status_changes") +
+            " AS e WHERE e.job_id = c.job_id AND e.id < c.id AND e.done_at IS NULL) "
+            "ORDER BY c.id LIMIT $2",
+        formatTimestamp(now), limit);
+    TextArray ids;
+    for (const auto& row : r) {
+      StatusChange change;
+      change.id = row[0].as<std::int64_t>();
+      change.job.id = row[1].as<std::int64_t>();
+      change.status = parseStatus(text(row[2])).value_or(JobStatus::kFailed);
+      change.changed_at = timeOf(row[3]).value_or(TimePoint{});
+      change.attempts = row[4].as<int>();
+      ids.add(std::to_string(change.job.id));
+      changes.push_back(std::move(change));
+    }
+    if (changes.empty()) return Status::ok();
+    auto jobs = txn.exec_params("SELECT " + std::string(kMessageColumns) + " FROM " +
+                                    table("messages") + " WHERE id = ANY($1::bigint[])",
+                                ids.str());
+    std::map<std::int64_t, SmsJob> by_id;
+    for (const auto& row : jobs) {
+      SmsJob job = readJob(row);
+      by_id.emplace(job.id, std::move(job));
+    }
+    for (StatusChange& change : changes) {
+      auto it = by_id.find(change.job.id);
+      if (it != by_id.end()) change.job = it->second;
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return changes;
+}
+
+Status PostgresStore::finishStatusChanges(std::span<const StatusChangeResult> results,
+                                          TimePoint now) {
+  std::lock_guard lock(mu_);
+  const std::string now_text = formatTimestamp(now);
+  return conn_->transact([&](pqxx::work& txn) -> Status {
+    for (const StatusChangeResult& r : results) {
+      const bool retry = r.state == StatusChangeResult::State::kRetry;
+      const std::string result =
+          retry ? "" : (r.state == StatusChangeResult::State::kDone ? "done" : "failed");
+      txn.exec_params("UPDATE " + table("status_changes") +
+                          " SET attempts = attempts + 1, done_at = NULLIF($1, '')::timestamptz, "
+                          "result = NULLIF($2, ''), last_error = NULLIF($3, ''), next_try_at = "
+                          "COALESCE(NULLIF($4, '')::timestamptz, next_try_at) WHERE id = $5 AND "
+                          "done_at IS NULL",
+                      retry ? std::string() : now_text, result, r.error,
+                      retry ? formatTimestamp(r.next_try_at) : std::string(), r.change_id);
+    }
+    return Status::ok();
+  });
 }
 
 }  // namespace smsbridge::postgres

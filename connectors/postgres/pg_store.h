@@ -16,6 +16,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "connectors/postgres/pg_connection.h"
 #include "core/job_store.h"
@@ -49,6 +50,11 @@ class PostgresStore final : public JobStore {
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
 
+  // Write-back (core/job_store.h).
+  void setWriteBackMappings(std::vector<std::string> mappings) override;
+  Result<std::vector<StatusChange>> pendingStatusChanges(int limit, TimePoint now) override;
+  Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now) override;
+
   static constexpr int kSchemaVersion = 1;
 
  private:
@@ -62,9 +68,16 @@ class PostgresStore final : public JobStore {
   std::set<std::int64_t> applyOutcomes(pqxx::work& txn, std::span<const JobOutcome* const> outcomes,
                                        const std::string& owner, const std::string& now_text);
 
+  // Inside `txn`: logs the current status of each of these jobs whose mapping has write-back,
+  // as a change at `now_text`.
+  void logStatusChanges(pqxx::work& txn, const std::vector<std::int64_t>& job_ids,
+                        const std::string& now_text);
+
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;
   std::string prefix_;
+  // Mappings whose status changes are logged, as a text[] literal; guarded by mu_.
+  std::string write_back_mappings_ = "{}";
 };
 
 }  // namespace smsbridge::postgres

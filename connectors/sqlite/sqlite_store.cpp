@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/sql_ident.h"
@@ -156,6 +157,19 @@ std::vector<std::string> SqliteStore::migrationSql() const {
                   "  provider_message_id TEXT,\n  sender TEXT NOT NULL,\n  recipient TEXT,\n"
                   "  body TEXT NOT NULL,\n  received_at TEXT NOT NULL)",
                   table("inbound")),
+      // Write-back's durable queue: one row per status change of a job whose mapping has
+      // write-back, written in the transaction that changed the status.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+                  "  job_id INTEGER NOT NULL REFERENCES {}(id),\n"
+                  "  status TEXT NOT NULL,\n  changed_at TEXT NOT NULL,\n"
+                  "  done_at TEXT,\n  result TEXT,\n  attempts INTEGER NOT NULL DEFAULT 0,\n"
+                  "  last_error TEXT,\n  next_try_at TEXT NOT NULL)",
+                  table("status_changes"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (next_try_at, id) WHERE done_at IS NULL",
+                  idx("status_changes_pending"), table("status_changes")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (job_id, id)", idx("status_changes_job"),
+                  table("status_changes")),
       fmt::format("INSERT INTO {} (component, version, migrated_at) VALUES ('store', {}, "
                   "strftime('%Y-%m-%dT%H:%M:%fZ','now')) ON CONFLICT(component) DO UPDATE SET "
                   "version = excluded.version, migrated_at = excluded.migrated_at",
@@ -227,6 +241,10 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
         SMSBRIDGE_RETURN_IF_ERROR(insert->run());
         if (db_->changes() > 0) {
           ++result.inserted;
+          if (logsMapping(job.mapping)) {
+            const std::int64_t id = db_->lastInsertRowId();
+            SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(std::span(&id, 1), created));
+          }
         } else {
           ++result.duplicates;
         }
@@ -362,6 +380,10 @@ std::vector<Status> SqliteStore::recordOutcomes(std::span<const JobOutcome> outc
       bool lost = false;
       SMSBRIDGE_RETURN_IF_ERROR(applyOutcome(outcomes[i], owner, now_text, lost));
       lease_lost[i] = lost;
+      // A retry back to `queued` is the dispatcher's business, not a status anyone acts on.
+      if (!lost && outcomes[i].status != JobStatus::kQueued) {
+        SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(std::span(&outcomes[i].job_id, 1), now_text));
+      }
     }
     return Status::ok();
   });
@@ -460,12 +482,20 @@ Result<int> SqliteStore::holdExpiredLeases(TimePoint now, std::span<const std::s
           " SET status = 'failed', status_reason = 'in_doubt: lease expired while sending; the "
           "provider may have sent it, so it is held (route in_doubt: hold)', "
           "lease_owner = NULL, lease_until = NULL, updated_at = ?, final_at = ? "
-          "WHERE status = 'sending' AND lease_until < ? AND route = ?");
+          "WHERE status = 'sending' AND lease_until < ? AND route = ? RETURNING id");
       if (!st) return st.error();
       std::string now_text = formatTimestamp(now);
       st->bind(1, now_text).bind(2, now_text).bind(3, now_text).bind(4, route);
-      SMSBRIDGE_RETURN_IF_ERROR(st->run());
-      count += db_->changes();
+      std::vector<std::int64_t> held;
+      while (true) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        held.push_back(st->columnInt(0));
+      }
+      st = Statement(nullptr, nullptr);
+      count += static_cast<int>(held.size());
+      SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(held, now_text));
     }
     return Status::ok();
   });
@@ -505,6 +535,9 @@ Result<ReportEffect> SqliteStore::applyDeliveryReport(const DeliveryReport& repo
         .bind(6, current_text);
     SMSBRIDGE_RETURN_IF_ERROR(update->run());
     effect = db_->changes() > 0 ? ReportEffect::kApplied : ReportEffect::kNoOp;
+    if (effect == ReportEffect::kApplied) {
+      SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(std::span(&id, 1), now_text));
+    }
     return Status::ok();
   });
   if (!status.isOk()) return status;
@@ -526,6 +559,107 @@ Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
     }
   }
   return counts;
+}
+
+// ---- Write-back: the status change log ---------------------------------------------------
+
+void SqliteStore::setWriteBackMappings(std::vector<std::string> mappings) {
+  std::sort(mappings.begin(), mappings.end());
+  mappings.erase(std::unique(mappings.begin(), mappings.end()), mappings.end());
+  std::lock_guard lock(mu_);
+  write_back_mappings_json_ = nlohmann::json(mappings).dump();
+  write_back_mappings_ = std::move(mappings);
+}
+
+bool SqliteStore::logsMapping(const std::string& mapping) const {
+  return std::binary_search(write_back_mappings_.begin(), write_back_mappings_.end(), mapping);
+}
+
+Status SqliteStore::logStatusChanges(std::span<const std::int64_t> job_ids,
+                                     const std::string& now_text) {
+  if (write_back_mappings_.empty() || job_ids.empty()) return Status::ok();
+  auto log = db_->prepare("INSERT INTO " + table("status_changes") +
+                          " (job_id, status, changed_at, attempts, next_try_at) SELECT id, "
+                          "status, ?, 0, ? FROM " +
+                          table("messages") +
+                          " WHERE id = ? AND mapping IN (SELECT value FROM json_each(?))");
+  if (!log) return log.error();
+  for (std::int64_t id : job_ids) {
+    log->reset();
+    log->bind(1, now_text).bind(2, now_text).bind(3, id).bind(4, write_back_mappings_json_);
+    SMSBRIDGE_RETURN_IF_ERROR(log->run());
+  }
+  return Status::ok();
+}
+
+Result<std::vector<StatusChange>> SqliteStore::pendingStatusChanges(int limit, TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusChange> changes;
+  Status status = inTransaction([&]() -> Status {
+    changes.clear();
+    auto st = db_->prepare(
+        "SELECT c.id, c.job_id, c.status, c.changed_at, c.attempts FROM " +
+        table("status_changes") +
+        " AS c WHERE c.done_at IS NULL AND c.next_try_at <= ? AND NOT EXISTS (SELECT 1 FROM " +
+        table("status_changes") +
+        " AS e WHERE e.job_id = c.job_id AND e.id < c.id AND e.done_at IS NULL) "
+        "ORDER BY c.id LIMIT ?");
+    if (!st) return st.error();
+    st->bind(1, formatTimestamp(now)).bind(2, limit);
+    std::vector<std::int64_t> job_ids;
+    while (true) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      StatusChange change;
+      change.id = st->columnInt(0);
+      change.job.id = st->columnInt(1);
+      change.status = parseStatus(st->columnText(2)).value_or(JobStatus::kFailed);
+      change.changed_at = timeOr(st->columnOptText(3));
+      change.attempts = static_cast<int>(st->columnInt(4));
+      changes.push_back(std::move(change));
+    }
+    auto job = db_->prepare("SELECT " + std::string(kMessageColumns) + " FROM " +
+                            table("messages") + " WHERE id = ?");
+    if (!job) return job.error();
+    for (StatusChange& change : changes) {
+      job->reset();
+      job->bind(1, change.job.id);
+      auto row = job->step();
+      if (!row) return row.error();
+      if (*row) change.job = readJob(*job);
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return changes;
+}
+
+Status SqliteStore::finishStatusChanges(std::span<const StatusChangeResult> results,
+                                        TimePoint now) {
+  std::lock_guard lock(mu_);
+  const std::string now_text = formatTimestamp(now);
+  return inTransaction([&]() -> Status {
+    auto st =
+        db_->prepare("UPDATE " + table("status_changes") +
+                     " SET attempts = attempts + 1, done_at = ?, result = ?, last_error = ?, "
+                     "next_try_at = COALESCE(?, next_try_at) WHERE id = ? AND done_at IS NULL");
+    if (!st) return st.error();
+    for (const StatusChangeResult& r : results) {
+      const bool retry = r.state == StatusChangeResult::State::kRetry;
+      st->reset();
+      st->bind(1, retry ? std::nullopt : std::optional<std::string>(now_text))
+          .bind(2, retry ? std::nullopt
+                         : std::optional<std::string>(
+                               r.state == StatusChangeResult::State::kDone ? "done" : "failed"))
+          .bind(3, r.error.empty() ? std::nullopt : std::optional<std::string>(r.error))
+          .bind(4,
+                retry ? std::optional<std::string>(formatTimestamp(r.next_try_at)) : std::nullopt)
+          .bind(5, r.change_id);
+      SMSBRIDGE_RETURN_IF_ERROR(st->run());
+    }
+    return Status::ok();
+  });
 }
 
 }  // namespace smsbridge::sqlite

@@ -7,7 +7,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "connectors/sqlite/sqlite_db.h"
 #include "core/job_store.h"
@@ -40,6 +42,11 @@ class SqliteStore final : public JobStore {
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
 
+  // Write-back (core/job_store.h).
+  void setWriteBackMappings(std::vector<std::string> mappings) override;
+  Result<std::vector<StatusChange>> pendingStatusChanges(int limit, TimePoint now) override;
+  Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now) override;
+
   static constexpr int kSchemaVersion = 1;
 
  private:
@@ -55,9 +62,16 @@ class SqliteStore final : public JobStore {
   Status applyOutcome(const JobOutcome& outcome, const std::string& owner,
                       const std::string& now_text, bool& lease_lost);
 
+  // Inside a transaction: logs the current status of each of these jobs whose mapping has
+  // write-back, as a change at `now_text`.
+  Status logStatusChanges(std::span<const std::int64_t> job_ids, const std::string& now_text);
+  bool logsMapping(const std::string& mapping) const;
+
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<Database> db_;
   std::string prefix_;
+  std::vector<std::string> write_back_mappings_;  // sorted; guarded by mu_
+  std::string write_back_mappings_json_ = "[]";   // the same, for json_each()
 };
 
 }  // namespace smsbridge::sqlite

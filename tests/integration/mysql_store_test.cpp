@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "connectors/mysql/mysql_connection.h"
+#include "tests/fakes/status_change_checks.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::mysql {
@@ -73,8 +74,8 @@ class MysqlStoreTest : public ::testing::Test {
   void TearDown() override {
     if (!admin_) return;
     // Children first: attempts references messages.
-    for (const char* name :
-         {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound", "schema"}) {
+    for (const char* name : {"attempts", "status_changes", "messages", "checkpoints", "shadow",
+                             "optouts", "inbound", "schema"}) {
       (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + name + "`");
     }
   }
@@ -448,6 +449,18 @@ TEST_F(MysqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {
   auto counts = store_->countByStatus();
   ASSERT_TRUE(counts) << counts.error().toString();
   EXPECT_EQ(*counts, (std::vector<std::pair<JobStatus, int>>{{JobStatus::kQueued, 1}}));
+}
+
+TEST_F(MysqlStoreTest, StatusChangesOfWriteBackMappingsAreLoggedWithTheirChange) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ManualClock clock;
+  testing::checkStatusChangeLog(*store_, clock);
+}
+
+TEST_F(MysqlStoreTest, NoStatusChangesAreLoggedWithoutWriteBack) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ManualClock clock;
+  testing::checkNoStatusChangesWithoutWriteBack(*store_, clock);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "core/clock.h"
+#include "tests/fakes/status_change_checks.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::postgres {
@@ -37,9 +38,9 @@ class PostgresStoreTest : public ::testing::Test {
   void TearDown() override {
     if (dsn_.empty()) return;
     store_.reset();
-    admin("DROP TABLE IF EXISTS " + prefix_ + "attempts, " + prefix_ + "messages, " + prefix_ +
-          "checkpoints, " + prefix_ + "shadow, " + prefix_ + "optouts, " + prefix_ + "inbound, " +
-          prefix_ + "schema");
+    admin("DROP TABLE IF EXISTS " + prefix_ + "status_changes, " + prefix_ + "attempts, " +
+          prefix_ + "messages, " + prefix_ + "checkpoints, " + prefix_ + "shadow, " + prefix_ +
+          "optouts, " + prefix_ + "inbound, " + prefix_ + "schema");
   }
 
   void admin(const std::string& sql) {
@@ -480,6 +481,16 @@ TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   }
   auto second = (*store)->countByStatus();
   EXPECT_TRUE(second) << second.error().toString();
+}
+
+TEST_F(PostgresStoreTest, StatusChangesOfWriteBackMappingsAreLoggedWithTheirChange) {
+  ManualClock clock;
+  testing::checkStatusChangeLog(*store_, clock);
+}
+
+TEST_F(PostgresStoreTest, NoStatusChangesAreLoggedWithoutWriteBack) {
+  ManualClock clock;
+  testing::checkNoStatusChangesWithoutWriteBack(*store_, clock);
 }
 
 TEST(PostgresConnectionTest, WrongPasswordIsAConfigErrorNamingTheServer) {
