@@ -17,6 +17,7 @@
 #include "core/dispatcher.h"
 #include "core/log.h"
 #include "core/mapping.h"
+#include "core/write_back.h"
 #include "providers/registry.h"
 
 namespace smsbridge {
@@ -43,6 +44,12 @@ struct BridgeConfig {
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
+  // Per-mapping `write_back:` actions and the sources they (and the status mirror) write to;
+  // empty when nothing is written back.
+  WriteBackConfig write_back;
+  // The mappings whose status changes the store logs for write-back (JobStore::
+  // setWriteBackMappings): those with actions, and every mapping of a mirrored source.
+  std::vector<std::string> write_back_mappings;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.

@@ -188,6 +188,15 @@ int runCommand(const RunOptions& options) {
   auto store = cfg->createStore();
   if (!store) return fail(store.error());
   if (Status s = (*store)->checkSchema(); !s.isOk()) return fail(s);
+  // Before any capture thread starts: every status change from here on is logged.
+  (*store)->setWriteBackMappings(cfg->write_back_mappings);
+  for (const auto& [name, source] : cfg->write_back.sources) {
+    if (!source.open_sql) {
+      return fail(configError("source '" + name +
+                              "' has write-back (actions or the status mirror), but this "
+                              "build cannot run SQL on its database type yet"));
+    }
+  }
 
   std::vector<std::pair<const SourceFactory*, std::unique_ptr<Source>>> sources;
   for (const SourceFactory& factory : cfg->sources) {
@@ -260,6 +269,15 @@ int runCommand(const RunOptions& options) {
         boost::asio::post(io, [&] { shutdown(1); });
       }
     });
+  }
+  if (!cfg->write_back.sources.empty()) {
+    // Its own thread: a slow or unreachable source database delays write-back, never sending.
+    threads.emplace_back([&] {
+      WriteBack write_back(cfg->write_back, **store, SystemClock::instance());
+      write_back.run([&](std::chrono::milliseconds d) { return stop.waitFor(d); });
+    });
+    spdlog::info("Write-back running. sources={} mappings={}", cfg->write_back.sources.size(),
+                 cfg->write_back_mappings.size());
   }
   dispatcher.start();
   spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={}",
