@@ -143,4 +143,32 @@ Result<std::int64_t> MysqlSqlSession::execute(std::string_view sql, const Row& p
   return static_cast<std::int64_t>(*affected);
 }
 
+Result<std::vector<std::int64_t>> MysqlSqlSession::executeAll(
+    std::span<const SqlStatement> statements) {
+  std::vector<Bound> bound;
+  for (const SqlStatement& statement : statements) {
+    auto b = bind(std::string_view(statement.sql), statement.params);
+    if (!b) return b.error();
+    bound.push_back(std::move(*b));
+  }
+  SMSBRIDGE_RETURN_IF_ERROR(ensureConnected());
+  SMSBRIDGE_RETURN_IF_ERROR(conn_->begin());
+  std::vector<std::int64_t> affected;
+  for (const Bound& b : bound) {
+    auto count = conn_->execute(b.sql, b.values);
+    if (!count) {
+      Status failed = sessionError(count.error());  // before the rollback resets the error code
+      conn_->rollback();
+      return failed;
+    }
+    affected.push_back(static_cast<std::int64_t>(*count));
+  }
+  if (Status committed = conn_->commit(); !committed.isOk()) {
+    Status failed = sessionError(committed);
+    conn_->rollback();
+    return failed;
+  }
+  return affected;
+}
+
 }  // namespace smsbridge::mysql

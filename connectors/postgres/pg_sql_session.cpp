@@ -164,4 +164,32 @@ Result<std::int64_t> PgSqlSession::execute(std::string_view sql, const Row& para
   return affected;
 }
 
+Result<std::vector<std::int64_t>> PgSqlSession::executeAll(
+    std::span<const SqlStatement> statements) {
+  std::vector<Bound> bound;
+  for (const SqlStatement& statement : statements) {
+    auto b = bind(std::string_view(statement.sql), statement.params);
+    if (!b) return b.error();
+    bound.push_back(std::move(*b));
+  }
+  std::vector<std::int64_t> affected;
+  Status caught;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    affected.clear();
+    try {
+      for (const Bound& b : bound) {
+        pqxx::result result = txn.exec_params(b.sql, pqxx::prepare::make_dynamic_params(b.values));
+        affected.push_back(static_cast<std::int64_t>(result.affected_rows()));
+      }
+      return Status::ok();
+    } catch (const pqxx::sql_error& e) {
+      caught = sessionError(e, conn_->server());
+      throw;
+    }
+  });
+  if (!caught.isOk() && status.category() != ErrorCategory::kTransient) return caught;
+  if (!status.isOk()) return status;
+  return affected;
+}
+
 }  // namespace smsbridge::postgres
