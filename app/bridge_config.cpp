@@ -306,8 +306,9 @@ const config::Schema& mappingSchema() {
                 "Priority lane: otp before transactional before marketing."),
           str("route", "default", "Route (list of providers) to send through."),
           str("dedup", "",
-              "Dedup key template. Jobs with the same key are sent once. Default: one job "
-              "per captured change."),
+              "Dedup key template. Jobs with the same key are sent once. Default: source, "
+              "table, primary key, mapping and the values of the columns `when` reads, so a "
+              "row's transition makes one job however often it is captured."),
           oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
                 "Overrides defaults.phone_types."),
           boolean("normalize", false,

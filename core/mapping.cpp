@@ -1,6 +1,7 @@
 #include "core/mapping.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -35,6 +36,41 @@ class EventContext final : public EvalContext {
   TimePoint now_;
 };
 
+// Longest readable list of `when` values in a default dedup key; longer ones become a digest so
+// the key stays within what every store indexes (MySQL: 191 characters).
+constexpr std::size_t kMaxReadableDedupValues = 96;
+
+// FNV-1a 64: stable across builds and restarts, unlike std::hash, so a replayed change after an
+// upgrade still finds its key.
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// One `when` value as the default dedup key spells it. Values are quoted (so '|' and '=' inside
+// them cannot run into the next field) and read as text, so 5 and '5' give the same key when a
+// capture mode hands a number over as text.
+void appendKeyValue(std::string& key, const Value* value) {
+  if (value == nullptr) {
+    key += "absent";
+  } else if (value->isUnavailable()) {
+    key += "unsent";
+  } else if (value->isNull()) {
+    key += "null";
+  } else {
+    key += '\'';
+    for (char c : value->toText()) {
+      key += c;
+      if (c == '\'') key += '\'';
+    }
+    key += '\'';
+  }
+}
+
 template <typename T>
 std::optional<T> compileField(std::string_view key, const std::string& text,
                               const Mapping::ReportFn& report, bool& ok) {
@@ -65,6 +101,16 @@ std::optional<Mapping> Mapping::compile(const MappingSpec& spec, const MappingDe
     m.ops_ = {Op::kInsert, Op::kUpdate};
   }
   if (!spec.when.empty()) m.when_ = compileField<Expression>("when", spec.when, report, ok);
+  if (m.when_) {
+    for (std::string& field : m.when_->referencedFields()) {
+      std::vector<std::string> path;
+      for (std::size_t begin = 0, dot = 0; dot != std::string::npos; begin = dot + 1) {
+        dot = field.find('.', begin);
+        path.push_back(field.substr(begin, dot == std::string::npos ? dot : dot - begin));
+      }
+      m.when_fields_.emplace_back(std::move(field), std::move(path));
+    }
+  }
   m.to_ = compileField<Template>("to", spec.to, report, ok);
   m.text_ = compileField<Template>("text", spec.text, report, ok);
   if (!spec.region.empty()) m.region_ = compileField<Template>("region", spec.region, report, ok);
@@ -135,9 +181,7 @@ std::optional<SmsJob> Mapping::apply(const ChangeEvent& event, TimePoint now) co
   job.created_at = now;
   job.not_before = now;
   job.status = JobStatus::kQueued;
-  // One job per mapping per captured change: a replayed change lands on the same key.
-  job.dedup_key = fmt::format("{}|{}|{}|{}|{}", spec_.name, event.source, event.table, event.pk,
-                              event.position);
+  if (!dedup_) job.dedup_key = defaultDedupKey(event, context);
 
   auto reject = [&](std::string reason) {
     job.status = JobStatus::kRejected;
@@ -192,6 +236,21 @@ std::optional<SmsJob> Mapping::apply(const ChangeEvent& event, TimePoint now) co
   job.recipient = phone.e164;
   schedule(job, now);
   return job;
+}
+
+std::string Mapping::defaultDedupKey(const ChangeEvent& event, const EvalContext& context) const {
+  std::string key = fmt::format("{}|{}|{}|{}", spec_.name, event.source, event.table, event.pk);
+  std::string values;
+  for (const auto& [name, path] : when_fields_) {
+    values += '|';
+    values += name;
+    values += '=';
+    appendKeyValue(values, context.resolve(path));
+  }
+  if (values.size() > kMaxReadableDedupValues) {
+    values = fmt::format("|when#{:016x}", fnv1a(values));
+  }
+  return key + values;
 }
 
 void Mapping::schedule(SmsJob& job, TimePoint now) const {

@@ -53,7 +53,7 @@ struct MappingSpec {
   std::string sender;           // empty: the default sender
   std::string lane = "transactional";
   std::string route = "default";
-  std::string dedup;        // template; empty: one job per captured change
+  std::string dedup;        // template; empty: the default key (see Mapping::apply)
   std::string phone_types;  // empty: the default policy
   bool normalize = false;   // transliterate to GSM-7 look-alikes before counting segments
   int max_segments = 0;     // 0: no limit
@@ -90,11 +90,18 @@ class Mapping {
 
   // Nothing when `when` is false. Otherwise a job: `queued`, or `suppressed`/`rejected` with
   // status_reason saying why (missing phone, a field the row does not have...).
+  // Its dedup key is "<mapping>|<rendered dedup>", or by default
+  // "<mapping>|<source>|<table>|<pk>|<field>='<value>'|..." over the fields `when` reads
+  // (old.status='processing'), so the same transition of a row makes one job however often it
+  // is captured, and a replay (same row, same values) always lands on the same key. Values too
+  // long for a readable key are replaced by a digest of them.
   std::optional<SmsJob> apply(const ChangeEvent& event, TimePoint now) const;
 
  private:
   // Sets not_before, expires_at and scheduled/suppressed from the delay and the lane's rules.
   void schedule(SmsJob& job, TimePoint now) const;
+  // The key of a mapping without `dedup`: source, table, pk, mapping and the values `when` reads.
+  std::string defaultDedupKey(const ChangeEvent& event, const EvalContext& context) const;
 
   Mapping(MappingSpec spec, MappingDefaults defaults)
       : spec_(std::move(spec)), defaults_(std::move(defaults)) {}
@@ -107,6 +114,8 @@ class Mapping {
   std::optional<Template> region_;
   std::optional<Template> text_;
   std::optional<Template> dedup_;
+  // The fields `when` reads ("status", "old.status"), as dotted names and as resolvable paths.
+  std::vector<std::pair<std::string, std::vector<std::string>>> when_fields_;
   Lane lane_ = Lane::kTransactional;
   PhoneTypePolicy phone_types_ = PhoneTypePolicy::kMobile;
 };
