@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config clang-format
+  # clang and its libFuzzer/sanitizer runtimes, for tests/fuzz only
+  clang libclang-rt-dev
   # libraries (DESIGN.md §9)
   libpq-dev libpqxx-dev libmysqlcppconn-dev libmariadb-dev
   libboost-dev libboost-system-dev
