@@ -27,9 +27,11 @@ std::vector<std::string> mappingFiles() {
 }
 
 // YAML scalars typed the way a database would hand them over: quoted → text, plain numbers →
-// numbers, true/false → bool, null/~ → null, anything else → text.
+// numbers, true/false → bool, null/~ → null, `!unsent ''` → unavailable, anything else → text.
 Value toValue(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return Value();
+  // `!unsent ''`: a value the source did not send (PostgreSQL's unchanged TOAST).
+  if (node.Tag() == "!unsent") return Value(UnavailableValue{});
   std::string text = node.Scalar();
   if (node.Tag() == "!") return Value(text);
   if (text == "true" || text == "false") return Value(text == "true");
