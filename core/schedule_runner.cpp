@@ -424,11 +424,12 @@ ScheduleRunner::RunEnd ScheduleRunner::runOnce(Slot& slot, TimePoint scheduled) 
   slot.last_run = stats;
   const auto took = duration_cast<milliseconds>(clock_.now() - started);
   auto next = schedule.next(scheduled);
-  spdlog::info(
-      "Schedule run complete. schedule={} scheduled={} rows={} jobs={} duplicates={} batches={} "
-      "took_ms={} next={}",
-      schedule.name(), when, stats.rows, stats.inserted, stats.duplicates, stats.batches,
-      took.count(), next ? formatTimestamp(*next) : "never");
+  // A frequent schedule that found nothing is normal operation: keep it out of the info log.
+  spdlog::log(stats.rows > 0 ? spdlog::level::info : spdlog::level::debug,
+              "Schedule run complete. schedule={} scheduled={} rows={} jobs={} duplicates={} "
+              "batches={} took_ms={} next={}",
+              schedule.name(), when, stats.rows, stats.inserted, stats.duplicates, stats.batches,
+              took.count(), next ? formatTimestamp(*next) : "never");
   return RunEnd::kCompleted;
 }
 
