@@ -387,14 +387,17 @@ ScheduleRunner::RunEnd ScheduleRunner::runOnce(Slot& slot, TimePoint scheduled) 
       spdlog::info("Schedule running. schedule={} scheduled={} rows={} jobs={} duplicates={}",
                    schedule.name(), when, stats.rows, stats.inserted, stats.duplicates);
     }
+    // Between batches the runner either waits for its pace or only asks whether to stop, so a
+    // shutdown never waits for the rest of a large run.
+    TimePoint until = clock_.now();
     if (spec.pace > 0 && stats.inserted > 0) {
-      const auto target =
-          started + duration_cast<TimePoint::duration>(std::chrono::duration<double>(
-                        static_cast<double>(stats.inserted) / spec.pace));
-      if (target > clock_.now() && !wait_until_(target)) {
-        stopped = true;
-        return false;
-      }
+      until = std::max(until,
+                       started + duration_cast<TimePoint::duration>(std::chrono::duration<double>(
+                                     static_cast<double>(stats.inserted) / spec.pace)));
+    }
+    if (!wait_until_(until)) {
+      stopped = true;
+      return false;
     }
     return true;
   };

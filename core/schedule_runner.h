@@ -144,7 +144,8 @@ class ScheduleRunner {
  public:
   // Opens a SQL session on a source by name (SourceFactory::open_sql).
   using OpenSql = std::function<Result<std::unique_ptr<SqlSession>>(const std::string& source)>;
-  // Sleeps until the clock reads `until`; false when the runner must stop instead.
+  // Sleeps until the clock reads `until`; false when the runner must stop instead. Called
+  // between batches too, with `until` at or before now, to ask whether to stop.
   using WaitUntil = std::function<bool(TimePoint until)>;
 
   ScheduleRunner(std::vector<Schedule> schedules, JobStore& store, OpenSql open_sql,

@@ -296,6 +296,19 @@ TEST_F(ScheduleRunnerTest, AStopMidRunResumesWithoutDuplicatesOrLostRows) {
   EXPECT_EQ(state(), ScheduleState{kFriday + hours(24 + 10)});
 }
 
+TEST_F(ScheduleRunnerTest, AStopIsHeardBetweenBatchesWithoutAPace) {
+  addCustomers(10);
+  ScheduleSpec spec = baseSpec();
+  spec.batch_size = 4;
+  auto r = runner(spec);
+  r->runDue();
+  clock_.set(kFriday + hours(10));
+  waits_left_ = 0;
+  EXPECT_EQ(r->runDue(), std::nullopt);
+  EXPECT_EQ(count(JobStatus::kQueued), 4);
+  EXPECT_EQ(state(), (ScheduleState{kFriday, kFriday + hours(10), 4}));
+}
+
 TEST_F(ScheduleRunnerTest, AFailedRunIsRetriedAndLeavesNothingHalfDone) {
   addCustomers(2);
   ScheduleSpec spec = baseSpec();
