@@ -27,6 +27,13 @@ namespace smsbridge {
 // The names of the `:name` parameters in `sql`, in order of first appearance, each once.
 std::vector<std::string> sqlParameterNames(std::string_view sql);
 
+// `sql` with every `:name` parameter replaced by `placeholder(name)`, called once per
+// occurrence in order: how a driver session turns the config's names into its own positional
+// markers (`$1` for PostgreSQL, `?` for MySQL) while the values stay bound, never spliced.
+// Quoted text, `::` casts and comments are left as they are.
+std::string replaceSqlParameters(std::string_view sql,
+                                 const std::function<std::string(const std::string&)>& placeholder);
+
 class SqlSession {
  public:
   virtual ~SqlSession() = default;

@@ -215,6 +215,7 @@ bool Connection::supportsSkipLocked() const {
 
 Status Connection::error(unsigned int code, std::string_view sqlstate, std::string_view message,
                          std::string_view doing) {
+  last_error_code_ = code;
   const std::string where = options_.describe();
   std::string text = std::string(doing) + " (" + where + "): " + std::string(message) +
                      " [MySQL error " + std::to_string(code) + ", SQLSTATE " +
@@ -279,6 +280,7 @@ void Connection::StmtCloser::operator()(MYSQL_STMT* stmt) const { mysql_stmt_clo
 
 Result<Connection::Stmt> Connection::run(const std::string& sql, std::span<const Param> params,
                                          std::string_view doing) {
+  last_error_code_ = 0;
   Stmt stmt(mysql_stmt_init(mysql_));
   if (!stmt) return internalError("mysql_stmt_init failed (out of memory)");
   if (mysql_stmt_prepare(stmt.get(), sql.data(), sql.size()) != 0) {
@@ -329,21 +331,36 @@ Result<std::uint64_t> Connection::execute(const std::string& sql, std::span<cons
 
 Result<std::vector<ResultRow>> Connection::query(const std::string& sql,
                                                  std::span<const Param> params) {
+  std::vector<ResultRow> rows;
+  Status s = forEachRow(sql, params, [&](const std::vector<ResultColumn>&, const ResultRow& row) {
+    rows.push_back(row);
+    return true;
+  });
+  if (!s.isOk()) return s;
+  return rows;
+}
+
+Status Connection::forEachRow(
+    const std::string& sql, std::span<const Param> params,
+    const std::function<bool(const std::vector<ResultColumn>&, const ResultRow&)>& on_row) {
   auto stmt = run(sql, params, "running a query");
   if (!stmt) return stmt.error();
   MYSQL_STMT* s = stmt->get();
-  std::vector<ResultRow> rows;
   MYSQL_RES* meta = mysql_stmt_result_metadata(s);
-  if (meta == nullptr) return rows;
+  if (meta == nullptr) return Status::ok();
   const unsigned int n = mysql_num_fields(meta);
+  std::vector<ResultColumn> columns(n);
   std::vector<bool> is_double(n);
   for (unsigned int i = 0; i < n; ++i) {
-    const enum_field_types type = mysql_fetch_field_direct(meta, i)->type;
-    is_double[i] = type == MYSQL_TYPE_DOUBLE || type == MYSQL_TYPE_FLOAT;
+    const MYSQL_FIELD* field = mysql_fetch_field_direct(meta, i);
+    columns[i] = {std::string(field->name, field->name_length), field->type,
+                  (field->flags & UNSIGNED_FLAG) != 0};
+    is_double[i] = field->type == MYSQL_TYPE_DOUBLE || field->type == MYSQL_TYPE_FLOAT;
   }
   mysql_free_result(meta);
   // Every column is fetched as text: bind empty buffers to learn each length, then fetch each
-  // non-null column into a string of exactly that size.
+  // non-null column into a string of exactly that size. Without mysql_stmt_store_result() the
+  // rows come off the network one fetch at a time.
   std::vector<MYSQL_BIND> binds(n);
   std::vector<unsigned long> lengths(n);
   std::vector<my_bool> nulls(n);
@@ -364,12 +381,13 @@ Result<std::vector<ResultRow>> Connection::query(const std::string& sql,
     binds[i].error = &errors[i];
   }
   if (mysql_stmt_bind_result(s, binds.data()) != 0) return statementError(s, "reading a result");
+  ResultRow row(n);
   while (true) {
     int rc = mysql_stmt_fetch(s);
     if (rc == MYSQL_NO_DATA) break;
     if (rc == 1) return statementError(s, "reading a result");
-    ResultRow row(n);
     for (unsigned int i = 0; i < n; ++i) {
+      row[i].reset();
       if (nulls[i]) continue;
       if (is_double[i]) {
         row[i] = fmt::format("{}", doubles[i]);
@@ -389,9 +407,9 @@ Result<std::vector<ResultRow>> Connection::query(const std::string& sql,
       }
       row[i] = std::move(value);
     }
-    rows.push_back(std::move(row));
+    if (!on_row(columns, row)) break;
   }
-  return rows;
+  return Status::ok();
 }
 
 std::string toSqlTime(std::chrono::system_clock::time_point t) {

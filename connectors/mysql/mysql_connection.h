@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -73,6 +74,18 @@ class Connection {
   // A prepared SELECT; every row fully read.
   Result<std::vector<ResultRow>> query(const std::string& sql, std::span<const Param> params = {});
 
+  struct ResultColumn {
+    std::string name;
+    enum_field_types type;
+    bool is_unsigned;
+  };
+  // A prepared SELECT whose rows are handed to `on_row` one at a time as the server sends
+  // them, so a large result is never held in memory. `on_row` returning false stops reading;
+  // the rest of the result is discarded.
+  Status forEachRow(
+      const std::string& sql, std::span<const Param> params,
+      const std::function<bool(const std::vector<ResultColumn>&, const ResultRow&)>& on_row);
+
   Status begin() { return exec("START TRANSACTION"); }
   Status commit() { return exec("COMMIT"); }
   // Best effort: a failed rollback leaves the connection broken, and the server rolls back.
@@ -86,6 +99,8 @@ class Connection {
   // Whether the server knows FOR UPDATE SKIP LOCKED (MariaDB >= 10.6, MySQL >= 8.0).
   bool supportsSkipLocked() const;
   const ConnectionOptions& options() const { return options_; }
+  // The server's error code of the last failed call (1064 for a syntax error...), 0 if none.
+  unsigned int lastErrorCode() const { return last_error_code_; }
 
  private:
   struct StmtCloser {
@@ -106,6 +121,7 @@ class Connection {
   bool broken_ = false;
   bool mariadb_ = false;
   unsigned long version_ = 0;
+  unsigned int last_error_code_ = 0;
 };
 
 // Text as MySQL writes a DATETIME(3) in UTC ("2026-11-22 10:15:00.123"), and back.

@@ -4,6 +4,7 @@
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/mysql/mysql_doctor.h"
 #include "connectors/mysql/mysql_poll_reader.h"
+#include "connectors/mysql/mysql_sql_session.h"
 #include "connectors/mysql/mysql_store.h"
 #include "connectors/mysql/mysql_trigger_source.h"
 #include "connectors/poll_capture.h"
@@ -126,6 +127,11 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     request.tables = tables;
     request.holds_store = holds_store;
     return grantStatements(request);
+  };
+  factory.open_sql = [options, name]() -> Result<std::unique_ptr<SqlSession>> {
+    auto session = MysqlSqlSession::open(options);
+    if (!session) return session.error().withContext("source '" + name + "'");
+    return std::unique_ptr<SqlSession>(std::move(*session));
   };
   factory.create_store = [options](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
     auto store = MysqlStore::create(options, prefix);

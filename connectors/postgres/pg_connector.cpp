@@ -4,6 +4,7 @@
 #include "connectors/postgres/pg_doctor.h"
 #include "connectors/postgres/pg_logical_source.h"
 #include "connectors/postgres/pg_poll_reader.h"
+#include "connectors/postgres/pg_sql_session.h"
 #include "connectors/postgres/pg_store.h"
 #include "connectors/postgres/pg_trigger_source.h"
 
@@ -130,6 +131,11 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     request.slot = slot;
     request.publication = publication;
     return grantStatements(request);
+  };
+  factory.open_sql = [config]() -> Result<std::unique_ptr<SqlSession>> {
+    auto session = PgSqlSession::open(config.dsn, config.connect_timeout);
+    if (!session) return session.error().withContext("source '" + config.name + "'");
+    return std::unique_ptr<SqlSession>(std::move(*session));
   };
   factory.create_store = [config](const std::string& prefix) -> Result<std::unique_ptr<JobStore>> {
     auto store = PostgresStore::create(config.dsn, prefix, config.connect_timeout);
