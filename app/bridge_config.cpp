@@ -281,49 +281,151 @@ const config::Schema& dispatcherSchema() {
   return schema;
 }
 
+// The keys that build a job, shared by mappings and schedules: both build jobs with the same
+// code (Mapping::apply), so they read them alike.
+std::vector<config::Field> jobFields(std::string text_description, std::string dedup_description) {
+  using namespace config;
+  return {
+      required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
+      str("region", "",
+          "Country for numbers without a country code, as a template (e.g. "
+          "`{{ country }}`). Empty: defaults.region."),
+      required(str("text", std::move(text_description))),
+      str("sender", "", "Sender ID. Default: defaults.sender."),
+      oneOf("lane", {"otp", "transactional", "marketing"}, "transactional",
+            "Priority lane: otp before transactional before marketing."),
+      str("route", "default", "Route (list of providers) to send through."),
+      str("dedup", "", std::move(dedup_description)),
+      oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
+            "Overrides defaults.phone_types."),
+      boolean("normalize", false,
+              "Replace characters GSM-7 lacks by look-alikes (ą→a, ł→l, “→\") so the SMS "
+              "stays GSM-7: 160 characters per segment instead of 70."),
+      integer("max_segments", 0, "Longest SMS in segments; 0: no limit."),
+      oneOf("too_long", {"reject", "truncate"}, "reject",
+            "Over max_segments: `reject` the job, or `truncate` the text with an "
+            "ellipsis."),
+  };
+}
+
 const config::Schema& mappingSchema() {
   using namespace config;
-  static const Schema schema{
-      "mapping",
-      "Turns a change in one table into an SMS.",
-      {
-          str("source", "", "Source name. Default: the only source."),
-          required(str("table", "Table whose changes this mapping reads.")),
-          subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
-                   "Operations that trigger the mapping."),
-          str("when", "",
-              "Condition on the change, e.g. `status == 'shipped' and old.status != "
-              "'shipped'`. `old.<col>` is the value before an update. Empty: every change."),
-          required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
-          str("region", "",
-              "Country for numbers without a country code, as a template (e.g. "
-              "`{{ country }}`). Empty: defaults.region."),
-          required(str("text",
-                       "SMS text template: `{{ column }}`, `{{ old.column }}`, "
-                       "filters like `{{ name | upper }}`.")),
-          str("sender", "", "Sender ID. Default: defaults.sender."),
-          oneOf("lane", {"otp", "transactional", "marketing"}, "transactional",
-                "Priority lane: otp before transactional before marketing."),
-          str("route", "default", "Route (list of providers) to send through."),
-          str("dedup", "",
-              "Dedup key template. Jobs with the same key are sent once. Default: source, "
-              "table, primary key, mapping and the values of the columns `when` reads, so a "
-              "row's transition makes one job however often it is captured."),
-          oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
-                "Overrides defaults.phone_types."),
-          boolean("normalize", false,
-                  "Replace characters GSM-7 lacks by look-alikes (ą→a, ł→l, “→\") so the SMS "
-                  "stays GSM-7: 160 characters per segment instead of 70."),
-          integer("max_segments", 0, "Longest SMS in segments; 0: no limit."),
-          oneOf("too_long", {"reject", "truncate"}, "reject",
-                "Over max_segments: `reject` the job, or `truncate` the text with an "
-                "ellipsis."),
-          duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."),
-          duration("expires_in", "Overrides the lane's `expires_in` for this mapping."),
-      },
-      "",
-      {}};
+  static const Schema schema = [] {
+    Schema s{"mapping",
+             "Turns a change in one table into an SMS.",
+             {
+                 str("source", "", "Source name. Default: the only source."),
+                 required(str("table", "Table whose changes this mapping reads.")),
+                 subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
+                          "Operations that trigger the mapping."),
+                 str("when", "",
+                     "Condition on the change, e.g. `status == 'shipped' and old.status != "
+                     "'shipped'`. `old.<col>` is the value before an update. Empty: every "
+                     "change."),
+             },
+             "",
+             {}};
+    for (Field& f : jobFields("SMS text template: `{{ column }}`, `{{ old.column }}`, "
+                              "filters like `{{ name | upper }}`.",
+                              "Dedup key template. Jobs with the same key are sent once. "
+                              "Default: source, table, primary key, mapping and the values of "
+                              "the columns `when` reads, so a row's transition makes one job "
+                              "however often it is captured.")) {
+      s.fields.push_back(std::move(f));
+    }
+    s.fields.push_back(
+        duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."));
+    s.fields.push_back(
+        duration("expires_in", "Overrides the lane's `expires_in` for this mapping."));
+    return s;
+  }();
   return schema;
+}
+
+const config::Schema& scheduleSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{
+        "schedule",
+        "Runs a query on a cron or interval trigger; each row becomes an SMS, built like a "
+        "mapping's. Booking reminders, \"no login for 30 days\", abandoned carts, campaigns.",
+        {
+            str("source", "", "Source the query runs on. Default: the only source."),
+            str("cron", "",
+                "Five-field cron expression (minute hour day-of-month month day-of-week), "
+                "e.g. `0 10 * * FRI` for Fridays at 10:00 in `time_zone`. Set this or "
+                "`every`."),
+            duration("every",
+                     "Interval trigger, e.g. `15m`; runs are aligned to the Unix epoch "
+                     "(`15m`: at :00, :15, :30 and :45 UTC). Set this or `cron`."),
+            str("time_zone", "UTC", "IANA time zone whose wall clock `cron` reads."),
+            required(str("query",
+                         "SQL whose rows become SMS. Parameters are written `:name` and bound, "
+                         "never spliced: `:now` (the run's scheduled time, UTC, as "
+                         "'YYYY-MM-DD HH:MM:SS'), `:now_epoch` (the same in Unix seconds), "
+                         "`:last_run` and `:last_run_epoch` (the previous run's scheduled "
+                         "time), and any key of `params`.")),
+            mapOf("params", FieldType::kString, "Constant values for the query's parameters.",
+                  "<name>"),
+            str("key", "",
+                "Column that identifies a row (a booking, a customer) in the default dedup "
+                "key. Empty: the first column."),
+        },
+        "",
+        {}};
+    for (Field& f : jobFields("SMS text template over the row's columns: `{{ column }}`, "
+                              "filters like `{{ name | upper }}`.",
+                              "Dedup key template. Jobs with the same key are sent once, so "
+                              "`cart:{{ cart_id }}` reminds of a cart once ever. Default: the "
+                              "schedule name, the run's scheduled time and the row's `key`, so "
+                              "re-running a time sends nothing twice.")) {
+      s.fields.push_back(std::move(f));
+    }
+    s.fields.push_back(
+        duration("expires_in", "Overrides the lane's `expires_in` for this schedule."));
+    s.fields.push_back(
+        oneOf("misfire", {"skip", "run_once"}, "skip",
+              "Scheduled times that passed while the bridge was stopped (more than a minute ago): "
+              "`skip` runs none of them and waits for the next time, so a restart sends no burst "
+              "of stale reminders; `run_once` makes one catch-up run for all of them. A run "
+              "interrupted mid-way is always finished."));
+    s.fields.push_back(
+        integer("batch_size", 500,
+                "Most jobs enqueued per transaction; rows stream, so memory holds one batch."));
+    s.fields.push_back(number("pace", 0,
+                              "Most jobs enqueued per second, to spread a campaign; 0: no "
+                              "limit. Sending speed is still bounded by the providers' rates."));
+    return s;
+  }();
+  return schema;
+}
+
+// Reads the job-building keys (jobFields) of a mapping or schedule section.
+void readJobFields(const config::Section& section, MappingSpec& spec) {
+  spec.to = section.str("to");
+  spec.region = section.str("region");
+  spec.text = section.str("text");
+  spec.sender = section.str("sender");
+  spec.lane = section.str("lane");
+  spec.route = section.str("route");
+  spec.dedup = section.str("dedup");
+  spec.phone_types = section.str("phone_types");
+  spec.normalize = section.boolean("normalize");
+  spec.max_segments = static_cast<int>(section.integer("max_segments"));
+  spec.truncate = section.str("too_long") == "truncate";
+  if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
+}
+
+// Where compile errors of a mapping or schedule go: at their offset inside the value, unless
+// the schema already rejected that value (a lane outside the list, say).
+Mapping::ReportFn reportInto(const config::Section& section, config::Diagnostics& diagnostics) {
+  return [&section, &diagnostics](std::string_view key, std::size_t offset, std::string message) {
+    config::Diagnostic d = section.atOffset(key, offset, std::move(message));
+    for (const auto& seen : diagnostics.all()) {
+      if (seen.key_path == d.key_path) return;
+    }
+    diagnostics.add(std::move(d));
+  };
 }
 
 std::string hostOwner() {
@@ -352,6 +454,8 @@ const config::Schema& bridgeSchema() {
           object("lanes", lanesSchema(), "Expiry and quiet hours per lane."),
           object("dispatcher", dispatcherSchema(), "Sending."),
           required(mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>")),
+          mapOf("schedules", scheduleSchema(),
+                "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
       },
       "",
       {}};
@@ -554,19 +658,8 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     spec.table = section.str("table");
     spec.on = section.strings("on");
     spec.when = section.str("when");
-    spec.to = section.str("to");
-    spec.region = section.str("region");
-    spec.text = section.str("text");
-    spec.sender = section.str("sender");
-    spec.lane = section.str("lane");
-    spec.route = section.str("route");
-    spec.dedup = section.str("dedup");
-    spec.phone_types = section.str("phone_types");
-    spec.normalize = section.boolean("normalize");
-    spec.max_segments = static_cast<int>(section.integer("max_segments"));
-    spec.truncate = section.str("too_long") == "truncate";
+    readJobFields(section, spec);
     spec.delay = section.duration("delay");
-    if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
       if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
         diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +
@@ -591,18 +684,48 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (!cfg.routes.count(spec.route)) {
       diagnostics.add(section.at("route", "no route named '" + spec.route + "' under routes"));
     }
-    auto mapping = Mapping::compile(
-        spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
-          config::Diagnostic d = section.atOffset(key, offset, std::move(message));
-          // The schema already rejected this value (a lane outside the list, say).
-          for (const auto& seen : diagnostics.all()) {
-            if (seen.key_path == d.key_path) return;
-          }
-          diagnostics.add(std::move(d));
-        });
+    auto mapping = Mapping::compile(spec, cfg.defaults, reportInto(section, diagnostics));
     if (mapping) mappings.push_back(std::move(*mapping));
   }
   cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));
+
+  for (auto& [name, section] : root.object("schedules").entries()) {
+    ScheduleSpec spec;
+    spec.name = name;
+    spec.source = section.str("source");
+    if (spec.source.empty() && source_names.size() == 1) spec.source = source_names.front();
+    spec.cron = section.str("cron");
+    if (section.has("every")) spec.every = section.duration("every");
+    spec.time_zone = section.str("time_zone");
+    spec.query = section.str("query");
+    Section params = section.object("params");
+    for (auto& [param, value] : params.entries())
+      spec.params.emplace_back(param, params.str(param));
+    spec.key = section.str("key");
+    readJobFields(section, spec.job);
+    spec.misfire = section.str("misfire") == "run_once" ? Misfire::kRunOnce : Misfire::kSkip;
+    spec.batch_size = static_cast<int>(section.integer("batch_size"));
+    spec.pace = section.number("pace");
+    if (const SourceFactory* source = cfg.findSource(spec.source)) {
+      if (!source->open_sql) {
+        diagnostics.add(section.at("source", "source '" + spec.source +
+                                                 "' cannot run queries yet (its database type "
+                                                 "has no SQL session)"));
+      }
+    } else if (spec.source.empty()) {
+      if (source_names.size() > 1) {
+        diagnostics.add(section.at("source", "several sources are configured; name one"));
+      }
+    } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
+               source_names.end()) {
+      diagnostics.add(section.at("source", "no source named '" + spec.source + "'"));
+    }
+    if (!cfg.routes.count(spec.job.route)) {
+      diagnostics.add(section.at("route", "no route named '" + spec.job.route + "' under routes"));
+    }
+    auto schedule = Schedule::compile(spec, cfg.defaults, reportInto(section, diagnostics));
+    if (schedule) cfg.schedules.push_back(std::move(*schedule));
+  }
 
   if (!diagnostics.empty()) return std::nullopt;
   return cfg;

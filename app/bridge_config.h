@@ -17,6 +17,7 @@
 #include "core/dispatcher.h"
 #include "core/log.h"
 #include "core/mapping.h"
+#include "core/schedule_runner.h"
 #include "providers/registry.h"
 
 namespace smsbridge {
@@ -43,6 +44,7 @@ struct BridgeConfig {
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
+  std::vector<Schedule> schedules;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.

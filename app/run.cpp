@@ -40,6 +40,11 @@ class StopSignal {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, d, [&] { return stopped_; });
   }
+  // Sleeps until the wall clock reads `t`; returns true when stop was requested.
+  bool waitUntil(std::chrono::system_clock::time_point t) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, t, [&] { return stopped_; });
+  }
 
  private:
   mutable std::mutex mu_;
@@ -261,10 +266,24 @@ int runCommand(const RunOptions& options) {
       }
     });
   }
+  if (!cfg->schedules.empty()) {
+    threads.emplace_back([&] {
+      auto open_sql = [&cfg](const std::string& name) -> Result<std::unique_ptr<SqlSession>> {
+        const SourceFactory* source = cfg->findSource(name);
+        if (!source || !source->open_sql) {
+          return configError("source '" + name + "' cannot run schedule queries");
+        }
+        return source->open_sql();
+      };
+      ScheduleRunner runner(cfg->schedules, **store, open_sql, SystemClock::instance(),
+                            [&stop](TimePoint until) { return !stop.waitUntil(until); });
+      runner.run();
+    });
+  }
   dispatcher.start();
-  spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={}",
+  spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={} schedules={}",
                SMSBRIDGE_VERSION, options.config, cfg->sources.size(), cfg->providers.size(),
-               cfg->mappings->mappings().size());
+               cfg->mappings->mappings().size(), cfg->schedules.size());
   io.run();
   for (auto& t : threads) {
     if (t.joinable()) t.join();
