@@ -116,6 +116,23 @@ const config::Schema& storeSchema() {
   return schema;
 }
 
+const config::Schema& optOutsSchema() {
+  using namespace config;
+  static const Schema schema{
+      "opt-outs",
+      "Recipients who replied STOP (kept in `<prefix>optouts`; START removes them).",
+      {
+          subsetOf("lanes", {"otp", "transactional", "marketing"}, {"marketing"},
+                   "Lanes whose jobs to an opted-out recipient are `suppressed` (reason "
+                   "`opted_out`) instead of sent, at enqueue and again just before sending. "
+                   "Order, booking and one-time-password messages usually still go out, so "
+                   "the default is marketing only."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
 const config::Schema& rateLimitSchema() {
   using namespace config;
   static const Schema schema{
@@ -446,6 +463,7 @@ const config::Schema& bridgeSchema() {
           object("defaults", defaultsSchema(), "Defaults for mappings."),
           required(mapOf("sources", sourceSchema(), "Databases to capture changes from.")),
           object("store", storeSchema(), "Where jobs and checkpoints live."),
+          object("optouts", optOutsSchema(), "What an opt-out (STOP) suppresses."),
           required(mapOf("providers", providerSchema(), "SMS provider accounts.")),
           required(mapOf("routes", routeSchema(),
                          "Ordered provider lists. A mapping's `route` names one; the first "
@@ -573,6 +591,11 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     }
   } else if (!cfg.findSource(cfg.store.source)) {
     diagnostics.add(store.at("source", "no source named '" + cfg.store.source + "'"));
+  }
+
+  cfg.optouts.lanes.clear();
+  for (const std::string& name : root.object("optouts").strings("lanes")) {
+    if (auto lane = parseLane(name)) cfg.optouts.lanes.push_back(*lane);  // else: reported
   }
 
   std::set<std::string> provider_names;

@@ -27,6 +27,11 @@ struct StoreSettings {
   std::string prefix = "smsbridge_";
 };
 
+struct OptOutSettings {
+  // Lanes whose jobs to opted-out recipients are suppressed (JobStore::setOptOutLanes).
+  std::vector<Lane> lanes = {Lane::kMarketing};
+};
+
 struct NamedProvider {
   std::string name;
   std::string type;
@@ -40,6 +45,7 @@ struct BridgeConfig {
   MappingDefaults defaults;
   std::vector<SourceFactory> sources;
   StoreSettings store;
+  OptOutSettings optouts;
   std::vector<NamedProvider> providers;
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;

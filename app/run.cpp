@@ -193,6 +193,7 @@ int runCommand(const RunOptions& options) {
   auto store = cfg->createStore();
   if (!store) return fail(store.error());
   if (Status s = (*store)->checkSchema(); !s.isOk()) return fail(s);
+  (*store)->setOptOutLanes(cfg->optouts.lanes);
 
   std::vector<std::pair<const SourceFactory*, std::unique_ptr<Source>>> sources;
   for (const SourceFactory& factory : cfg->sources) {
