@@ -8,7 +8,7 @@
 
 namespace smsbridge {
 
-SendResult classifyTransportError(const HttpResponse& response) {
+SendResult classifyTransportError(const HttpClientResponse& response) {
   SendResult result;
   result.kind = SendResultKind::kRetryLater;
   result.error_code = std::string(httpErrorName(response.error));
@@ -59,7 +59,7 @@ SendResult classifyHttpStatus(int status, std::string reason) {
   return result;
 }
 
-SendResult classifyHttpResponse(const HttpApi& api, const HttpResponse& response,
+SendResult classifyHttpResponse(const HttpApi& api, const HttpClientResponse& response,
                                 const OutgoingSms& sms, TimePoint now) {
   if (response.error != HttpError::kNone) return classifyTransportError(response);
   SendResult result = api.classifySendResponse(response, sms);
@@ -150,7 +150,7 @@ void HttpProvider::send(const OutgoingSms& sms, SendCallback done) {
   // The transport runs no callback after shutdown(), which runs before this object goes away;
   // the flag makes that hold even for a transport that calls back late.
   transport_->execute(std::move(*request), [this, sms, done = std::move(done),
-                                            shut_down = shut_down_](HttpResponse response) {
+                                            shut_down = shut_down_](HttpClientResponse response) {
     if (*shut_down) return;
     SendResult result = classifyHttpResponse(*api_, response, sms, clock_.now());
     if (result.ambiguous) {

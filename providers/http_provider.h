@@ -40,11 +40,12 @@ class HttpApi {
   // The request that sends `sms`. `now` is the send time, for fields relative to it (validity).
   // An error says this provider cannot take the message as configured (kProviderPermanent →
   // FailOver, e.g. no sender) or nobody can (kRejected → Rejected); nothing is sent then.
-  virtual Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const = 0;
+  virtual Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms,
+                                                     TimePoint now) const = 0;
 
   // Classifies a response that arrived completely (response.error == kNone), whatever its
   // status. classifyHttpResponse() fills in http_status and a Retry-After the API left unset.
-  virtual SendResult classifySendResponse(const HttpResponse& response,
+  virtual SendResult classifySendResponse(const HttpClientResponse& response,
                                           const OutgoingSms& sms) const = 0;
 };
 
@@ -60,13 +61,13 @@ using HttpProviderParser = std::function<std::optional<HttpProviderSpec>(
 
 // The whole classification of one attempt: a transport error by classifyTransportError(),
 // anything else by the API; then http_status and Retry-After (relative to `now`) are filled in.
-SendResult classifyHttpResponse(const HttpApi& api, const HttpResponse& response,
+SendResult classifyHttpResponse(const HttpApi& api, const HttpClientResponse& response,
                                 const OutgoingSms& sms, TimePoint now);
 
 // kConnect, kConnectTimeout, kTls: the request never left, so RetryLater is safe. kTimeout,
 // kOther: it may have arrived, so RetryLater marked ambiguous. kTooLarge: the server answered
 // something we did not read, which may have been an acceptance: ambiguous too.
-SendResult classifyTransportError(const HttpResponse& response);
+SendResult classifyTransportError(const HttpClientResponse& response);
 
 // What a status code alone says, for responses whose body names no known error: 401/403 →
 // FailOver; 408, 429 → RetryLater; 5xx → RetryLater (ambiguous for 500/502/504, where the

@@ -59,7 +59,8 @@ SendResult classifyError(const json& error, int status) {
 
 }  // namespace
 
-Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+Result<HttpClientRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms,
+                                                           TimePoint now) const {
   const std::string& sender = sms.sender.empty() ? config_.sender : sms.sender;
   if (sender.empty()) {
     return Status(ErrorCategory::kProviderPermanent,
@@ -81,7 +82,7 @@ Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, Tim
   if (!config_.status_callback_url.empty()) body["webhookUrl"] = config_.status_callback_url;
   body["externalId"] = std::to_string(sms.job_id);
 
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "POST";
   request.url = config_.base_url + "/v2.1/sms";
   request.headers = {{"Content-Type", "application/json"},
@@ -92,7 +93,7 @@ Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, Tim
   return request;
 }
 
-SendResult MessageFlowApi::classifySendResponse(const HttpResponse& response,
+SendResult MessageFlowApi::classifySendResponse(const HttpClientResponse& response,
                                                 const OutgoingSms& sms) const {
   const int status = response.status;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);

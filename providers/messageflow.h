@@ -25,8 +25,8 @@ class MessageFlowApi final : public HttpApi {
  public:
   explicit MessageFlowApi(MessageFlowConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
  private:

@@ -57,7 +57,7 @@ SendResultKind classifySmsApiError(int code) {
   }
 }
 
-Result<HttpRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+Result<HttpClientRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
   FormFields form = {{"format", "json"}, {"encoding", "utf-8"}, {"to", digitsOnly(sms.recipient)}};
   const std::string& from = sms.sender.empty() ? config_.from : sms.sender;
   if (!from.empty()) form.emplace_back("from", from);
@@ -80,7 +80,7 @@ Result<HttpRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   if (config_.test) form.emplace_back("test", "1");
   if (config_.fast_otp && sms.lane == Lane::kOtp) form.emplace_back("fast", "1");
 
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "POST";
   request.url = config_.base_url + "/sms.do";
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
@@ -90,7 +90,7 @@ Result<HttpRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   return request;
 }
 
-SendResult SmsApiApi::classifySendResponse(const HttpResponse& response,
+SendResult SmsApiApi::classifySendResponse(const HttpClientResponse& response,
                                            const OutgoingSms& sms) const {
   const int status = response.status;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);

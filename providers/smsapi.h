@@ -27,8 +27,8 @@ class SmsApiApi final : public HttpApi {
  public:
   explicit SmsApiApi(SmsApiConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
  private:

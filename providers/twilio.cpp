@@ -43,7 +43,7 @@ std::optional<SendResultKind> classifyTwilioError(int code) {
   }
 }
 
-Result<HttpRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+Result<HttpClientRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
   const std::string& from = sms.sender.empty() ? config_.from : sms.sender;
   if (from.empty() && config_.messaging_service_sid.empty()) {
     return Status(ErrorCategory::kProviderPermanent,
@@ -67,7 +67,7 @@ Result<HttpRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   if (config_.smart_encoded) form.emplace_back("SmartEncoded", "true");
   form.emplace_back("Attempt", std::to_string(sms.attempt));
 
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "POST";
   request.url = config_.base_url + "/2010-04-01/Accounts/" + config_.account_sid + "/Messages.json";
   request.headers = {
@@ -78,7 +78,7 @@ Result<HttpRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   return request;
 }
 
-SendResult TwilioApi::classifySendResponse(const HttpResponse& response,
+SendResult TwilioApi::classifySendResponse(const HttpClientResponse& response,
                                            const OutgoingSms& sms) const {
   const int status = response.status;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);

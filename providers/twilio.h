@@ -28,8 +28,8 @@ class TwilioApi final : public HttpApi {
  public:
   explicit TwilioApi(TwilioConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
  private:
