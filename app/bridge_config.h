@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/mapping.h"
 #include "providers/registry.h"
+#include "providers/webhooks.h"
 
 namespace smsbridge {
 
@@ -30,6 +31,7 @@ struct NamedProvider {
   std::string name;
   std::string type;
   ProviderFactory create;
+  WebhookSecrets webhook_secrets = {};  // empty for providers without webhooks
 };
 
 struct BridgeConfig {
@@ -43,11 +45,14 @@ struct BridgeConfig {
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
+  InboundSettings inbound;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.
   std::vector<std::string> tablesOf(const SourceFactory& source) const;
   Result<std::unique_ptr<JobStore>> createStore() const;
+  // The providers whose webhooks the server serves (providers/webhooks.h).
+  std::vector<WebhookProvider> webhookProviders() const;
 };
 
 const config::Schema& bridgeSchema();

@@ -198,6 +198,12 @@ std::vector<config::Field> httpProviderFields() {
           "Public URL the provider posts delivery reports to (smsbridge's webhook for this "
           "provider). Empty: no per-message callback; reports then come only from a callback "
           "set up in the provider's panel."),
+      secret("webhook_token",
+             "Secret that authenticates this provider's webhooks: give the provider URLs "
+             "ending in `?token=<this value>` (`/webhooks/<name>/status`, "
+             "`/webhooks/<name>/inbound`); callbacks without it get 403. Twilio callbacks are "
+             "checked by their signature instead; a token set for Twilio is required as well. "
+             "Empty: webhooks of token-authenticated providers refuse every callback."),
   };
 }
 
@@ -256,6 +262,13 @@ std::optional<std::string> readSecret(const config::Section& section, std::strin
     return std::nullopt;
   }
   return *value;
+}
+
+std::optional<WebhookSecrets> parseUrlTokenSecrets(const config::Section& section,
+                                                   config::Diagnostics& diagnostics) {
+  auto token = readSecret(section, "webhook_token", diagnostics);
+  if (!token) return std::nullopt;
+  return WebhookSecrets{*token, ""};
 }
 
 std::string jsonString(const nlohmann::json& object, const char* key) {

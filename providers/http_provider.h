@@ -28,6 +28,7 @@
 #include "core/http_client.h"
 #include "core/provider.h"
 #include "core/result.h"
+#include "providers/callbacks.h"
 
 namespace smsbridge {
 
@@ -111,8 +112,8 @@ std::function<Result<std::unique_ptr<Provider>>(boost::asio::io_context&)> httpP
 
 // --- Config every HTTP provider shares ---
 
-// base_url, connect_timeout, timeout, ca_file, ca_path, max_response_bytes and
-// status_callback_url, to append to a provider's own fields.
+// base_url, connect_timeout, timeout, ca_file, ca_path, max_response_bytes,
+// status_callback_url and webhook_token, to append to a provider's own fields.
 std::vector<config::Field> httpProviderFields();
 
 struct HttpEndpointConfig {
@@ -130,6 +131,10 @@ std::optional<HttpEndpointConfig> parseHttpEndpoint(const config::Section& secti
 // Reads a secret for a provider, adding the diagnostic when it cannot be read. nullopt then.
 std::optional<std::string> readSecret(const config::Section& section, std::string_view key,
                                       config::Diagnostics& diagnostics);
+
+// The webhook secrets of a provider whose callbacks carry webhook_token in the URL.
+std::optional<WebhookSecrets> parseUrlTokenSecrets(const config::Section& section,
+                                                   config::Diagnostics& diagnostics);
 
 // --- Wire helpers ---
 
