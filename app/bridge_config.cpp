@@ -474,6 +474,7 @@ const config::Schema& bridgeSchema() {
           required(mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>")),
           mapOf("schedules", scheduleSchema(),
                 "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
+          object("inbound", inboundSchema(), "Inbound SMS: opt-out keywords and replies."),
       },
       "",
       {}};
@@ -490,6 +491,16 @@ const SourceFactory* BridgeConfig::findSource(const std::string& name) const {
 std::vector<std::string> BridgeConfig::tablesOf(const SourceFactory& source) const {
   if (!source.tables.empty()) return source.tables;
   return mappings->tablesOf(source.name);
+}
+
+std::vector<WebhookProvider> BridgeConfig::webhookProviders() const {
+  std::vector<WebhookProvider> out;
+  for (const auto& provider : providers) {
+    const ProviderEntry* entry = findProvider(provider.type);
+    if (!entry || !entry->parse_webhook_secrets) continue;
+    out.push_back({provider.name, provider.type, provider.webhook_secrets});
+  }
+  return out;
 }
 
 Result<std::unique_ptr<JobStore>> BridgeConfig::createStore() const {
@@ -604,7 +615,11 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     const ProviderEntry* entry = findProvider(section.str("type"));
     if (!entry) continue;
     if (auto factory = entry->parse(name, section, diagnostics)) {
-      cfg.providers.push_back({name, section.str("type"), std::move(*factory)});
+      WebhookSecrets secrets;
+      if (entry->parse_webhook_secrets) {
+        secrets = entry->parse_webhook_secrets(section, diagnostics).value_or(WebhookSecrets{});
+      }
+      cfg.providers.push_back({name, section.str("type"), std::move(*factory), std::move(secrets)});
     }
     ProviderLimits& limits = cfg.dispatcher.limits[name];
     limits.max_inflight = static_cast<int>(section.integer("max_inflight"));
@@ -657,6 +672,14 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
       route.countries[prefix] = std::move(list);
     }
     cfg.routes[name] = std::move(route);
+  }
+
+  Section inbound = root.object("inbound");
+  cfg.inbound = parseInboundSettings(inbound, diagnostics);
+  bool replies = !cfg.inbound.stop_reply.empty() || !cfg.inbound.start_reply.empty();
+  if (replies && !cfg.routes.count(cfg.inbound.reply_route)) {
+    diagnostics.add(
+        inbound.at("reply_route", "no route named '" + cfg.inbound.reply_route + "' under routes"));
   }
 
   Section dispatcher = root.object("dispatcher");

@@ -19,6 +19,7 @@
 #include "core/mapping.h"
 #include "core/schedule_runner.h"
 #include "providers/registry.h"
+#include "providers/webhooks.h"
 
 namespace smsbridge {
 
@@ -36,6 +37,7 @@ struct NamedProvider {
   std::string name;
   std::string type;
   ProviderFactory create;
+  WebhookSecrets webhook_secrets = {};  // empty for providers without webhooks
 };
 
 struct BridgeConfig {
@@ -51,11 +53,14 @@ struct BridgeConfig {
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
   std::vector<Schedule> schedules;
+  InboundSettings inbound;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.
   std::vector<std::string> tablesOf(const SourceFactory& source) const;
   Result<std::unique_ptr<JobStore>> createStore() const;
+  // The providers whose webhooks the server serves (providers/webhooks.h).
+  std::vector<WebhookProvider> webhookProviders() const;
 };
 
 const config::Schema& bridgeSchema();
