@@ -27,12 +27,19 @@ namespace smsbridge {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// The client's request and response live in an inline namespace: core/http_message.h has the
+// server's HttpRequest/HttpResponse, and both end up in one program. Unqualified names still
+// find these in a file that includes only this header; the linker sees two distinct types.
+inline namespace client {
+
 struct HttpRequest {
   std::string method = "POST";
   std::string url;
   HttpHeaders headers;  // as sent; "Content-Type" among them when there is a body
   std::string body;
 };
+
+}  // namespace client
 
 enum class HttpError {
   kNone,            // a complete response arrived (any status)
@@ -47,6 +54,8 @@ enum class HttpError {
 
 std::string_view httpErrorName(HttpError error);
 
+inline namespace client {
+
 struct HttpResponse {
   HttpError error = HttpError::kNone;
   std::string error_message;  // libcurl's explanation when error != kNone
@@ -58,6 +67,8 @@ struct HttpResponse {
   // The first header with this (case-insensitive) name, or empty.
   std::string header(std::string_view name) const;
 };
+
+}  // namespace client
 
 using HttpCallback = std::function<void(HttpResponse)>;
 
