@@ -55,4 +55,8 @@ Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
   return internalError("this store does not keep opt-outs");
 }
 
+Result<std::vector<JobStore::StatusLaneCount>> JobStore::countByStatusAndLane() {
+  return internalError("this store does not count jobs by lane");
+}
+
 }  // namespace smsbridge

@@ -43,6 +43,7 @@ class MysqlStore final : public JobStore {
   Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
 
   static constexpr int kSchemaVersion = 1;
 
