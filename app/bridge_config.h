@@ -17,6 +17,7 @@
 #include "core/dispatcher.h"
 #include "core/log.h"
 #include "core/mapping.h"
+#include "core/server_config.h"
 #include "providers/registry.h"
 
 namespace smsbridge {
@@ -24,6 +25,14 @@ namespace smsbridge {
 struct StoreSettings {
   std::string source;  // the source whose database holds the store
   std::string prefix = "smsbridge_";
+};
+
+// The `server:` section: the HTTP server for webhooks, /healthz, /readyz and /metrics.
+struct ServerSettings {
+  ServerConfig http;  // listen address, TLS files, limits
+  // The base URL clients reach the server at ("https://sms.example.com/bridge"), for webhook
+  // signatures computed over the public URL behind a reverse proxy; empty: not configured.
+  std::string public_url;
 };
 
 struct NamedProvider {
@@ -43,6 +52,9 @@ struct BridgeConfig {
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
+  // Absent without a `server:` section: no port is opened, so several bridges can run on one
+  // host (tests do) without fighting over it.
+  std::optional<ServerSettings> server;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.
