@@ -263,6 +263,8 @@ OperationalServer::~OperationalServer() { stop(); }
 
 Status OperationalServer::start() { return server_->start(); }
 
+unsigned short OperationalServer::port() const { return server_->port(); }
+
 void OperationalServer::stop() {
   // The server first: its handlers may be waiting for a store reading.
   server_->stop();

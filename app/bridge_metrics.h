@@ -139,6 +139,8 @@ class OperationalServer {
   // For handlers beyond the operational ones (webhooks): register them before start().
   Server& server() { return *server_; }
   Status start();
+  // The bound port (the actual one when configured as 0).
+  unsigned short port() const;
   // Lets requests in progress finish (up to the grace period), then stops. Idempotent.
   void stop();
 
