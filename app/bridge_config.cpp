@@ -445,6 +445,54 @@ Mapping::ReportFn reportInto(const config::Section& section, config::Diagnostics
   };
 }
 
+const config::Schema& tlsSchema() {
+  using namespace config;
+  static const Schema schema{
+      "tls",
+      "HTTPS for the server. With both files set it speaks only HTTPS.",
+      {
+          str("cert_file", "",
+              "PEM certificate chain (server certificate first), relative to this file."),
+          str("key_file", "", "PEM private key of the certificate, relative to this file."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& serverSchema() {
+  using namespace config;
+  static const Schema schema{
+      "server",
+      "The HTTP server: delivery-report and inbound webhooks, `/healthz` (liveness), `/readyz` "
+      "(sources capturing, store answering) and `/metrics` (Prometheus). It runs only when this "
+      "section is present.",
+      {
+          str("listen", "127.0.0.1:8787",
+              "Address and port to listen on, `host:port` (`[::1]:8787` for IPv6; "
+              "`0.0.0.0:8787` for every interface). Port 0 picks a free port, logged at "
+              "start."),
+          str("public_url", "",
+              "The base URL providers reach this server at, e.g. `https://sms.example.com` "
+              "behind a reverse proxy: webhook signatures that cover the URL (Twilio) are "
+              "computed over it, not over the address the proxy forwards to."),
+          object("tls", tlsSchema(), "HTTPS certificate and key."),
+          integer("max_body_bytes", 1048576,
+                  "Largest request body accepted; bigger ones get 413 and are not read."),
+          duration("header_timeout", "10s",
+                   "Time a client has to send a request's header; also how long an idle "
+                   "keep-alive connection is kept."),
+          duration("body_timeout", "30s",
+                   "Time a client has to send a request's body after its header, and to read "
+                   "the answer."),
+          integer("max_connections", 256,
+                  "Most connections open at once; further ones are closed at once."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
 std::string hostOwner() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -475,6 +523,7 @@ const config::Schema& bridgeSchema() {
           mapOf("schedules", scheduleSchema(),
                 "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
           object("inbound", inboundSchema(), "Inbound SMS: opt-out keywords and replies."),
+          object("server", serverSchema(), "HTTP server for webhooks, health and metrics."),
       },
       "",
       {}};
@@ -693,6 +742,40 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
   cfg.dispatcher.max_attempts = static_cast<int>(dispatcher.integer("max_attempts"));
   for (const char* key : {"batch_size", "max_inflight", "max_attempts"}) {
     if (dispatcher.integer(key) < 1) diagnostics.add(dispatcher.at(key, "must be at least 1"));
+  }
+
+  if (root.has("server")) {
+    Section server = root.object("server");
+    ServerSettings settings;
+    if (Status s = parseListenAddress(server.str("listen"), settings.http.host, settings.http.port);
+        !s.isOk()) {
+      diagnostics.add(server.at("listen", s.message()));
+    }
+    settings.public_url = server.str("public_url");
+    if (!settings.public_url.empty() && settings.public_url.rfind("http://", 0) != 0 &&
+        settings.public_url.rfind("https://", 0) != 0) {
+      diagnostics.add(server.at("public_url", "must start with http:// or https://"));
+    }
+    Section tls = server.object("tls");
+    settings.http.cert_file = tls.resolvePath("cert_file");
+    settings.http.key_file = tls.resolvePath("key_file");
+    if (settings.http.cert_file.empty() != settings.http.key_file.empty()) {
+      diagnostics.add(tls.at(settings.http.cert_file.empty() ? "cert_file" : "key_file",
+                             "HTTPS needs both cert_file and key_file"));
+    }
+    std::int64_t max_body = server.integer("max_body_bytes");
+    if (max_body < 1) diagnostics.add(server.at("max_body_bytes", "must be at least 1"));
+    settings.http.max_body_bytes = static_cast<std::size_t>(std::max<std::int64_t>(max_body, 1));
+    settings.http.header_timeout = server.duration("header_timeout");
+    settings.http.body_timeout = server.duration("body_timeout");
+    for (const char* key : {"header_timeout", "body_timeout"}) {
+      if (server.duration(key).count() <= 0) diagnostics.add(server.at(key, "must be positive"));
+    }
+    settings.http.max_connections = static_cast<int>(server.integer("max_connections"));
+    if (settings.http.max_connections < 1) {
+      diagnostics.add(server.at("max_connections", "must be at least 1"));
+    }
+    cfg.server = std::move(settings);
   }
 
   std::vector<Mapping> mappings;

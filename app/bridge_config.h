@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/mapping.h"
 #include "core/schedule_runner.h"
+#include "core/server_config.h"
 #include "providers/registry.h"
 #include "providers/webhooks.h"
 
@@ -31,6 +32,12 @@ struct StoreSettings {
 struct OptOutSettings {
   // Lanes whose jobs to opted-out recipients are suppressed (JobStore::setOptOutLanes).
   std::vector<Lane> lanes = {Lane::kMarketing};
+// The `server:` section: the HTTP server for webhooks, /healthz, /readyz and /metrics.
+struct ServerSettings {
+  ServerConfig http;  // listen address, TLS files, limits
+  // The base URL clients reach the server at ("https://sms.example.com/bridge"), for webhook
+  // signatures computed over the public URL behind a reverse proxy; empty: not configured.
+  std::string public_url;
 };
 
 struct NamedProvider {
@@ -54,6 +61,9 @@ struct BridgeConfig {
   std::shared_ptr<MappingEngine> mappings;
   std::vector<Schedule> schedules;
   InboundSettings inbound;
+  // Absent without a `server:` section: no port is opened, so several bridges can run on one
+  // host (tests do) without fighting over it.
+  std::optional<ServerSettings> server;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.

@@ -13,6 +13,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "app/bridge_config.h"
+#include "app/bridge_metrics.h"
 #include "app/commands.h"
 
 namespace smsbridge {
@@ -57,15 +58,26 @@ class StopSignal {
 class CaptureLoop {
  public:
   CaptureLoop(const SourceFactory& factory, std::unique_ptr<Source> source, JobStore& store,
-              const MappingEngine& mappings, StopSignal& stop)
+              const MappingEngine& mappings, StopSignal& stop, BridgeMetrics& metrics,
+              Readiness& readiness)
       : factory_(factory),
         source_(std::move(source)),
         store_(store),
         mappings_(mappings),
-        stop_(stop) {}
+        stop_(stop),
+        metrics_(metrics),
+        source_metrics_(metrics.forSource(factory.name)),
+        readiness_(readiness) {}
 
   // Returns an error only for problems a restart cannot fix (config, lost position).
   Status run() {
+    Status s = loop();
+    setCapturing(false);
+    return s;
+  }
+
+ private:
+  Status loop() {
     std::chrono::milliseconds backoff{0};
     bool started = false;
     std::optional<ChangeBatch> pending;
@@ -82,16 +94,19 @@ class CaptureLoop {
           continue;
         }
         started = true;
+        setCapturing(true);
       }
       if (!pending) {
         const auto polled_at = std::chrono::steady_clock::now();
         auto batch = source_->poll(factory_.poll_interval);
+        publishSourceGauges(polled_at);
         if (!batch) {
           if (batch.error().category() != ErrorCategory::kTransient) return batch.error();
           backoff = nextBackoff(backoff);
           spdlog::warn("Reading changes failed; retrying. source={} in_ms={} error=\"{}\"",
                        factory_.name, backoff.count(), batch.error().toString());
           started = false;  // resume from the durable checkpoint
+          setCapturing(false);
           continue;
         }
         if (batch->position.empty()) {
@@ -119,6 +134,7 @@ class CaptureLoop {
         continue;
       }
       backoff = std::chrono::milliseconds(0);
+      BridgeMetrics::enqueued(source_metrics_, *pending, *result, std::chrono::system_clock::now());
       if (result->inserted > 0 || result->duplicates > 0) {
         spdlog::info("Captured changes. source={} changes={} jobs={} duplicates={} position={}",
                      factory_.name, pending->events.size(), result->inserted, result->duplicates,
@@ -138,7 +154,18 @@ class CaptureLoop {
     return Status::ok();
   }
 
- private:
+  void setCapturing(bool capturing) {
+    source_metrics_.capturing->set(capturing ? 1 : 0);
+    readiness_.setCapturing(factory_.name, capturing);
+  }
+
+  // At most once a second: a busy source polls far more often than anyone scrapes.
+  void publishSourceGauges(std::chrono::steady_clock::time_point now) {
+    if (now - gauges_published_ < std::chrono::seconds(1)) return;
+    gauges_published_ = now;
+    metrics_.sourceGauges(factory_.name, source_->gauges());
+  }
+
   static std::chrono::milliseconds nextBackoff(std::chrono::milliseconds current) {
     if (current.count() == 0) return std::chrono::milliseconds(250);
     return std::min(current * 2, std::chrono::milliseconds(30'000));
@@ -149,6 +176,10 @@ class CaptureLoop {
   JobStore& store_;
   const MappingEngine& mappings_;
   StopSignal& stop_;
+  BridgeMetrics& metrics_;
+  SourceMetrics source_metrics_;
+  Readiness& readiness_;
+  std::chrono::steady_clock::time_point gauges_published_{};
 };
 
 void logSummary(JobStore& store) {
@@ -226,6 +257,21 @@ int runCommand(const RunOptions& options) {
         [&dispatcher](const DeliveryReport& report) { dispatcher.onDeliveryReport(report); });
   }
 
+  // Metrics are kept whether or not a server exposes them: updating them costs next to nothing.
+  MetricsRegistry registry;
+  BridgeMetrics metrics(registry);
+  Readiness readiness;
+  dispatcher.setObserver(&metrics);
+  for (auto& [factory, source] : sources) readiness.expectSource(factory->name);
+  std::unique_ptr<OperationalServer> server;
+  if (cfg->server) {
+    auto created = OperationalServer::create(cfg->server->http, registry, **store, readiness);
+    if (!created) return fail(created.error().withContext("server"));
+    server = std::move(*created);
+    // Further handlers (webhooks) are registered on server->server() here, before start().
+    if (Status s = server->start(); !s.isOk()) return fail(s.withContext("server"));
+  }
+
   StopSignal stop;
   std::atomic<int> exit_code{0};
   bool shutting_down = false;
@@ -234,6 +280,7 @@ int runCommand(const RunOptions& options) {
     if (shutting_down) return;
     shutting_down = true;
     if (code != 0) exit_code = code;
+    readiness.setStopping();
     stop.request();
     for (auto& t : threads) {
       if (t.joinable()) t.join();
@@ -258,7 +305,8 @@ int runCommand(const RunOptions& options) {
 
   for (auto& [factory, source] : sources) {
     threads.emplace_back([&, factory = factory, source = std::move(source)]() mutable {
-      CaptureLoop loop(*factory, std::move(source), **store, *cfg->mappings, stop);
+      CaptureLoop loop(*factory, std::move(source), **store, *cfg->mappings, stop, metrics,
+                       readiness);
       Status s = loop.run();
       if (!s.isOk()) {
         spdlog::error("Capture stopped; the bridge shuts down. source={} error=\"{}\"",
@@ -289,9 +337,11 @@ int runCommand(const RunOptions& options) {
   for (auto& t : threads) {
     if (t.joinable()) t.join();
   }
+  // Before the store goes: handlers may still be writing to it.
+  if (server) server->stop();
   logSummary(**store);
   const DispatcherStats& stats = dispatcher.stats();
-  // Until /metrics exists, the one place an operator sees how many SMS may have gone out twice.
+  // Without a server, the one place an operator sees how many SMS may have gone out twice.
   spdlog::info(
       "Dispatch totals: sent={} retried={} failed={} rejected={} expired={} ambiguous={} "
       "held={} breaker_opened={} rate_limited={}",

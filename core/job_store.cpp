@@ -60,5 +60,8 @@ Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
 }
 
 void JobStore::setOptOutLanes(std::vector<Lane> /*lanes*/) {}
+Result<std::vector<JobStore::StatusLaneCount>> JobStore::countByStatusAndLane() {
+  return internalError("this store does not count jobs by lane");
+}
 
 }  // namespace smsbridge

@@ -164,6 +164,15 @@ class JobStore : public ShadowStore {
 
   // Number of jobs per status, for progress lines and summaries.
   virtual Result<std::vector<std::pair<JobStatus, int>>> countByStatus() = 0;
+
+  // Number of jobs per status and lane, for /metrics: one GROUP BY over the messages table.
+  // The default reports that this store cannot count them.
+  struct StatusLaneCount {
+    JobStatus status = JobStatus::kQueued;
+    Lane lane = Lane::kTransactional;
+    std::int64_t count = 0;
+  };
+  virtual Result<std::vector<StatusLaneCount>> countByStatusAndLane();
 };
 
 }  // namespace smsbridge

@@ -803,4 +803,20 @@ Result<std::vector<std::pair<JobStatus, int>>> MysqlStore::countByStatus() {
   return counts;
 }
 
+Result<std::vector<JobStore::StatusLaneCount>> MysqlStore::countByStatusAndLane() {
+  std::lock_guard lock(mu_);
+  auto conn = connection();
+  if (!conn) return conn.error();
+  auto rows = (*conn)->query("SELECT status, lane, COUNT(*) FROM " + table("messages") +
+                             " GROUP BY status, lane ORDER BY status, lane");
+  if (!rows) return rows.error();
+  std::vector<StatusLaneCount> counts;
+  for (const auto& row : *rows) {
+    auto s = parseStatus(text(row[0]));
+    auto lane = parseLane(text(row[1]));
+    if (s && lane) counts.push_back({*s, *lane, integer(row[1 + 1])});
+  }
+  return counts;
+}
+
 }  // namespace smsbridge::mysql

@@ -842,4 +842,22 @@ Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {
   return counts;
 }
 
+Result<std::vector<JobStore::StatusLaneCount>> PostgresStore::countByStatusAndLane() {
+  std::lock_guard lock(mu_);
+  std::vector<StatusLaneCount> counts;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    counts.clear();
+    auto r = txn.exec("SELECT status, lane, count(*) FROM " + table("messages") +
+                      " GROUP BY status, lane ORDER BY status, lane");
+    for (const auto& row : r) {
+      auto s = parseStatus(row[0].c_str());
+      auto lane = parseLane(row[1].c_str());
+      if (s && lane) counts.push_back({*s, *lane, row[2].as<std::int64_t>()});
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return counts;
+}
+
 }  // namespace smsbridge::postgres

@@ -58,6 +58,7 @@ class PostgresStore final : public JobStore {
   Result<bool> isOptedOut(const std::string& recipient) override;
   void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
 
   // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
   static constexpr int kSchemaVersion = 2;

@@ -828,4 +828,21 @@ Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
   return counts;
 }
 
+Result<std::vector<JobStore::StatusLaneCount>> SqliteStore::countByStatusAndLane() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT status, lane, count(*) FROM " + table("messages") +
+                         " GROUP BY status, lane ORDER BY status, lane");
+  if (!st) return st.error();
+  std::vector<StatusLaneCount> counts;
+  while (true) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto status = parseStatus(st->columnText(0));
+    auto lane = parseLane(st->columnText(1));
+    if (status && lane) counts.push_back({*status, *lane, st->columnInt(2)});
+  }
+  return counts;
+}
+
 }  // namespace smsbridge::sqlite
