@@ -32,6 +32,8 @@ struct StoreSettings {
 struct OptOutSettings {
   // Lanes whose jobs to opted-out recipients are suppressed (JobStore::setOptOutLanes).
   std::vector<Lane> lanes = {Lane::kMarketing};
+};
+
 // The `server:` section: the HTTP server for webhooks, /healthz, /readyz and /metrics.
 struct ServerSettings {
   ServerConfig http;  // listen address, TLS files, limits
