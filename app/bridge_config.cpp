@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "config/section.h"
@@ -281,6 +282,29 @@ const config::Schema& dispatcherSchema() {
   return schema;
 }
 
+const config::Schema& lookupSchema() {
+  using namespace config;
+  static const Schema schema{
+      "lookup",
+      "A query whose first row the mapping's `when` and templates read as `<name>.<column>`. "
+      "Short form: `<name>: SELECT ...`.",
+      {
+          required(str("sql",
+                       "The query, e.g. `SELECT phone, country FROM addresses WHERE order_id "
+                       "= :id`. `:<column>` binds that column of the changed row as a "
+                       "parameter (never spliced into the SQL). Only the first row is read; "
+                       "order it when several can match.")),
+          str("source", "", "Source whose database runs the query. Default: the mapping's."),
+          boolean("optional", false,
+                  "No row: read every `<name>.<column>` as null (so `| default(...)` works) "
+                  "instead of suppressing the job with reason `lookup_empty`."),
+      },
+      "",
+      {},
+      "sql"};
+  return schema;
+}
+
 const config::Schema& mappingSchema() {
   using namespace config;
   static const Schema schema{
@@ -319,6 +343,14 @@ const config::Schema& mappingSchema() {
                 "ellipsis."),
           duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."),
           duration("expires_in", "Overrides the lane's `expires_in` for this mapping."),
+          mapOf("lookup", lookupSchema(),
+                "Named queries run for each change that fires, before the templates render: "
+                "`billing: SELECT phone FROM addresses WHERE order_id = :id` makes "
+                "`{{ billing.phone }}`. `when` may read them too (those lookups then run for "
+                "every matching change). One query per lookup per change at most; a batch "
+                "asks each distinct query once. No row suppresses the job (`lookup_empty`) "
+                "unless the lookup is `optional`.",
+                "<lookup>"),
       },
       "",
       {}};
@@ -566,6 +598,17 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     spec.truncate = section.str("too_long") == "truncate";
     spec.delay = section.duration("delay");
     if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
+    std::map<std::string, Section> lookup_sections;
+    for (auto& [lookup_name, lookup] : section.entries("lookup")) {
+      LookupSpec l{lookup_name, lookup.str("sql"), lookup.str("source"),
+                   lookup.boolean("optional")};
+      if (!l.source.empty() &&
+          std::find(source_names.begin(), source_names.end(), l.source) == source_names.end()) {
+        diagnostics.add(lookup.at("source", "no source named '" + l.source + "'"));
+      }
+      spec.lookups.push_back(std::move(l));
+      lookup_sections.emplace(lookup_name, lookup);
+    }
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
       if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
         diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +
@@ -592,7 +635,13 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     }
     auto mapping = Mapping::compile(
         spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
-          config::Diagnostic d = section.atOffset(key, offset, std::move(message));
+          // "lookup.<name>" points into that lookup's SQL.
+          auto lookup = key.starts_with("lookup.")
+                            ? lookup_sections.find(std::string(key.substr(7)))
+                            : lookup_sections.end();
+          config::Diagnostic d = lookup != lookup_sections.end()
+                                     ? lookup->second.atOffset("sql", offset, std::move(message))
+                                     : section.atOffset(key, offset, std::move(message));
           // The schema already rejected this value (a lane outside the list, say).
           for (const auto& seen : diagnostics.all()) {
             if (seen.key_path == d.key_path) return;
