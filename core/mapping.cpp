@@ -459,6 +459,25 @@ std::vector<std::string> Mapping::referencedFields() const {
   return fields;
 }
 
+std::vector<std::pair<std::string, std::string>> Mapping::referencedFieldsByKey() const {
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (when_) {
+    for (auto& f : when_->referencedFields()) fields.emplace_back("when", std::move(f));
+  }
+  const std::pair<const char*, const std::optional<Template>*> templates[] = {
+      {"to", &to_}, {"region", &region_}, {"text", &text_}, {"dedup", &dedup_}};
+  for (const auto& [key, t] : templates) {
+    if (!*t) continue;
+    for (auto& f : (*t)->referencedFields()) fields.emplace_back(key, std::move(f));
+  }
+  for (std::size_t i = 0; i < lookup_params_.size(); ++i) {
+    for (const auto& p : lookup_params_[i]) {
+      fields.emplace_back("lookup." + spec_.lookups[i].name, p);
+    }
+  }
+  return fields;
+}
+
 std::vector<std::string> MappingEngine::tablesOf(const std::string& source) const {
   std::vector<std::string> tables;
   for (const Mapping& m : mappings_) {

@@ -107,6 +107,9 @@ class Mapping {
   // exist and which need a before-image.
   const std::set<Op>& ops() const { return ops_; }
   std::vector<std::string> referencedFields() const;
+  // The same per config key that reads them ({"text", "first_name"}, {"lookup.billing",
+  // "id"}), so doctor can name where a missing column is used.
+  std::vector<std::pair<std::string, std::string>> referencedFieldsByKey() const;
   // True when `when`, the templates or the dedup key read the row before the change (old.col,
   // changed(), crossed_below/above()). Capture modes that send the before image only when
   // asked (PostgreSQL REPLICA IDENTITY FULL) use this to tell setup which tables need it.
