@@ -3,6 +3,7 @@
 #include "connectors/poll_capture.h"
 #include "connectors/sqlite/sqlite_db.h"
 #include "connectors/sqlite/sqlite_poll_reader.h"
+#include "connectors/sqlite/sqlite_sql_session.h"
 #include "connectors/sqlite/sqlite_store.h"
 #include "connectors/sqlite/sqlite_trigger_source.h"
 
@@ -72,6 +73,15 @@ std::function<Result<std::unique_ptr<JobStore>>(const std::string&)> storeFactor
   };
 }
 
+std::function<Result<std::unique_ptr<SqlSession>>()> sqlFactory(
+    const std::string& path, std::chrono::milliseconds busy_timeout) {
+  return [path, busy_timeout]() -> Result<std::unique_ptr<SqlSession>> {
+    auto session = SqliteSqlSession::open(path, busy_timeout);
+    if (!session) return session.error();
+    return std::unique_ptr<SqlSession>(std::move(*session));
+  };
+}
+
 // `capture: poll`: the file is only read. It can still hold the store when the bridge may write
 // to it (the store opens it separately); with a read-only file, put the store elsewhere.
 std::optional<SourceFactory> parsePollSource(SourceFactory factory, const config::Section& section,
@@ -95,6 +105,7 @@ std::optional<SourceFactory> parsePollSource(SourceFactory factory, const config
     return std::unique_ptr<Source>(std::move(*source));
   };
   factory.create_store = storeFactory(path, busy_timeout);
+  factory.open_sql = sqlFactory(path, busy_timeout);
   return factory;
 }
 
@@ -170,6 +181,7 @@ std::optional<SourceFactory> parseSource(const std::string& name, const config::
     return runDoctor(config.path, config.busy_timeout, request);
   };
   factory.create_store = storeFactory(config.path, config.busy_timeout);
+  factory.open_sql = sqlFactory(config.path, config.busy_timeout);
   return factory;
 }
 
