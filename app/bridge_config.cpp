@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "config/section.h"
@@ -325,6 +326,29 @@ std::vector<config::Field> jobFields(std::string text_description, std::string d
   };
 }
 
+const config::Schema& lookupSchema() {
+  using namespace config;
+  static const Schema schema{
+      "lookup",
+      "A query whose first row the mapping's `when` and templates read as `<name>.<column>`. "
+      "Short form: `<name>: SELECT ...`.",
+      {
+          required(str("sql",
+                       "The query, e.g. `SELECT phone, country FROM addresses WHERE order_id "
+                       "= :id`. `:<column>` binds that column of the changed row as a "
+                       "parameter (never spliced into the SQL). Only the first row is read; "
+                       "order it when several can match.")),
+          str("source", "", "Source whose database runs the query. Default: the mapping's."),
+          boolean("optional", false,
+                  "No row: read every `<name>.<column>` as null (so `| default(...)` works) "
+                  "instead of suppressing the job with reason `lookup_empty`."),
+      },
+      "",
+      {},
+      "sql"};
+  return schema;
+}
+
 const config::Schema& mappingSchema() {
   using namespace config;
   static const Schema schema = [] {
@@ -354,6 +378,15 @@ const config::Schema& mappingSchema() {
         duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."));
     s.fields.push_back(
         duration("expires_in", "Overrides the lane's `expires_in` for this mapping."));
+    s.fields.push_back(
+        mapOf("lookup", lookupSchema(),
+              "Named queries run for each change that fires, before the templates render: "
+              "`billing: SELECT phone FROM addresses WHERE order_id = :id` makes "
+              "`{{ billing.phone }}`. `when` may read them too (those lookups then run for "
+              "every matching change). One query per lookup per change at most; a batch "
+              "asks each distinct query once. No row suppresses the job (`lookup_empty`) "
+              "unless the lookup is `optional`.",
+              "<lookup>"));
     return s;
   }();
   return schema;
@@ -789,6 +822,17 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     spec.when = section.str("when");
     readJobFields(section, spec);
     spec.delay = section.duration("delay");
+    std::map<std::string, Section> lookup_sections;
+    for (auto& [lookup_name, lookup] : section.entries("lookup")) {
+      LookupSpec l{lookup_name, lookup.str("sql"), lookup.str("source"),
+                   lookup.boolean("optional")};
+      if (!l.source.empty() &&
+          std::find(source_names.begin(), source_names.end(), l.source) == source_names.end()) {
+        diagnostics.add(lookup.at("source", "no source named '" + l.source + "'"));
+      }
+      spec.lookups.push_back(std::move(l));
+      lookup_sections.emplace(lookup_name, lookup);
+    }
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
       if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
         diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +
@@ -813,7 +857,21 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (!cfg.routes.count(spec.route)) {
       diagnostics.add(section.at("route", "no route named '" + spec.route + "' under routes"));
     }
-    auto mapping = Mapping::compile(spec, cfg.defaults, reportInto(section, diagnostics));
+    auto mapping = Mapping::compile(
+        spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
+          // "lookup.<name>" points into that lookup's SQL.
+          auto lookup = key.starts_with("lookup.")
+                            ? lookup_sections.find(std::string(key.substr(7)))
+                            : lookup_sections.end();
+          config::Diagnostic d = lookup != lookup_sections.end()
+                                     ? lookup->second.atOffset("sql", offset, std::move(message))
+                                     : section.atOffset(key, offset, std::move(message));
+          // The schema already rejected this value (a lane outside the list, say).
+          for (const auto& seen : diagnostics.all()) {
+            if (seen.key_path == d.key_path) return;
+          }
+          diagnostics.add(std::move(d));
+        });
     if (mapping) mappings.push_back(std::move(*mapping));
   }
   cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));

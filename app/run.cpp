@@ -15,6 +15,7 @@
 #include "app/bridge_config.h"
 #include "app/bridge_metrics.h"
 #include "app/commands.h"
+#include "app/sql_lookups.h"
 
 namespace smsbridge {
 namespace {
@@ -58,12 +59,13 @@ class StopSignal {
 class CaptureLoop {
  public:
   CaptureLoop(const SourceFactory& factory, std::unique_ptr<Source> source, JobStore& store,
-              const MappingEngine& mappings, StopSignal& stop, BridgeMetrics& metrics,
-              Readiness& readiness)
+              const MappingEngine& mappings, LookupRunner& lookups, StopSignal& stop,
+              BridgeMetrics& metrics, Readiness& readiness)
       : factory_(factory),
         source_(std::move(source)),
         store_(store),
         mappings_(mappings),
+        lookups_(lookups),
         stop_(stop),
         metrics_(metrics),
         source_metrics_(metrics.forSource(factory.name)),
@@ -123,9 +125,18 @@ class CaptureLoop {
         }
         pending = std::move(*batch);
       }
-      std::vector<SmsJob> jobs = mappings_.map(pending->events, std::chrono::system_clock::now());
+      // A lookup that cannot run now leaves the batch pending: mapped again after the
+      // backoff, never stored with missing data or skipped.
+      auto jobs = mappings_.map(pending->events, std::chrono::system_clock::now(), lookups_);
+      if (!jobs) {
+        if (jobs.error().category() != ErrorCategory::kTransient) return jobs.error();
+        backoff = nextBackoff(backoff);
+        spdlog::warn("Lookup failed; mapping the same batch again. source={} in_ms={} error=\"{}\"",
+                     factory_.name, backoff.count(), jobs.error().toString());
+        continue;
+      }
       auto result =
-          store_.enqueue(jobs, Checkpoint{factory_.name, pending->position, pending->shadow});
+          store_.enqueue(*jobs, Checkpoint{factory_.name, pending->position, pending->shadow});
       if (!result) {
         if (result.error().category() != ErrorCategory::kTransient) return result.error();
         backoff = nextBackoff(backoff);
@@ -175,6 +186,7 @@ class CaptureLoop {
   std::unique_ptr<Source> source_;
   JobStore& store_;
   const MappingEngine& mappings_;
+  LookupRunner& lookups_;
   StopSignal& stop_;
   BridgeMetrics& metrics_;
   SourceMetrics source_metrics_;
@@ -221,6 +233,7 @@ int runCommand(const RunOptions& options) {
     spdlog::error("Cannot start. error=\"{}\"", status.toString());
     return 1;
   };
+  if (Status s = checkLookupSources(*cfg); !s.isOk()) return fail(s);
   auto store = cfg->createStore();
   if (!store) return fail(store.error());
   if (Status s = (*store)->checkSchema(); !s.isOk()) return fail(s);
@@ -305,7 +318,8 @@ int runCommand(const RunOptions& options) {
 
   for (auto& [factory, source] : sources) {
     threads.emplace_back([&, factory = factory, source = std::move(source)]() mutable {
-      CaptureLoop loop(*factory, std::move(source), **store, *cfg->mappings, stop, metrics,
+      SqlLookupRunner lookups(cfg->sources);
+      CaptureLoop loop(*factory, std::move(source), **store, *cfg->mappings, lookups, stop, metrics,
                        readiness);
       Status s = loop.run();
       if (!s.isOk()) {
