@@ -42,6 +42,10 @@ Result<std::vector<ReportEffect>> JobStore::applyDeliveryReports(
   return effects;
 }
 
+Result<std::vector<DeliveryReport>> JobStore::dropParkedReports(TimePoint /*parked_before*/) {
+  return std::vector<DeliveryReport>{};
+}
+
 Status JobStore::recordInbound(const InboundSms& /*sms*/) {
   return internalError("this store does not record inbound SMS");
 }
@@ -57,13 +61,19 @@ Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
 
 void JobStore::setWriteBackMappings(std::vector<std::string> /*mappings*/) {}
 
-Result<std::vector<StatusChange>> JobStore::pendingStatusChanges(int /*limit*/, TimePoint /*now*/) {
+Result<std::vector<LoggedStatusChange>> JobStore::pendingStatusChanges(int /*limit*/,
+                                                                       TimePoint /*now*/) {
   return internalError("this store does not log status changes for write-back");
 }
 
 Status JobStore::finishStatusChanges(std::span<const StatusChangeResult> /*results*/,
                                      TimePoint /*now*/) {
   return internalError("this store does not log status changes for write-back");
+}
+
+void JobStore::setOptOutLanes(std::vector<Lane> /*lanes*/) {}
+Result<std::vector<JobStore::StatusLaneCount>> JobStore::countByStatusAndLane() {
+  return internalError("this store does not count jobs by lane");
 }
 
 }  // namespace smsbridge

@@ -93,7 +93,7 @@ Result<std::vector<Row>> SqlSession::query(std::string_view sql, const Row& para
 }
 
 Result<std::vector<std::int64_t>> SqlSession::executeAll(
-    std::span<const SqlStatement> /*statements*/) {
+    std::span<const Statement> /*statements*/) {
   return internalError("this database's SQL session cannot run statements in one transaction yet");
 }
 

@@ -34,12 +34,6 @@ std::vector<std::string> sqlParameterNames(std::string_view sql);
 std::string replaceSqlParameters(std::string_view sql,
                                  const std::function<std::string(const std::string&)>& placeholder);
 
-// One statement of SqlSession::executeAll(), with its own parameters.
-struct SqlStatement {
-  std::string sql;
-  Row params;
-};
-
 class SqlSession {
  public:
   virtual ~SqlSession() = default;
@@ -53,13 +47,19 @@ class SqlSession {
   // Runs a statement that changes data in its own transaction; returns the affected row count.
   virtual Result<std::int64_t> execute(std::string_view sql, const Row& params) = 0;
 
+  // One statement of executeAll(), with its own parameters.
+  struct Statement {
+    std::string sql;
+    Row params;
+  };
+
   // Runs `statements` in order in ONE transaction: either all of them commit or none does
   // (write-back actions commit a marker row and the action together, so a crash never leaves
   // one without the other). Returns each statement's affected row count, in order. The first
   // failing statement rolls the transaction back and its error is returned, categorised as for
   // execute(); a duplicate key is not told apart from other statement errors. This default
   // reports that the backend does not support it yet.
-  virtual Result<std::vector<std::int64_t>> executeAll(std::span<const SqlStatement> statements);
+  virtual Result<std::vector<std::int64_t>> executeAll(std::span<const Statement> statements);
 
   // Every row of a query, for small results (lookups).
   Result<std::vector<Row>> query(std::string_view sql, const Row& params);

@@ -111,7 +111,7 @@ std::vector<std::string> writeBackSetupSql(SqlDialect dialect, const std::string
   return sql;
 }
 
-Row writeBackParams(const StatusChange& change, SqlDialect dialect) {
+Row writeBackParams(const LoggedStatusChange& change, SqlDialect dialect) {
   const SmsJob& job = change.job;
   Row row;
   row.set("job_id", job.id);
@@ -158,7 +158,7 @@ Result<int> WriteBack::runOnce() {
   std::vector<StatusChangeResult> results;
   results.reserve(changes->size());
   std::set<std::string> unreachable;  // sources that failed to connect in this round
-  for (const StatusChange& change : *changes) results.push_back(handle(change, unreachable));
+  for (const LoggedStatusChange& change : *changes) results.push_back(handle(change, unreachable));
   if (!results.empty())
     SMSBRIDGE_RETURN_IF_ERROR(store_.finishStatusChanges(results, clock_.now()));
   return static_cast<int>(changes->size());
@@ -177,7 +177,7 @@ void WriteBack::run(const std::function<bool(std::chrono::milliseconds)>& wait) 
   }
 }
 
-StatusChangeResult WriteBack::handle(const StatusChange& change,
+StatusChangeResult WriteBack::handle(const LoggedStatusChange& change,
                                      std::set<std::string>& unreachable) {
   StatusChangeResult result;
   result.change_id = change.id;
@@ -246,13 +246,13 @@ StatusChangeResult WriteBack::handle(const StatusChange& change,
 }
 
 Status WriteBack::runAction(SqlSession& session, const WriteBackSource& source,
-                            const StatusChange& change, std::size_t index,
+                            const LoggedStatusChange& change, std::size_t index,
                             const WriteBackAction& action) {
   const Row marker{{"job_id", change.job.id},
                    {"status", std::string(statusName(change.status))},
                    {"action_index", static_cast<std::int64_t>(index)},
                    {"done_at", sourceTime(clock_.now(), source.dialect)}};
-  const SqlStatement statements[] = {
+  const SqlSession::Statement statements[] = {
       {"INSERT INTO " + table("write_back_done", source.dialect) +
            " (job_id, status, action_index, done_at) VALUES (:job_id, :status, :action_index, "
            ":done_at)",
@@ -281,7 +281,7 @@ Status WriteBack::runAction(SqlSession& session, const WriteBackSource& source,
 }
 
 Status WriteBack::mirror(SqlSession& session, const WriteBackSource& source,
-                         const StatusChange& change) {
+                         const LoggedStatusChange& change) {
   // The job as it is now, not as it was at this change: the table converges on the latest
   // status even when changes are handled late. The updated_at guard keeps a slower bridge
   // instance sharing the store from writing an older state over a newer one.

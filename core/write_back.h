@@ -70,7 +70,7 @@ std::vector<std::string> writeBackSetupSql(SqlDialect dialect, const std::string
                                            const std::string& mirror_table, bool mirror);
 
 // The values an action's `:name` parameters bind, for one change.
-Row writeBackParams(const StatusChange& change, SqlDialect dialect);
+Row writeBackParams(const LoggedStatusChange& change, SqlDialect dialect);
 
 class WriteBack {
  public:
@@ -86,10 +86,12 @@ class WriteBack {
   void run(const std::function<bool(std::chrono::milliseconds)>& wait);
 
  private:
-  StatusChangeResult handle(const StatusChange& change, std::set<std::string>& unreachable);
-  Status runAction(SqlSession& session, const WriteBackSource& source, const StatusChange& change,
-                   std::size_t index, const WriteBackAction& action);
-  Status mirror(SqlSession& session, const WriteBackSource& source, const StatusChange& change);
+  StatusChangeResult handle(const LoggedStatusChange& change, std::set<std::string>& unreachable);
+  Status runAction(SqlSession& session, const WriteBackSource& source,
+                   const LoggedStatusChange& change, std::size_t index,
+                   const WriteBackAction& action);
+  Status mirror(SqlSession& session, const WriteBackSource& source,
+                const LoggedStatusChange& change);
   Result<SqlSession*> sessionFor(const std::string& name, const WriteBackSource& source);
   std::string table(std::string_view name, SqlDialect dialect) const;
 

@@ -33,13 +33,13 @@ inline SmsJob writeBackTestJob(std::string key, std::string mapping, TimePoint n
   return j;
 }
 
-inline std::vector<StatusChange> pendingChanges(JobStore& store, TimePoint now) {
+inline std::vector<LoggedStatusChange> pendingChanges(JobStore& store, TimePoint now) {
   auto changes = store.pendingStatusChanges(100, now);
   EXPECT_TRUE(changes) << changes.error().toString();
-  return changes ? *changes : std::vector<StatusChange>{};
+  return changes ? *changes : std::vector<LoggedStatusChange>{};
 }
 
-inline void finishChange(JobStore& store, const StatusChange& change,
+inline void finishChange(JobStore& store, const LoggedStatusChange& change,
                          StatusChangeResult::State state, TimePoint now,
                          TimePoint next_try_at = {}) {
   StatusChangeResult r;
@@ -157,6 +157,73 @@ inline void checkStatusChangeLog(JobStore& store, ManualClock& clock) {
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].status, JobStatus::kFailed);
   EXPECT_EQ(changes[0].job.mapping, "also_noted");
+}
+
+// Delivery reports move jobs on two more paths than a single report: a batch
+// (applyDeliveryReports) and a report parked before its send result, applied when that result
+// is recorded. Each report that moves a job logs exactly one change, after the job's `sent`.
+inline void checkReportsLogTheirChanges(JobStore& store, ManualClock& clock) {
+  using std::chrono::seconds;
+  using State = StatusChangeResult::State;
+  store.setWriteBackMappings({"noted"});
+  std::vector<SmsJob> jobs = {writeBackTestJob("a", "noted", clock.now()),
+                              writeBackTestJob("b", "noted", clock.now())};
+  ASSERT_TRUE(store.enqueue(jobs, {"shop", "1"}));
+  for (const LoggedStatusChange& change : pendingChanges(store, clock.now())) {
+    finishChange(store, change, State::kDone, clock.now());
+  }
+  auto claimed = store.claimDue(Lane::kTransactional, 10, "me", seconds(30), clock.now());
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 2u);
+  const std::int64_t job_a = (*claimed)[0].id;
+  const std::int64_t job_b = (*claimed)[1].id;
+  auto outcome = [](std::int64_t id) {
+    JobOutcome o;
+    o.job_id = id;
+    o.status = JobStatus::kSent;
+    o.provider = "sandbox";
+    o.provider_message_id = "m" + std::to_string(id);
+    return o;
+  };
+  auto report = [](std::int64_t id, JobStatus status) {
+    DeliveryReport r;
+    r.provider = "sandbox";
+    r.provider_message_id = "m" + std::to_string(id);
+    r.status = status;
+    return r;
+  };
+  auto expectOnly = [&](std::int64_t job_id, JobStatus status) {
+    auto changes = pendingChanges(store, clock.now());
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].job.id, job_id);
+    EXPECT_EQ(changes[0].status, status);
+    finishChange(store, changes[0], State::kDone, clock.now());
+  };
+
+  // The batch path: a report and its replay in one batch log one change.
+  ASSERT_TRUE(store.recordOutcome(outcome(job_a), "me", clock.now()).isOk());
+  expectOnly(job_a, JobStatus::kSent);
+  const DeliveryReport batch[] = {report(job_a, JobStatus::kDelivered),
+                                  report(job_a, JobStatus::kDelivered)};
+  auto effects = store.applyDeliveryReports(batch, clock.now());
+  ASSERT_TRUE(effects) << effects.error().toString();
+  EXPECT_EQ(*effects, (std::vector<ReportEffect>{ReportEffect::kApplied, ReportEffect::kNoOp}));
+  expectOnly(job_a, JobStatus::kDelivered);
+  EXPECT_TRUE(pendingChanges(store, clock.now()).empty());
+
+  // The parking path: parked, nothing logged; applied with the send result, logged after it.
+  const DeliveryReport early[] = {report(job_b, JobStatus::kDelivered)};
+  effects = store.applyDeliveryReports(early, clock.now());
+  ASSERT_TRUE(effects) << effects.error().toString();
+  EXPECT_EQ(*effects, std::vector<ReportEffect>{ReportEffect::kParked});
+  EXPECT_TRUE(pendingChanges(store, clock.now()).empty());
+  const JobOutcome outcomes[] = {outcome(job_b)};
+  for (const Status& s : store.recordOutcomes(outcomes, "me", clock.now())) {
+    ASSERT_TRUE(s.isOk()) << s.toString();
+  }
+  expectOnly(job_b, JobStatus::kSent);
+  expectOnly(job_b, JobStatus::kDelivered);
+  EXPECT_TRUE(pendingChanges(store, clock.now()).empty());
 }
 
 // Without write-back mappings nothing is logged at all.

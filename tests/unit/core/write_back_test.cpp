@@ -50,7 +50,8 @@ class FakeSqlSession : public SqlSession {
     return std::int64_t{1};
   }
 
-  Result<std::vector<std::int64_t>> executeAll(std::span<const SqlStatement> statements) override {
+  Result<std::vector<std::int64_t>> executeAll(
+      std::span<const SqlSession::Statement> statements) override {
     if (db_.fail_next > 0) {
       --db_.fail_next;
       if (!db_.commit_then_lose_answer) return Status(db_.fail_category, "injected failure");
