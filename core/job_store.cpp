@@ -1,5 +1,7 @@
 #include "core/job_store.h"
 
+#include <algorithm>
+
 namespace smsbridge {
 
 Status storeSchemaStatus(std::optional<int> version, int expected, std::string_view prefix,
@@ -53,6 +55,16 @@ Status JobStore::setOptOut(const std::string& /*recipient*/, bool /*opted_out*/,
 
 Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
   return internalError("this store does not keep opt-outs");
+}
+
+TimePoint nextStatusPoll(TimePoint sent_at, TimePoint now, std::chrono::milliseconds min_interval) {
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - sent_at);
+  return now + std::max(age, min_interval);
+}
+
+Result<std::vector<StatusPollCandidate>> JobStore::claimStatusPolls(
+    const StatusPollQuery& /*query*/, TimePoint /*now*/) {
+  return std::vector<StatusPollCandidate>();
 }
 
 }  // namespace smsbridge

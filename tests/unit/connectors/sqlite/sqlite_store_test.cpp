@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/clock.h"
+#include "tests/fakes/status_poll_cases.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge::sqlite {
@@ -273,6 +274,10 @@ TEST_F(SqliteStoreTest, LockedDatabaseIsATransientErrorNamingTheFile) {
   auto retry = store_->enqueue(jobs, {"shop", "1"});
   ASSERT_TRUE(retry) << retry.error().toString();
   EXPECT_EQ(retry->inserted, 1);
+}
+
+TEST_F(SqliteStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  testing::checkClaimStatusPolls(*store_);
 }
 
 TEST(SqliteStoreOpenTest, CorruptFileIsAClearConfigError) {
