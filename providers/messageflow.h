@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/status_poller.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -21,7 +22,10 @@ struct MessageFlowConfig {
   bool short_link = false;
 };
 
-class MessageFlowApi final : public HttpApi {
+// Jobs one listing asks about; their sent_at span the listed window.
+inline constexpr int kMessageFlowStatusJobsPerQuery = 50;
+
+class MessageFlowApi final : public HttpApi, public StatusQueryApi {
  public:
   explicit MessageFlowApi(MessageFlowConfig config) : config_(std::move(config)) {}
 
@@ -29,9 +33,39 @@ class MessageFlowApi final : public HttpApi {
   SendResult classifySendResponse(const HttpResponse& response,
                                   const OutgoingSms& sms) const override;
 
+  // Status polling: one listing covers the time window of several jobs.
+  int maxJobsPerQuery() const override { return kMessageFlowStatusJobsPerQuery; }
+  Result<HttpRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                       TimePoint now) const override;
+  Result<std::vector<DeliveryReport>> parseStatusResponse(
+      const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const override;
+
  private:
   MessageFlowConfig config_;
 };
+
+// --- Delivery status (status polling; usable by webhooks too) ---
+
+// Our status for a MessageFlow status name, case-insensitively: the documented vocabulary
+// Delivered, Undelivered, Expired [doc]. nullopt for anything else — in particular the numeric
+// data[].status of the API, whose values are not publicly documented (providers.md §1.2).
+std::optional<JobStatus> mapMessageFlowStatus(std::string_view status);
+
+// The API's largest page [doc].
+inline constexpr int kMessageFlowListLimit = 1000;
+
+// MessageFlow has no lookup by id: GET {base}/v2.1/sms lists the account's messages of a time
+// window [doc] (dateFrom/dateTo in RFC 3339 UTC, limit up to 1000). The window runs from a
+// minute before the oldest job's sent_at to a minute after the newest's. Known limit: a busy
+// account may have more than 1000 messages in it, and later pages are not read, so those jobs
+// wait for a later poll or a webhook.
+HttpRequest buildMessageFlowStatusQuery(const MessageFlowConfig& config,
+                                        std::span<const StatusPollCandidate> jobs);
+// Matches listed messages to jobs by externalId (our job id, sent with every message) and
+// reports those whose status maps. 404 ("processed but no results" [doc]) gives no reports;
+// 401/403 are kConfig errors; other non-2xx and unreadable bodies kTransient.
+Result<std::vector<DeliveryReport>> parseMessageFlowStatusResponse(
+    const HttpResponse& response, std::span<const StatusPollCandidate> jobs);
 
 // Config schema and parser of `type: messageflow` providers (listed in providers/registry.cpp).
 const config::Schema& messageFlowSchema();

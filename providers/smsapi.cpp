@@ -127,6 +127,86 @@ SendResult SmsApiApi::classifySendResponse(const HttpResponse& response,
   return classifyHttpStatus(status, std::move(reason));
 }
 
+// --- Delivery status ---
+
+std::optional<JobStatus> mapSmsApiStatus(std::string_view status) {
+  // The numeric codes of legacy callbacks, in the order of their names [recall].
+  static constexpr std::pair<std::string_view, std::string_view> kCodes[] = {
+      {"401", "NOT_FOUND"},   {"402", "EXPIRED"},  {"403", "SENT"},     {"404", "DELIVERED"},
+      {"405", "UNDELIVERED"}, {"406", "FAILED"},   {"407", "REJECTED"}, {"408", "UNKNOWN"},
+      {"409", "QUEUE"},       {"410", "ACCEPTED"}, {"411", "RENEWAL"},  {"412", "STOP"}};
+  for (const auto& [code, name] : kCodes) {
+    if (status == code) status = name;
+  }
+  if (status == "DELIVERED") return JobStatus::kDelivered;
+  if (status == "UNDELIVERED") return JobStatus::kUndelivered;
+  if (status == "EXPIRED") return JobStatus::kExpired;
+  if (status == "FAILED" || status == "REJECTED" || status == "STOP") return JobStatus::kFailed;
+  if (status == "SENT") return JobStatus::kSent;
+  return std::nullopt;
+}
+
+HttpRequest buildSmsApiStatusQuery(const SmsApiConfig& config,
+                                   std::span<const StatusPollCandidate> jobs) {
+  std::string ids;
+  for (const StatusPollCandidate& job : jobs) {
+    if (!ids.empty()) ids += '|';
+    ids += job.provider_message_id;
+  }
+  HttpRequest request;
+  request.method = "GET";
+  request.url = config.base_url + "/sms.do?" + formEncode({{"status", ids}, {"format", "json"}});
+  request.headers = {{"Accept", "application/json"}, {"Authorization", "Bearer " + config.token}};
+  return request;
+}
+
+Result<std::vector<DeliveryReport>> parseSmsApiStatusResponse(
+    const HttpResponse& response, std::span<const StatusPollCandidate> jobs) {
+  const int status = response.status;
+  std::string what = "SMSAPI status query answered HTTP " + std::to_string(status);
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (status == 401 || status == 403) return configError(what);
+  if (status < 200 || status >= 300 || body.is_discarded() || !body.is_object()) {
+    return transientError(what + (body.is_object() ? "" : " without a readable JSON body"));
+  }
+  std::vector<DeliveryReport> reports;
+  if (body.contains("error") && body["error"].is_number_integer()) {
+    const int code = body["error"].get<int>();
+    if (code == 301) return reports;  // none of the ids is known (any more)
+    what += ", error " + std::to_string(code) + ": " + jsonString(body, "message");
+    return code >= 101 && code <= 105 ? configError(what) : transientError(what);
+  }
+  const json list = body.value("list", json::array());
+  for (const auto& entry : list.is_array() ? list : json::array()) {
+    const std::string id = jsonString(entry, "id");
+    auto job = std::find_if(jobs.begin(), jobs.end(), [&](const StatusPollCandidate& candidate) {
+      return candidate.provider_message_id == id;
+    });
+    if (job == jobs.end()) continue;
+    const std::string provider_status = jsonString(entry, "status");
+    auto mapped = mapSmsApiStatus(provider_status);
+    if (!mapped) continue;
+    DeliveryReport report;
+    report.provider = job->provider;
+    report.provider_message_id = id;
+    report.job_id = job->job_id;
+    report.status = *mapped;
+    report.provider_status = provider_status;
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+Result<HttpRequest> SmsApiApi::buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                                TimePoint /*now*/) const {
+  return buildSmsApiStatusQuery(config_, jobs);
+}
+
+Result<std::vector<DeliveryReport>> SmsApiApi::parseStatusResponse(
+    const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const {
+  return parseSmsApiStatusResponse(response, jobs);
+}
+
 const config::Schema& smsApiSchema() {
   using namespace config;
   static const Schema schema = [] {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/status_poller.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -23,13 +24,23 @@ struct SmsApiConfig {
   bool fast_otp = false;  // fast=1 for the otp lane
 };
 
-class SmsApiApi final : public HttpApi {
+// [inference] How many ids one status query carries: keeps the URL short.
+inline constexpr int kSmsApiStatusIdsPerQuery = 20;
+
+class SmsApiApi final : public HttpApi, public StatusQueryApi {
  public:
   explicit SmsApiApi(SmsApiConfig config) : config_(std::move(config)) {}
 
   Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
   SendResult classifySendResponse(const HttpResponse& response,
                                   const OutgoingSms& sms) const override;
+
+  // Status polling: several ids per request.
+  int maxJobsPerQuery() const override { return kSmsApiStatusIdsPerQuery; }
+  Result<HttpRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                       TimePoint now) const override;
+  Result<std::vector<DeliveryReport>> parseStatusResponse(
+      const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const override;
 
  private:
   SmsApiConfig config_;
@@ -39,6 +50,26 @@ class SmsApiApi final : public HttpApi {
 // → RetryLater; account errors → FailOver; bad number or content → Rejected; unknown →
 // FailOver.
 SendResultKind classifySmsApiError(int code);
+
+// --- Delivery status (status polling; usable by callbacks too) ---
+
+// Our status for an SMSAPI status, by name (DELIVERED; the SDKs' enum [sdk]) or by the numeric
+// code legacy callbacks carry (404; [recall]): DELIVERED → delivered; UNDELIVERED → undelivered;
+// EXPIRED → expired; FAILED, REJECTED, STOP → failed; SENT → sent. nullopt for statuses that
+// say nothing new or nothing certain (QUEUE, ACCEPTED, RENEWAL, UNKNOWN, NOT_FOUND).
+std::optional<JobStatus> mapSmsApiStatus(std::string_view status);
+
+// [recall — verify against "Checking message status" in the SMSAPI docs] The legacy endpoint
+// looks messages up by id: GET {base}/sms.do?status=<id>|<id>...&format=json, Bearer token,
+// answered like a send ({"count", "list": [{"id", "status", "idx", ...}]}) or with
+// {"error": N, "message"} (301: no message with that id).
+HttpRequest buildSmsApiStatusQuery(const SmsApiConfig& config,
+                                   std::span<const StatusPollCandidate> jobs);
+// Reports for the listed messages whose status maps. Error 301 (unknown id) gives no reports;
+// other errors, non-2xx answers and unreadable bodies are errors (kConfig for 101-105 and
+// 401/403, kTransient otherwise).
+Result<std::vector<DeliveryReport>> parseSmsApiStatusResponse(
+    const HttpResponse& response, std::span<const StatusPollCandidate> jobs);
 
 // Config schema and parser of `type: smsapi` providers (listed in providers/registry.cpp).
 const config::Schema& smsApiSchema();

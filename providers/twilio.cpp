@@ -120,6 +120,83 @@ SendResult TwilioApi::classifySendResponse(const HttpResponse& response,
   return result;
 }
 
+// --- Delivery status ---
+
+std::optional<JobStatus> mapTwilioStatus(std::string_view status, int error_code) {
+  if (status == "delivered" || status == "read") return JobStatus::kDelivered;
+  if (status == "undelivered") {
+    // 30036: the validity period ran out before the handset took it [doc].
+    return error_code == 30036 ? JobStatus::kExpired : JobStatus::kUndelivered;
+  }
+  if (status == "failed" || status == "canceled") return JobStatus::kFailed;
+  if (status == "sent") return JobStatus::kSent;
+  return std::nullopt;
+}
+
+HttpRequest buildTwilioStatusQuery(const TwilioConfig& config, std::string_view sid) {
+  HttpRequest request;
+  request.method = "GET";
+  request.url = config.base_url + "/2010-04-01/Accounts/" + config.account_sid + "/Messages/" +
+                percentEncode(sid) + ".json";
+  request.headers = {{"Accept", "application/json"},
+                     {"Authorization", basicAuthorization(config.auth_user, config.auth_password)}};
+  return request;
+}
+
+Result<std::optional<DeliveryReport>> parseTwilioStatusResponse(const HttpResponse& response,
+                                                                const StatusPollCandidate& job) {
+  const int status = response.status;
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  std::string what = "Twilio status query for " + job.provider_message_id + " answered HTTP " +
+                     std::to_string(status);
+  if (status < 200 || status >= 300 || body.is_discarded() || !body.is_object()) {
+    if (body.is_object()) {
+      if (auto code = jsonNumber(body, "code")) what += ", error " + std::to_string(int(*code));
+      if (auto message = jsonString(body, "message"); !message.empty()) what += ": " + message;
+    }
+    ErrorCategory category =
+        status == 401 || status == 403 ? ErrorCategory::kConfig : ErrorCategory::kTransient;
+    return Status(category, what);
+  }
+  if (jsonString(body, "sid") != job.provider_message_id) {
+    return Status(ErrorCategory::kTransient,
+                  what + " about another message (sid '" + jsonString(body, "sid") + "')");
+  }
+  const std::string provider_status = jsonString(body, "status");
+  const int error_code = static_cast<int>(jsonNumber(body, "error_code").value_or(0));
+  auto mapped = mapTwilioStatus(provider_status, error_code);
+  if (!mapped) return std::optional<DeliveryReport>();
+  DeliveryReport report;
+  report.provider = job.provider;
+  report.provider_message_id = job.provider_message_id;
+  report.job_id = job.job_id;
+  report.status = *mapped;
+  report.provider_status = provider_status;
+  if (error_code != 0) {
+    report.reason = "Twilio error " + std::to_string(error_code);
+    if (auto message = jsonString(body, "error_message"); !message.empty()) {
+      report.reason += ": " + message;
+    }
+  }
+  return std::optional<DeliveryReport>(std::move(report));
+}
+
+Result<HttpRequest> TwilioApi::buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                                TimePoint /*now*/) const {
+  if (jobs.size() != 1) return internalError("Twilio status queries ask about one message");
+  return buildTwilioStatusQuery(config_, jobs.front().provider_message_id);
+}
+
+Result<std::vector<DeliveryReport>> TwilioApi::parseStatusResponse(
+    const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const {
+  if (jobs.size() != 1) return internalError("Twilio status queries ask about one message");
+  auto report = parseTwilioStatusResponse(response, jobs.front());
+  if (!report) return report.error();
+  std::vector<DeliveryReport> reports;
+  if (*report) reports.push_back(std::move(**report));
+  return reports;
+}
+
 const config::Schema& twilioSchema() {
   using namespace config;
   static const Schema schema = [] {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/status_poller.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -24,13 +25,20 @@ struct TwilioConfig {
   bool smart_encoded = false;
 };
 
-class TwilioApi final : public HttpApi {
+class TwilioApi final : public HttpApi, public StatusQueryApi {
  public:
   explicit TwilioApi(TwilioConfig config) : config_(std::move(config)) {}
 
   Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
   SendResult classifySendResponse(const HttpResponse& response,
                                   const OutgoingSms& sms) const override;
+
+  // Status polling: one GET per message.
+  int maxJobsPerQuery() const override { return 1; }
+  Result<HttpRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                       TimePoint now) const override;
+  Result<std::vector<DeliveryReport>> parseStatusResponse(
+      const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const override;
 
  private:
   TwilioConfig config_;
@@ -39,6 +47,23 @@ class TwilioApi final : public HttpApi {
 // What a Twilio error code means for this send, when it settles it; nullopt leaves the
 // decision to the HTTP status.
 std::optional<SendResultKind> classifyTwilioError(int code);
+
+// --- Delivery status (status polling; usable by status callbacks too) ---
+
+// Our status for a Twilio message status (§3.2 enum) and its error code: delivered and read →
+// delivered; undelivered → undelivered, or expired for 30036 (validity period over); failed and
+// canceled → failed; sent → sent. nullopt for statuses that say nothing new (queued, accepted,
+// scheduled, sending) and for inbound ones.
+std::optional<JobStatus> mapTwilioStatus(std::string_view status, int error_code);
+
+// GET {base}/2010-04-01/Accounts/{AccountSid}/Messages/{sid}.json with Basic auth [spec].
+HttpRequest buildTwilioStatusQuery(const TwilioConfig& config, std::string_view sid);
+
+// The message resource a status query returns: a report when its status maps, nullopt when
+// it says nothing new; an error for anything that is not that resource (4xx/5xx, unreadable,
+// another sid).
+Result<std::optional<DeliveryReport>> parseTwilioStatusResponse(const HttpResponse& response,
+                                                                const StatusPollCandidate& job);
 
 // Config schema and parser of `type: twilio` providers (listed in providers/registry.cpp).
 const config::Schema& twilioSchema();
