@@ -40,6 +40,8 @@ struct BridgeConfig {
   std::vector<SourceFactory> sources;
   StoreSettings store;
   std::vector<NamedProvider> providers;
+  // HTTP providers with `status_poll.enabled` whose API can answer status queries.
+  std::vector<HttpProviderSpec> status_polls;
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;

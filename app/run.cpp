@@ -14,6 +14,7 @@
 
 #include "app/bridge_config.h"
 #include "app/commands.h"
+#include "core/status_poller.h"
 
 namespace smsbridge {
 namespace {
@@ -220,6 +221,13 @@ int runCommand(const RunOptions& options) {
         [&dispatcher](const DeliveryReport& report) { dispatcher.onDeliveryReport(report); });
   }
 
+  std::vector<StatusPollTarget> poll_targets;
+  for (const HttpProviderSpec& spec : cfg->status_polls) {
+    poll_targets.push_back(
+        {spec.name, spec.status_query, makeHttpClient(io, spec.client), spec.status_poll});
+  }
+  StatusPoller status_poller(**store, std::move(poll_targets), SystemClock::instance(), io);
+
   StopSignal stop;
   std::atomic<int> exit_code{0};
   bool shutting_down = false;
@@ -232,6 +240,7 @@ int runCommand(const RunOptions& options) {
     for (auto& t : threads) {
       if (t.joinable()) t.join();
     }
+    status_poller.stop();
     dispatcher.stop([&] {
       for (auto& [name, provider] : providers) provider->shutdown();
       io.stop();
@@ -262,6 +271,7 @@ int runCommand(const RunOptions& options) {
     });
   }
   dispatcher.start();
+  status_poller.start();
   spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={}",
                SMSBRIDGE_VERSION, options.config, cfg->sources.size(), cfg->providers.size(),
                cfg->mappings->mappings().size());

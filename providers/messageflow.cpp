@@ -266,8 +266,8 @@ std::optional<HttpProviderSpec> parseMessageFlow(const std::string& name,
   config.status_callback_url = endpoint->status_callback_url;
   config.message_type = static_cast<int>(section.integer("message_type"));
   config.short_link = section.boolean("short_link");
-  return HttpProviderSpec{name, std::make_shared<MessageFlowApi>(std::move(config)),
-                          endpoint->client};
+  auto api = std::make_shared<MessageFlowApi>(std::move(config));
+  return HttpProviderSpec{name, api, endpoint->client, api, endpoint->status_poll};
 }
 
 }  // namespace smsbridge

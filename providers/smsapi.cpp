@@ -261,7 +261,8 @@ std::optional<HttpProviderSpec> parseSmsApi(const std::string& name, const confi
   config.max_parts = static_cast<int>(max_parts);
   config.test = section.boolean("test");
   config.fast_otp = section.boolean("fast_otp");
-  return HttpProviderSpec{name, std::make_shared<SmsApiApi>(std::move(config)), endpoint->client};
+  auto api = std::make_shared<SmsApiApi>(std::move(config));
+  return HttpProviderSpec{name, api, endpoint->client, api, endpoint->status_poll};
 }
 
 }  // namespace smsbridge

@@ -270,7 +270,8 @@ std::optional<HttpProviderSpec> parseTwilio(const std::string& name, const confi
   config.base_url = endpoint->base_url;
   config.status_callback_url = endpoint->status_callback_url;
   config.smart_encoded = section.boolean("smart_encoded");
-  return HttpProviderSpec{name, std::make_shared<TwilioApi>(std::move(config)), endpoint->client};
+  auto api = std::make_shared<TwilioApi>(std::move(config));
+  return HttpProviderSpec{name, api, endpoint->client, api, endpoint->status_poll};
 }
 
 }  // namespace smsbridge
