@@ -43,8 +43,10 @@ class MysqlStore final : public JobStore {
   Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusPollCandidate>> claimStatusPolls(const StatusPollQuery& query,
+                                                            TimePoint now) override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   MysqlStore(ConnectionOptions options, std::string prefix)

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "connectors/mysql/mysql_connection.h"
+#include "tests/fakes/status_poll_cases.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::mysql {
@@ -77,6 +78,7 @@ class MysqlStoreTest : public ::testing::Test {
          {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound", "schema"}) {
       (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + name + "`");
     }
+    (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + "status_polls`");
   }
 
   std::unique_ptr<MysqlStore> newStore() {
@@ -160,11 +162,11 @@ TEST_F(MysqlStoreTest, MigrateIsIdempotentAndCheckSchemaReportsTheVersion) {
   Status old = store_->checkSchema();
   ASSERT_FALSE(old.isOk());
   EXPECT_EQ(old.category(), ErrorCategory::kConfig);
-  EXPECT_NE(old.message().find("is at version 0, this build needs 1; run `smsbridge setup"),
+  EXPECT_NE(old.message().find("is at version 0, this build needs 2; run `smsbridge setup"),
             std::string::npos)
       << old.message();
 
-  ASSERT_TRUE(admin_->exec("UPDATE `" + prefix_ + "schema` SET version = 2").isOk());
+  ASSERT_TRUE(admin_->exec("UPDATE `" + prefix_ + "schema` SET version = 3").isOk());
   Status newer = store_->checkSchema();
   ASSERT_FALSE(newer.isOk());
   EXPECT_NE(newer.message().find("upgrade smsbridge"), std::string::npos) << newer.message();
@@ -448,6 +450,11 @@ TEST_F(MysqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {
   auto counts = store_->countByStatus();
   ASSERT_TRUE(counts) << counts.error().toString();
   EXPECT_EQ(*counts, (std::vector<std::pair<JobStatus, int>>{{JobStatus::kQueued, 1}}));
+}
+
+TEST_F(MysqlStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  testing::checkClaimStatusPolls(*store_);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "core/clock.h"
+#include "tests/fakes/status_poll_cases.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::postgres {
@@ -40,6 +41,7 @@ class PostgresStoreTest : public ::testing::Test {
     admin("DROP TABLE IF EXISTS " + prefix_ + "attempts, " + prefix_ + "messages, " + prefix_ +
           "checkpoints, " + prefix_ + "shadow, " + prefix_ + "optouts, " + prefix_ + "inbound, " +
           prefix_ + "schema");
+    admin("DROP TABLE IF EXISTS " + prefix_ + "status_polls");
   }
 
   void admin(const std::string& sql) {
@@ -114,10 +116,10 @@ TEST_F(PostgresStoreTest, CheckSchemaNamesAnOldOrNewerVersion) {
   admin("UPDATE " + prefix_ + "schema SET version = 0 WHERE component = 'store'");
   Status old = store_->checkSchema();
   EXPECT_EQ(old.category(), ErrorCategory::kConfig);
-  EXPECT_NE(old.message().find("is at version 0, this build needs 1; run `smsbridge setup"),
+  EXPECT_NE(old.message().find("is at version 0, this build needs 2; run `smsbridge setup"),
             std::string::npos)
       << old.message();
-  admin("UPDATE " + prefix_ + "schema SET version = 2 WHERE component = 'store'");
+  admin("UPDATE " + prefix_ + "schema SET version = 3 WHERE component = 'store'");
   Status newer = store_->checkSchema();
   EXPECT_NE(newer.message().find("upgrade smsbridge"), std::string::npos) << newer.message();
   EXPECT_TRUE(store_->migrate().isOk());
@@ -510,6 +512,10 @@ TEST(PostgresConnectionTest, MissingDatabaseIsAConfigError) {
       PostgresStore::create(dsn.substr(0, slash) + "/no_such_db_here", "smsbridge_", seconds(5));
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().category(), ErrorCategory::kConfig) << store.error().toString();
+}
+
+TEST_F(PostgresStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  testing::checkClaimStatusPolls(*store_);
 }
 
 }  // namespace
