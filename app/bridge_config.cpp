@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "config/section.h"
@@ -110,6 +111,23 @@ const config::Schema& storeSchema() {
               "Name of the source whose database holds the store. Default: the only source "
               "(required when there are several)."),
           str("table_prefix", "smsbridge_", "Prefix of every table smsbridge creates."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& optOutsSchema() {
+  using namespace config;
+  static const Schema schema{
+      "opt-outs",
+      "Recipients who replied STOP (kept in `<prefix>optouts`; START removes them).",
+      {
+          subsetOf("lanes", {"otp", "transactional", "marketing"}, {"marketing"},
+                   "Lanes whose jobs to an opted-out recipient are `suppressed` (reason "
+                   "`opted_out`) instead of sent, at enqueue and again just before sending. "
+                   "Order, booking and one-time-password messages usually still go out, so "
+                   "the default is marketing only."),
       },
       "",
       {}};
@@ -281,45 +299,227 @@ const config::Schema& dispatcherSchema() {
   return schema;
 }
 
-const config::Schema& mappingSchema() {
+// The keys that build a job, shared by mappings and schedules: both build jobs with the same
+// code (Mapping::apply), so they read them alike.
+std::vector<config::Field> jobFields(std::string text_description, std::string dedup_description) {
+  using namespace config;
+  return {
+      required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
+      str("region", "",
+          "Country for numbers without a country code, as a template (e.g. "
+          "`{{ country }}`). Empty: defaults.region."),
+      required(str("text", std::move(text_description))),
+      str("sender", "", "Sender ID. Default: defaults.sender."),
+      oneOf("lane", {"otp", "transactional", "marketing"}, "transactional",
+            "Priority lane: otp before transactional before marketing."),
+      str("route", "default", "Route (list of providers) to send through."),
+      str("dedup", "", std::move(dedup_description)),
+      oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
+            "Overrides defaults.phone_types."),
+      boolean("normalize", false,
+              "Replace characters GSM-7 lacks by look-alikes (ą→a, ł→l, “→\") so the SMS "
+              "stays GSM-7: 160 characters per segment instead of 70."),
+      integer("max_segments", 0, "Longest SMS in segments; 0: no limit."),
+      oneOf("too_long", {"reject", "truncate"}, "reject",
+            "Over max_segments: `reject` the job, or `truncate` the text with an "
+            "ellipsis."),
+  };
+}
+
+const config::Schema& lookupSchema() {
   using namespace config;
   static const Schema schema{
-      "mapping",
-      "Turns a change in one table into an SMS.",
+      "lookup",
+      "A query whose first row the mapping's `when` and templates read as `<name>.<column>`. "
+      "Short form: `<name>: SELECT ...`.",
       {
-          str("source", "", "Source name. Default: the only source."),
-          required(str("table", "Table whose changes this mapping reads.")),
-          subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
-                   "Operations that trigger the mapping."),
-          str("when", "",
-              "Condition on the change, e.g. `status == 'shipped' and old.status != "
-              "'shipped'`. `old.<col>` is the value before an update. Empty: every change."),
-          required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
-          str("region", "",
-              "Country for numbers without a country code, as a template (e.g. "
-              "`{{ country }}`). Empty: defaults.region."),
-          required(str("text",
-                       "SMS text template: `{{ column }}`, `{{ old.column }}`, "
-                       "filters like `{{ name | upper }}`.")),
-          str("sender", "", "Sender ID. Default: defaults.sender."),
-          oneOf("lane", {"otp", "transactional", "marketing"}, "transactional",
-                "Priority lane: otp before transactional before marketing."),
-          str("route", "default", "Route (list of providers) to send through."),
-          str("dedup", "",
-              "Dedup key template. Jobs with the same key are sent once. Default: source, "
-              "table, primary key, mapping and the values of the columns `when` reads, so a "
-              "row's transition makes one job however often it is captured."),
-          oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
-                "Overrides defaults.phone_types."),
-          boolean("normalize", false,
-                  "Replace characters GSM-7 lacks by look-alikes (ą→a, ł→l, “→\") so the SMS "
-                  "stays GSM-7: 160 characters per segment instead of 70."),
-          integer("max_segments", 0, "Longest SMS in segments; 0: no limit."),
-          oneOf("too_long", {"reject", "truncate"}, "reject",
-                "Over max_segments: `reject` the job, or `truncate` the text with an "
-                "ellipsis."),
-          duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."),
-          duration("expires_in", "Overrides the lane's `expires_in` for this mapping."),
+          required(str("sql",
+                       "The query, e.g. `SELECT phone, country FROM addresses WHERE order_id "
+                       "= :id`. `:<column>` binds that column of the changed row as a "
+                       "parameter (never spliced into the SQL). Only the first row is read; "
+                       "order it when several can match.")),
+          str("source", "", "Source whose database runs the query. Default: the mapping's."),
+          boolean("optional", false,
+                  "No row: read every `<name>.<column>` as null (so `| default(...)` works) "
+                  "instead of suppressing the job with reason `lookup_empty`."),
+      },
+      "",
+      {},
+      "sql"};
+  return schema;
+}
+
+const config::Schema& mappingSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{"mapping",
+             "Turns a change in one table into an SMS.",
+             {
+                 str("source", "", "Source name. Default: the only source."),
+                 required(str("table", "Table whose changes this mapping reads.")),
+                 subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
+                          "Operations that trigger the mapping."),
+                 str("when", "",
+                     "Condition on the change, e.g. `status == 'shipped' and old.status != "
+                     "'shipped'`. `old.<col>` is the value before an update. Empty: every "
+                     "change."),
+             },
+             "",
+             {}};
+    for (Field& f : jobFields("SMS text template: `{{ column }}`, `{{ old.column }}`, "
+                              "filters like `{{ name | upper }}`.",
+                              "Dedup key template. Jobs with the same key are sent once. "
+                              "Default: source, table, primary key, mapping and the values of "
+                              "the columns `when` reads, so a row's transition makes one job "
+                              "however often it is captured.")) {
+      s.fields.push_back(std::move(f));
+    }
+    s.fields.push_back(
+        duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."));
+    s.fields.push_back(
+        duration("expires_in", "Overrides the lane's `expires_in` for this mapping."));
+    s.fields.push_back(
+        mapOf("lookup", lookupSchema(),
+              "Named queries run for each change that fires, before the templates render: "
+              "`billing: SELECT phone FROM addresses WHERE order_id = :id` makes "
+              "`{{ billing.phone }}`. `when` may read them too (those lookups then run for "
+              "every matching change). One query per lookup per change at most; a batch "
+              "asks each distinct query once. No row suppresses the job (`lookup_empty`) "
+              "unless the lookup is `optional`.",
+              "<lookup>"));
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& scheduleSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{
+        "schedule",
+        "Runs a query on a cron or interval trigger; each row becomes an SMS, built like a "
+        "mapping's. Booking reminders, \"no login for 30 days\", abandoned carts, campaigns.",
+        {
+            str("source", "", "Source the query runs on. Default: the only source."),
+            str("cron", "",
+                "Five-field cron expression (minute hour day-of-month month day-of-week), "
+                "e.g. `0 10 * * FRI` for Fridays at 10:00 in `time_zone`. Set this or "
+                "`every`."),
+            duration("every",
+                     "Interval trigger, e.g. `15m`; runs are aligned to the Unix epoch "
+                     "(`15m`: at :00, :15, :30 and :45 UTC). Set this or `cron`."),
+            str("time_zone", "UTC", "IANA time zone whose wall clock `cron` reads."),
+            required(str("query",
+                         "SQL whose rows become SMS. Parameters are written `:name` and bound, "
+                         "never spliced: `:now` (the run's scheduled time, UTC, as "
+                         "'YYYY-MM-DD HH:MM:SS'), `:now_epoch` (the same in Unix seconds), "
+                         "`:last_run` and `:last_run_epoch` (the previous run's scheduled "
+                         "time), and any key of `params`.")),
+            mapOf("params", FieldType::kString, "Constant values for the query's parameters.",
+                  "<name>"),
+            str("key", "",
+                "Column that identifies a row (a booking, a customer) in the default dedup "
+                "key. Empty: the first column."),
+        },
+        "",
+        {}};
+    for (Field& f : jobFields("SMS text template over the row's columns: `{{ column }}`, "
+                              "filters like `{{ name | upper }}`.",
+                              "Dedup key template. Jobs with the same key are sent once, so "
+                              "`cart:{{ cart_id }}` reminds of a cart once ever. Default: the "
+                              "schedule name, the run's scheduled time and the row's `key`, so "
+                              "re-running a time sends nothing twice.")) {
+      s.fields.push_back(std::move(f));
+    }
+    s.fields.push_back(
+        duration("expires_in", "Overrides the lane's `expires_in` for this schedule."));
+    s.fields.push_back(
+        oneOf("misfire", {"skip", "run_once"}, "skip",
+              "Scheduled times that passed while the bridge was stopped (more than a minute ago): "
+              "`skip` runs none of them and waits for the next time, so a restart sends no burst "
+              "of stale reminders; `run_once` makes one catch-up run for all of them. A run "
+              "interrupted mid-way is always finished."));
+    s.fields.push_back(
+        integer("batch_size", 500,
+                "Most jobs enqueued per transaction; rows stream, so memory holds one batch."));
+    s.fields.push_back(number("pace", 0,
+                              "Most jobs enqueued per second, to spread a campaign; 0: no "
+                              "limit. Sending speed is still bounded by the providers' rates."));
+    return s;
+  }();
+  return schema;
+}
+
+// Reads the job-building keys (jobFields) of a mapping or schedule section.
+void readJobFields(const config::Section& section, MappingSpec& spec) {
+  spec.to = section.str("to");
+  spec.region = section.str("region");
+  spec.text = section.str("text");
+  spec.sender = section.str("sender");
+  spec.lane = section.str("lane");
+  spec.route = section.str("route");
+  spec.dedup = section.str("dedup");
+  spec.phone_types = section.str("phone_types");
+  spec.normalize = section.boolean("normalize");
+  spec.max_segments = static_cast<int>(section.integer("max_segments"));
+  spec.truncate = section.str("too_long") == "truncate";
+  if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
+}
+
+// Where compile errors of a mapping or schedule go: at their offset inside the value, unless
+// the schema already rejected that value (a lane outside the list, say).
+Mapping::ReportFn reportInto(const config::Section& section, config::Diagnostics& diagnostics) {
+  return [&section, &diagnostics](std::string_view key, std::size_t offset, std::string message) {
+    config::Diagnostic d = section.atOffset(key, offset, std::move(message));
+    for (const auto& seen : diagnostics.all()) {
+      if (seen.key_path == d.key_path) return;
+    }
+    diagnostics.add(std::move(d));
+  };
+}
+
+const config::Schema& tlsSchema() {
+  using namespace config;
+  static const Schema schema{
+      "tls",
+      "HTTPS for the server. With both files set it speaks only HTTPS.",
+      {
+          str("cert_file", "",
+              "PEM certificate chain (server certificate first), relative to this file."),
+          str("key_file", "", "PEM private key of the certificate, relative to this file."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& serverSchema() {
+  using namespace config;
+  static const Schema schema{
+      "server",
+      "The HTTP server: delivery-report and inbound webhooks, `/healthz` (liveness), `/readyz` "
+      "(sources capturing, store answering) and `/metrics` (Prometheus). It runs only when this "
+      "section is present.",
+      {
+          str("listen", "127.0.0.1:8787",
+              "Address and port to listen on, `host:port` (`[::1]:8787` for IPv6; "
+              "`0.0.0.0:8787` for every interface). Port 0 picks a free port, logged at "
+              "start."),
+          str("public_url", "",
+              "The base URL providers reach this server at, e.g. `https://sms.example.com` "
+              "behind a reverse proxy: webhook signatures that cover the URL (Twilio) are "
+              "computed over it, not over the address the proxy forwards to."),
+          object("tls", tlsSchema(), "HTTPS certificate and key."),
+          integer("max_body_bytes", 1048576,
+                  "Largest request body accepted; bigger ones get 413 and are not read."),
+          duration("header_timeout", "10s",
+                   "Time a client has to send a request's header; also how long an idle "
+                   "keep-alive connection is kept."),
+          duration("body_timeout", "30s",
+                   "Time a client has to send a request's body after its header, and to read "
+                   "the answer."),
+          integer("max_connections", 256,
+                  "Most connections open at once; further ones are closed at once."),
       },
       "",
       {}};
@@ -344,6 +544,7 @@ const config::Schema& bridgeSchema() {
           object("defaults", defaultsSchema(), "Defaults for mappings."),
           required(mapOf("sources", sourceSchema(), "Databases to capture changes from.")),
           object("store", storeSchema(), "Where jobs and checkpoints live."),
+          object("optouts", optOutsSchema(), "What an opt-out (STOP) suppresses."),
           required(mapOf("providers", providerSchema(), "SMS provider accounts.")),
           required(mapOf("routes", routeSchema(),
                          "Ordered provider lists. A mapping's `route` names one; the first "
@@ -352,6 +553,10 @@ const config::Schema& bridgeSchema() {
           object("lanes", lanesSchema(), "Expiry and quiet hours per lane."),
           object("dispatcher", dispatcherSchema(), "Sending."),
           required(mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>")),
+          mapOf("schedules", scheduleSchema(),
+                "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
+          object("inbound", inboundSchema(), "Inbound SMS: opt-out keywords and replies."),
+          object("server", serverSchema(), "HTTP server for webhooks, health and metrics."),
       },
       "",
       {}};
@@ -368,6 +573,16 @@ const SourceFactory* BridgeConfig::findSource(const std::string& name) const {
 std::vector<std::string> BridgeConfig::tablesOf(const SourceFactory& source) const {
   if (!source.tables.empty()) return source.tables;
   return mappings->tablesOf(source.name);
+}
+
+std::vector<WebhookProvider> BridgeConfig::webhookProviders() const {
+  std::vector<WebhookProvider> out;
+  for (const auto& provider : providers) {
+    const ProviderEntry* entry = findProvider(provider.type);
+    if (!entry || !entry->parse_webhook_secrets) continue;
+    out.push_back({provider.name, provider.type, provider.webhook_secrets});
+  }
+  return out;
 }
 
 Result<std::unique_ptr<JobStore>> BridgeConfig::createStore() const {
@@ -471,19 +686,29 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     diagnostics.add(store.at("source", "no source named '" + cfg.store.source + "'"));
   }
 
+  cfg.optouts.lanes.clear();
+  for (const std::string& name : root.object("optouts").strings("lanes")) {
+    if (auto lane = parseLane(name)) cfg.optouts.lanes.push_back(*lane);  // else: reported
+  }
+
   std::set<std::string> provider_names;
   for (auto& [name, section] : root.object("providers").entries()) {
     provider_names.insert(name);
     const ProviderEntry* entry = findProvider(section.str("type"));
     if (!entry) continue;
+    WebhookSecrets secrets;
+    if (entry->parse_webhook_secrets) {
+      secrets = entry->parse_webhook_secrets(section, diagnostics).value_or(WebhookSecrets{});
+    }
     if (entry->parse_http) {
       // Parsed once, for the sender and for status polling alike.
       if (auto spec = entry->parse_http(name, section, diagnostics)) {
         if (spec->status_poll.enabled && spec->status_query) cfg.status_polls.push_back(*spec);
-        cfg.providers.push_back({name, section.str("type"), httpProviderFactory(std::move(*spec))});
+        cfg.providers.push_back(
+            {name, section.str("type"), httpProviderFactory(std::move(*spec)), std::move(secrets)});
       }
     } else if (auto factory = entry->parse(name, section, diagnostics)) {
-      cfg.providers.push_back({name, section.str("type"), std::move(*factory)});
+      cfg.providers.push_back({name, section.str("type"), std::move(*factory), std::move(secrets)});
     }
     ProviderLimits& limits = cfg.dispatcher.limits[name];
     limits.max_inflight = static_cast<int>(section.integer("max_inflight"));
@@ -538,6 +763,14 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     cfg.routes[name] = std::move(route);
   }
 
+  Section inbound = root.object("inbound");
+  cfg.inbound = parseInboundSettings(inbound, diagnostics);
+  bool replies = !cfg.inbound.stop_reply.empty() || !cfg.inbound.start_reply.empty();
+  if (replies && !cfg.routes.count(cfg.inbound.reply_route)) {
+    diagnostics.add(
+        inbound.at("reply_route", "no route named '" + cfg.inbound.reply_route + "' under routes"));
+  }
+
   Section dispatcher = root.object("dispatcher");
   cfg.dispatcher.owner = hostOwner();
   cfg.dispatcher.batch_size = static_cast<int>(dispatcher.integer("batch_size"));
@@ -551,6 +784,40 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (dispatcher.integer(key) < 1) diagnostics.add(dispatcher.at(key, "must be at least 1"));
   }
 
+  if (root.has("server")) {
+    Section server = root.object("server");
+    ServerSettings settings;
+    if (Status s = parseListenAddress(server.str("listen"), settings.http.host, settings.http.port);
+        !s.isOk()) {
+      diagnostics.add(server.at("listen", s.message()));
+    }
+    settings.public_url = server.str("public_url");
+    if (!settings.public_url.empty() && settings.public_url.rfind("http://", 0) != 0 &&
+        settings.public_url.rfind("https://", 0) != 0) {
+      diagnostics.add(server.at("public_url", "must start with http:// or https://"));
+    }
+    Section tls = server.object("tls");
+    settings.http.cert_file = tls.resolvePath("cert_file");
+    settings.http.key_file = tls.resolvePath("key_file");
+    if (settings.http.cert_file.empty() != settings.http.key_file.empty()) {
+      diagnostics.add(tls.at(settings.http.cert_file.empty() ? "cert_file" : "key_file",
+                             "HTTPS needs both cert_file and key_file"));
+    }
+    std::int64_t max_body = server.integer("max_body_bytes");
+    if (max_body < 1) diagnostics.add(server.at("max_body_bytes", "must be at least 1"));
+    settings.http.max_body_bytes = static_cast<std::size_t>(std::max<std::int64_t>(max_body, 1));
+    settings.http.header_timeout = server.duration("header_timeout");
+    settings.http.body_timeout = server.duration("body_timeout");
+    for (const char* key : {"header_timeout", "body_timeout"}) {
+      if (server.duration(key).count() <= 0) diagnostics.add(server.at(key, "must be positive"));
+    }
+    settings.http.max_connections = static_cast<int>(server.integer("max_connections"));
+    if (settings.http.max_connections < 1) {
+      diagnostics.add(server.at("max_connections", "must be at least 1"));
+    }
+    cfg.server = std::move(settings);
+  }
+
   std::vector<Mapping> mappings;
   for (auto& [name, section] : root.object("mappings").entries()) {
     MappingSpec spec;
@@ -560,19 +827,19 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     spec.table = section.str("table");
     spec.on = section.strings("on");
     spec.when = section.str("when");
-    spec.to = section.str("to");
-    spec.region = section.str("region");
-    spec.text = section.str("text");
-    spec.sender = section.str("sender");
-    spec.lane = section.str("lane");
-    spec.route = section.str("route");
-    spec.dedup = section.str("dedup");
-    spec.phone_types = section.str("phone_types");
-    spec.normalize = section.boolean("normalize");
-    spec.max_segments = static_cast<int>(section.integer("max_segments"));
-    spec.truncate = section.str("too_long") == "truncate";
+    readJobFields(section, spec);
     spec.delay = section.duration("delay");
-    if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
+    std::map<std::string, Section> lookup_sections;
+    for (auto& [lookup_name, lookup] : section.entries("lookup")) {
+      LookupSpec l{lookup_name, lookup.str("sql"), lookup.str("source"),
+                   lookup.boolean("optional")};
+      if (!l.source.empty() &&
+          std::find(source_names.begin(), source_names.end(), l.source) == source_names.end()) {
+        diagnostics.add(lookup.at("source", "no source named '" + l.source + "'"));
+      }
+      spec.lookups.push_back(std::move(l));
+      lookup_sections.emplace(lookup_name, lookup);
+    }
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
       if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
         diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +
@@ -599,7 +866,13 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     }
     auto mapping = Mapping::compile(
         spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
-          config::Diagnostic d = section.atOffset(key, offset, std::move(message));
+          // "lookup.<name>" points into that lookup's SQL.
+          auto lookup = key.starts_with("lookup.")
+                            ? lookup_sections.find(std::string(key.substr(7)))
+                            : lookup_sections.end();
+          config::Diagnostic d = lookup != lookup_sections.end()
+                                     ? lookup->second.atOffset("sql", offset, std::move(message))
+                                     : section.atOffset(key, offset, std::move(message));
           // The schema already rejected this value (a lane outside the list, say).
           for (const auto& seen : diagnostics.all()) {
             if (seen.key_path == d.key_path) return;
@@ -609,6 +882,44 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (mapping) mappings.push_back(std::move(*mapping));
   }
   cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));
+
+  for (auto& [name, section] : root.object("schedules").entries()) {
+    ScheduleSpec spec;
+    spec.name = name;
+    spec.source = section.str("source");
+    if (spec.source.empty() && source_names.size() == 1) spec.source = source_names.front();
+    spec.cron = section.str("cron");
+    if (section.has("every")) spec.every = section.duration("every");
+    spec.time_zone = section.str("time_zone");
+    spec.query = section.str("query");
+    Section params = section.object("params");
+    for (auto& [param, value] : params.entries())
+      spec.params.emplace_back(param, params.str(param));
+    spec.key = section.str("key");
+    readJobFields(section, spec.job);
+    spec.misfire = section.str("misfire") == "run_once" ? Misfire::kRunOnce : Misfire::kSkip;
+    spec.batch_size = static_cast<int>(section.integer("batch_size"));
+    spec.pace = section.number("pace");
+    if (const SourceFactory* source = cfg.findSource(spec.source)) {
+      if (!source->open_sql) {
+        diagnostics.add(section.at("source", "source '" + spec.source +
+                                                 "' cannot run queries yet (its database type "
+                                                 "has no SQL session)"));
+      }
+    } else if (spec.source.empty()) {
+      if (source_names.size() > 1) {
+        diagnostics.add(section.at("source", "several sources are configured; name one"));
+      }
+    } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
+               source_names.end()) {
+      diagnostics.add(section.at("source", "no source named '" + spec.source + "'"));
+    }
+    if (!cfg.routes.count(spec.job.route)) {
+      diagnostics.add(section.at("route", "no route named '" + spec.job.route + "' under routes"));
+    }
+    auto schedule = Schedule::compile(spec, cfg.defaults, reportInto(section, diagnostics));
+    if (schedule) cfg.schedules.push_back(std::move(*schedule));
+  }
 
   if (!diagnostics.empty()) return std::nullopt;
   return cfg;

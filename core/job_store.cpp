@@ -44,6 +44,10 @@ Result<std::vector<ReportEffect>> JobStore::applyDeliveryReports(
   return effects;
 }
 
+Result<std::vector<DeliveryReport>> JobStore::dropParkedReports(TimePoint /*parked_before*/) {
+  return std::vector<DeliveryReport>{};
+}
+
 Status JobStore::recordInbound(const InboundSms& /*sms*/) {
   return internalError("this store does not record inbound SMS");
 }
@@ -65,6 +69,11 @@ TimePoint nextStatusPoll(TimePoint sent_at, TimePoint now, std::chrono::millisec
 Result<std::vector<StatusPollCandidate>> JobStore::claimStatusPolls(
     const StatusPollQuery& /*query*/, TimePoint /*now*/) {
   return std::vector<StatusPollCandidate>();
+}
+
+void JobStore::setOptOutLanes(std::vector<Lane> /*lanes*/) {}
+Result<std::vector<JobStore::StatusLaneCount>> JobStore::countByStatusAndLane() {
+  return internalError("this store does not count jobs by lane");
 }
 
 }  // namespace smsbridge

@@ -137,7 +137,7 @@ std::optional<TimePoint> StatusPoller::sendQueued(Provider& provider, TimePoint 
     ++stats_.requests;
     provider.target.transport->execute(
         std::move(*request),
-        [this, &provider, jobs = std::move(jobs), stopped = stopped_](HttpResponse response) {
+        [this, &provider, jobs = std::move(jobs), stopped = stopped_](HttpClientResponse response) {
           if (*stopped) return;
           onResponse(provider, jobs, std::move(response));
         });
@@ -146,7 +146,7 @@ std::optional<TimePoint> StatusPoller::sendQueued(Provider& provider, TimePoint 
 }
 
 void StatusPoller::onResponse(Provider& provider, const std::vector<StatusPollCandidate>& jobs,
-                              HttpResponse response) {
+                              HttpClientResponse response) {
   --provider.round_pending;
   --inflight_;
   if (response.error != HttpError::kNone) {

@@ -39,14 +39,14 @@ class StatusQueryApi {
   // Most jobs one request can ask about (1 when the API looks messages up one by one).
   virtual int maxJobsPerQuery() const = 0;
   // The request that asks about `jobs` (1..maxJobsPerQuery(), all of this provider).
-  virtual Result<HttpRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
-                                               TimePoint now) const = 0;
+  virtual Result<HttpClientRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                                     TimePoint now) const = 0;
   // Reports for those of `jobs` the response gives a status we map (provider = the jobs'
   // provider name, provider_status verbatim). Jobs the response does not mention, or mentions
   // with a status that says nothing new (queued, sending), get no report. An error when the
   // response as a whole is not an answer (5xx, auth, unreadable): kTransient or kConfig.
   virtual Result<std::vector<DeliveryReport>> parseStatusResponse(
-      const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const = 0;
+      const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const = 0;
 };
 
 struct StatusPollSettings {
@@ -111,7 +111,7 @@ class StatusPoller {
   // Sends what the rate allows now; returns when capacity returns while requests wait.
   std::optional<TimePoint> sendQueued(Provider& provider, TimePoint now);
   void onResponse(Provider& provider, const std::vector<StatusPollCandidate>& jobs,
-                  HttpResponse response);
+                  HttpClientResponse response);
   void finishRoundIfDone(Provider& provider);
   void scheduleStep(std::chrono::milliseconds delay);
 

@@ -58,9 +58,48 @@ SendResult classifyError(const json& error, int status) {
   return result;
 }
 
+std::string lowerCase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// The first of `keys` that holds a non-empty value, as text.
+std::string firstOf(const json& object, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    if (std::string value = jsonString(object, key); !value.empty()) return value;
+  }
+  return {};
+}
+
+std::int64_t jobIdOf(const std::string& external_id) {
+  char* end = nullptr;
+  long long id = std::strtoll(external_id.c_str(), &end, 10);
+  if (external_id.empty() || *end != '\0' || id <= 0) return 0;
+  return id;
+}
+
+std::optional<TimePoint> timeOf(const json& object, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    if (auto seconds = jsonNumber(object, key); seconds && *seconds > 0) {
+      return TimePoint(std::chrono::seconds(static_cast<std::int64_t>(*seconds)));
+    }
+  }
+  return std::nullopt;
+}
+
+// The request's JSON, or kRejected when the body is not JSON in UTF-8.
+Result<json> jsonBody(const HttpRequest& request) {
+  if (!isValidUtf8(request.body)) return rejectedError("the body is not valid UTF-8");
+  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return rejectedError("the body is not valid JSON");
+  return body;
+}
+
 }  // namespace
 
-Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+Result<HttpClientRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms,
+                                                           TimePoint now) const {
   const std::string& sender = sms.sender.empty() ? config_.sender : sms.sender;
   if (sender.empty()) {
     return Status(ErrorCategory::kProviderPermanent,
@@ -82,7 +121,7 @@ Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, Tim
   if (!config_.status_callback_url.empty()) body["webhookUrl"] = config_.status_callback_url;
   body["externalId"] = std::to_string(sms.job_id);
 
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "POST";
   request.url = config_.base_url + "/v2.1/sms";
   request.headers = {{"Content-Type", "application/json"},
@@ -93,7 +132,7 @@ Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, Tim
   return request;
 }
 
-SendResult MessageFlowApi::classifySendResponse(const HttpResponse& response,
+SendResult MessageFlowApi::classifySendResponse(const HttpClientResponse& response,
                                                 const OutgoingSms& sms) const {
   const int status = response.status;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -138,12 +177,12 @@ SendResult MessageFlowApi::classifySendResponse(const HttpResponse& response,
 // --- Delivery status ---
 
 std::optional<JobStatus> mapMessageFlowStatus(std::string_view status) {
-  std::string lower(status);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string lower = lowerCase(std::string(status));
   if (lower == "delivered") return JobStatus::kDelivered;
   if (lower == "undelivered") return JobStatus::kUndelivered;
   if (lower == "expired") return JobStatus::kExpired;
+  if (lower == "sent") return JobStatus::kSent;
+  if (lower == "failed" || lower == "rejected") return JobStatus::kFailed;
   return std::nullopt;
 }
 
@@ -160,8 +199,8 @@ std::string rfc3339(TimePoint t) {
 
 }  // namespace
 
-HttpRequest buildMessageFlowStatusQuery(const MessageFlowConfig& config,
-                                        std::span<const StatusPollCandidate> jobs) {
+HttpClientRequest buildMessageFlowStatusQuery(const MessageFlowConfig& config,
+                                              std::span<const StatusPollCandidate> jobs) {
   TimePoint from = jobs.empty() ? TimePoint{} : jobs.front().sent_at;
   TimePoint to = from;
   for (const StatusPollCandidate& job : jobs) {
@@ -171,7 +210,7 @@ HttpRequest buildMessageFlowStatusQuery(const MessageFlowConfig& config,
   // A minute of slack: MessageFlow's createTime and our sent_at are taken on different clocks.
   from -= std::chrono::minutes(1);
   to += std::chrono::minutes(1);
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "GET";
   request.url = config.base_url + "/v2.1/sms?" +
                 formEncode({{"dateFrom", rfc3339(from)},
@@ -184,7 +223,7 @@ HttpRequest buildMessageFlowStatusQuery(const MessageFlowConfig& config,
 }
 
 Result<std::vector<DeliveryReport>> parseMessageFlowStatusResponse(
-    const HttpResponse& response, std::span<const StatusPollCandidate> jobs) {
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) {
   const int status = response.status;
   std::string what = "MessageFlow status listing answered HTTP " + std::to_string(status);
   std::vector<DeliveryReport> reports;
@@ -203,7 +242,8 @@ Result<std::vector<DeliveryReport>> parseMessageFlowStatusResponse(
     if (job == jobs.end()) continue;
     const std::string provider_status = jsonString(entry, "status");
     auto mapped = mapMessageFlowStatus(provider_status);
-    if (!mapped) continue;
+    // The job is sent already: "still on its way" is nothing new.
+    if (!mapped || *mapped == JobStatus::kSent) continue;
     DeliveryReport report;
     report.provider = job->provider;
     report.provider_message_id = job->provider_message_id;
@@ -215,14 +255,70 @@ Result<std::vector<DeliveryReport>> parseMessageFlowStatusResponse(
   return reports;
 }
 
-Result<HttpRequest> MessageFlowApi::buildStatusQuery(std::span<const StatusPollCandidate> jobs,
-                                                     TimePoint /*now*/) const {
+Result<HttpClientRequest> MessageFlowApi::buildStatusQuery(
+    std::span<const StatusPollCandidate> jobs, TimePoint /*now*/) const {
   return buildMessageFlowStatusQuery(config_, jobs);
 }
 
 Result<std::vector<DeliveryReport>> MessageFlowApi::parseStatusResponse(
-    const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const {
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const {
   return parseMessageFlowStatusResponse(response, jobs);
+}
+
+Result<std::vector<DeliveryReport>> parseMessageFlowStatusCallback(const HttpRequest& request) {
+  auto body = jsonBody(request);
+  if (!body) return body.error();
+  const json events = body->is_array() ? *body : json::array({*body});
+  std::vector<DeliveryReport> reports;
+  for (const auto& event : events) {
+    if (!event.is_object()) continue;
+    std::string status = jsonString(event, "status");
+    auto ours = mapMessageFlowStatus(status);
+    std::string uniq_id = jsonString(event, "uniqId");
+    std::int64_t job_id = jobIdOf(jsonString(event, "externalId"));
+    if (!ours || (uniq_id.empty() && job_id == 0)) continue;
+    DeliveryReport report;
+    report.provider_message_id = std::move(uniq_id);
+    report.job_id = job_id;
+    report.status = *ours;
+    report.provider_status = status;
+    report.reason = "MessageFlow status " + status;
+    if (auto time = timeOf(event, {"statusTime"})) report.reported_at = *time;
+    reports.push_back(std::move(report));
+  }
+  if (reports.empty()) {
+    return Status(ErrorCategory::kProviderPermanent,
+                  "no MessageFlow delivery report of a known shape in the body");
+  }
+  return reports;
+}
+
+Result<InboundSms> parseMessageFlowInbound(const HttpRequest& request) {
+  auto body = jsonBody(request);
+  if (!body) return body.error();
+  const json& event = body->is_array() && body->size() == 1 ? body->front() : *body;
+  InboundSms sms;
+  sms.sender = senderAsE164(firstOf(event, {"from", "phoneNumber", "msisdn"}));
+  sms.recipient = firstOf(event, {"to", "recipient", "shortCode"});
+  sms.body = firstOf(event, {"message", "text", "content"});
+  sms.provider_message_id = firstOf(event, {"id", "messageId", "uniqId"});
+  if (auto time = timeOf(event, {"receivedTime", "createTime"})) sms.received_at = *time;
+  if (!event.is_object() || sms.sender.empty() || sms.body.empty()) {
+    return Status(ErrorCategory::kProviderPermanent,
+                  "no MessageFlow inbound message of a known shape in the body");
+  }
+  return sms;
+}
+
+ProviderCallbacks messageFlowCallbacks() {
+  ProviderCallbacks callbacks;
+  callbacks.auth = CallbackAuth::kUrlToken;
+  callbacks.parse_status = &parseMessageFlowStatusCallback;
+  callbacks.parse_inbound = &parseMessageFlowInbound;
+  callbacks.media_types = {"application/json"};
+  callbacks.status_ok = callbackAnswer("OK");
+  callbacks.inbound_ok = callbackAnswer("OK");
+  return callbacks;
 }
 
 const config::Schema& messageFlowSchema() {

@@ -7,8 +7,10 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status_poller.h"
+#include "providers/callbacks.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -31,16 +33,16 @@ class SmsApiApi final : public HttpApi, public StatusQueryApi {
  public:
   explicit SmsApiApi(SmsApiConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
   // Status polling: several ids per request.
   int maxJobsPerQuery() const override { return kSmsApiStatusIdsPerQuery; }
-  Result<HttpRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
-                                       TimePoint now) const override;
+  Result<HttpClientRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                             TimePoint now) const override;
   Result<std::vector<DeliveryReport>> parseStatusResponse(
-      const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const override;
+      const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const override;
 
  private:
   SmsApiConfig config_;
@@ -51,25 +53,38 @@ class SmsApiApi final : public HttpApi, public StatusQueryApi {
 // FailOver.
 SendResultKind classifySmsApiError(int code);
 
-// --- Delivery status (status polling; usable by callbacks too) ---
+// --- Delivery status (callbacks and status polling) ---
 
 // Our status for an SMSAPI status, by name (DELIVERED; the SDKs' enum [sdk]) or by the numeric
-// code legacy callbacks carry (404; [recall]): DELIVERED → delivered; UNDELIVERED → undelivered;
-// EXPIRED → expired; FAILED, REJECTED, STOP → failed; SENT → sent. nullopt for statuses that
-// say nothing new or nothing certain (QUEUE, ACCEPTED, RENEWAL, UNKNOWN, NOT_FOUND).
+// code callbacks carry (404; [recall]), the one mapping callbacks and status queries use:
+// 402 EXPIRED → expired; 403 SENT, 408 UNKNOWN, 409 QUEUE, 410 ACCEPTED, 411 RENEWAL → sent;
+// 404 DELIVERED → delivered; 405 UNDELIVERED → undelivered; 401 NOT_FOUND, 406 FAILED,
+// 407 REJECTED, 412 STOP → failed. nullopt for anything else.
 std::optional<JobStatus> mapSmsApiStatus(std::string_view status);
 
 // [recall — verify against "Checking message status" in the SMSAPI docs] The legacy endpoint
 // looks messages up by id: GET {base}/sms.do?status=<id>|<id>...&format=json, Bearer token,
 // answered like a send ({"count", "list": [{"id", "status", "idx", ...}]}) or with
 // {"error": N, "message"} (301: no message with that id).
-HttpRequest buildSmsApiStatusQuery(const SmsApiConfig& config,
-                                   std::span<const StatusPollCandidate> jobs);
-// Reports for the listed messages whose status maps. Error 301 (unknown id) gives no reports;
-// other errors, non-2xx answers and unreadable bodies are errors (kConfig for 101-105 and
-// 401/403, kTransient otherwise).
+HttpClientRequest buildSmsApiStatusQuery(const SmsApiConfig& config,
+                                         std::span<const StatusPollCandidate> jobs);
+// Reports for the listed messages whose status maps to more than "sent". Error 301 (unknown id)
+// gives no reports; other errors, non-2xx answers and unreadable bodies are errors (kConfig for
+// 101-105 and 401/403, kTransient otherwise).
 Result<std::vector<DeliveryReport>> parseSmsApiStatusResponse(
-    const HttpResponse& response, std::span<const StatusPollCandidate> jobs);
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs);
+
+// --- Webhooks (reference/providers.md §2.4, §2.5; the parameter names are [recall]) ---
+
+// A delivery-report callback: GET query or POST form with MsgId, status (401-412 or its name),
+// idx, donedate... Several reports may come in one call as comma-separated values per
+// parameter; each becomes a report, with `job_id` from its idx and its status mapped by
+// mapSmsApiStatus. A report with another status is left out.
+Result<std::vector<DeliveryReport>> parseSmsApiStatusCallback(const HttpRequest& request);
+// An incoming SMS: sms_from, sms_to, sms_text, sms_date, MsgId.
+Result<InboundSms> parseSmsApiInbound(const HttpRequest& request);
+// Token-authenticated GET or form callbacks, answered with "OK".
+ProviderCallbacks smsApiCallbacks();
 
 // Config schema and parser of `type: smsapi` providers (listed in providers/registry.cpp).
 const config::Schema& smsApiSchema();

@@ -7,8 +7,11 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/status_poller.h"
+#include "providers/callbacks.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -29,16 +32,16 @@ class TwilioApi final : public HttpApi, public StatusQueryApi {
  public:
   explicit TwilioApi(TwilioConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
   // Status polling: one GET per message.
   int maxJobsPerQuery() const override { return 1; }
-  Result<HttpRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
-                                       TimePoint now) const override;
+  Result<HttpClientRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                             TimePoint now) const override;
   Result<std::vector<DeliveryReport>> parseStatusResponse(
-      const HttpResponse& response, std::span<const StatusPollCandidate> jobs) const override;
+      const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const override;
 
  private:
   TwilioConfig config_;
@@ -48,26 +51,53 @@ class TwilioApi final : public HttpApi, public StatusQueryApi {
 // decision to the HTTP status.
 std::optional<SendResultKind> classifyTwilioError(int code);
 
-// --- Delivery status (status polling; usable by status callbacks too) ---
+// --- Delivery status (status callbacks and status polling) ---
 
-// Our status for a Twilio message status (§3.2 enum) and its error code: delivered and read →
-// delivered; undelivered → undelivered, or expired for 30036 (validity period over); failed and
-// canceled → failed; sent → sent. nullopt for statuses that say nothing new (queued, accepted,
-// scheduled, sending) and for inbound ones.
+// Our status for a Twilio message status (§3.2 enum) and its error code, the one mapping both
+// status callbacks and status queries use: queued, accepted, scheduled, sending, sent → sent;
+// delivered, read, partially_delivered → delivered; undelivered → undelivered; failed,
+// canceled → failed; error 30036 (validity period over) makes either of the last two expired.
+// nullopt for the inbound statuses.
 std::optional<JobStatus> mapTwilioStatus(std::string_view status, int error_code);
 
 // GET {base}/2010-04-01/Accounts/{AccountSid}/Messages/{sid}.json with Basic auth [spec].
-HttpRequest buildTwilioStatusQuery(const TwilioConfig& config, std::string_view sid);
+HttpClientRequest buildTwilioStatusQuery(const TwilioConfig& config, std::string_view sid);
 
-// The message resource a status query returns: a report when its status maps, nullopt when
-// it says nothing new; an error for anything that is not that resource (4xx/5xx, unreadable,
-// another sid).
-Result<std::optional<DeliveryReport>> parseTwilioStatusResponse(const HttpResponse& response,
+// The message resource a status query returns: a report when its status maps to more than
+// "sent", nullopt when it says nothing new; an error for anything that is not that resource
+// (4xx/5xx, unreadable, another sid).
+Result<std::optional<DeliveryReport>> parseTwilioStatusResponse(const HttpClientResponse& response,
                                                                 const StatusPollCandidate& job);
+
+// --- Webhooks (reference/providers.md §3.4, §3.5) ---
+
+// The X-Twilio-Signature of a request to `url` with POST `params`: HMAC-SHA1 keyed with the
+// auth token over the URL followed by every name and value, sorted by name (equal names by
+// value, exact duplicates once), base64-encoded.
+std::string twilioSignature(std::string_view auth_token, std::string_view url, FormParams params);
+
+// Whether `signature` is Twilio's for a request to `url` (the public URL exactly as Twilio
+// requested it, query included) with POST `params`. As Twilio's SDKs do, the URL is also tried
+// with its default port (:443, :80) added or removed, since proxies differ in what they pass
+// on. The comparison is constant-time.
+bool verifyTwilioSignature(std::string_view auth_token, std::string_view url,
+                           const FormParams& params, std::string_view signature);
+
+// A status callback (form POST: MessageSid, MessageStatus, ErrorCode...) as one report, its
+// status mapped by mapTwilioStatus.
+Result<std::vector<DeliveryReport>> parseTwilioStatusCallback(const HttpRequest& request);
+// An incoming SMS (form POST, or GET with the same parameters in the query).
+Result<InboundSms> parseTwilioInbound(const HttpRequest& request);
+// Signature-checked form callbacks; inbound messages are answered with empty TwiML.
+ProviderCallbacks twilioCallbacks();
 
 // Config schema and parser of `type: twilio` providers (listed in providers/registry.cpp).
 const config::Schema& twilioSchema();
 std::optional<HttpProviderSpec> parseTwilio(const std::string& name, const config::Section& section,
                                             config::Diagnostics& diagnostics);
+// The secrets its webhooks are checked with: the auth token signs them (also when sends use an
+// API key), and webhook_token, when given, must be in the URL as well.
+std::optional<WebhookSecrets> parseTwilioWebhookSecrets(const config::Section& section,
+                                                        config::Diagnostics& diagnostics);
 
 }  // namespace smsbridge

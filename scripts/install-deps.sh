@@ -17,6 +17,8 @@ packages=(
   # tools and servers for the demo and the tests
   sqlite3 postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   procps iproute2
+  # HTTP load generator: the webhook benchmark measures the server's ceiling with it
+  wrk
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include "connectors/postgres/pg_store.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include "core/clock.h"
 #include "tests/fakes/status_poll_cases.h"
+#include "tests/fakes/store_report_cases.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::postgres {
@@ -40,7 +42,7 @@ class PostgresStoreTest : public ::testing::Test {
     store_.reset();
     admin("DROP TABLE IF EXISTS " + prefix_ + "attempts, " + prefix_ + "messages, " + prefix_ +
           "checkpoints, " + prefix_ + "shadow, " + prefix_ + "optouts, " + prefix_ + "inbound, " +
-          prefix_ + "schema");
+          prefix_ + "reports_parked, " + prefix_ + "schema");
     admin("DROP TABLE IF EXISTS " + prefix_ + "status_polls");
   }
 
@@ -49,6 +51,20 @@ class PostgresStoreTest : public ::testing::Test {
     pqxx::nontransaction txn(conn);
     txn.exec("SET client_min_messages = warning");
     txn.exec(sql);
+  }
+
+  std::string queryText(const std::string& sql) {
+    pqxx::connection conn(dsn_);
+    pqxx::nontransaction txn(conn);
+    auto r = txn.exec(sql);
+    return r.empty() || r[0][0].is_null() ? "<none>" : r[0][0].c_str();
+  }
+  JobStore& reportCasesStore() { return *store_; }
+  std::string statusOf(std::int64_t id) {
+    return queryText("SELECT status FROM " + prefix_ + "messages WHERE id = " + std::to_string(id));
+  }
+  std::int64_t rowCount(const std::string& table) {
+    return std::stoll(queryText("SELECT count(*) FROM " + prefix_ + table));
   }
 
   std::unique_ptr<PostgresStore> openAnother() {
@@ -350,7 +366,7 @@ TEST_F(PostgresStoreTest, OutcomeThenReportsMoveOnlyForward) {
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kApplied);
   EXPECT_EQ(*store_->applyDeliveryReport(late_sent, clock_.now()), ReportEffect::kNoOp);
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kNoOp);
-  EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kUnknownJob);
+  EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kParked);
   EXPECT_EQ(count(JobStatus::kDelivered), 1);
   EXPECT_EQ(count(JobStatus::kSent), 0);
 
@@ -484,6 +500,31 @@ TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   EXPECT_TRUE(second) << second.error().toString();
 }
 
+SMSBRIDGE_STORE_REPORT_CASES(PostgresStoreTest)
+
+TEST_F(PostgresStoreTest, ASchemaOneStoreIsMigratedInPlace) {
+  // As an earlier release left it: no provider_message_id_norm, no parked reports, version 1.
+  admin("DROP TABLE " + prefix_ + "reports_parked");
+  admin("DROP INDEX " + prefix_ + "messages_provider_norm");
+  admin("ALTER TABLE " + prefix_ + "messages DROP COLUMN provider_message_id_norm");
+  admin("UPDATE " + prefix_ + "schema SET version = 1");
+  admin("INSERT INTO " + prefix_ +
+        "messages (dedup_key, source, mapping, body, encoding, segments, lane, status, provider, "
+        "provider_message_id, not_before, created_at, updated_at) VALUES ('old', 'shop', 'm', "
+        "'Hi', 'gsm7', 1, 'transactional', 'sent', 'smsapi', ' OLD-1 ', now(), now(), now())");
+  EXPECT_EQ(store_->checkSchema().category(), ErrorCategory::kConfig);
+  Status migrated = store_->migrate();
+  ASSERT_TRUE(migrated.isOk()) << migrated.toString();
+  EXPECT_TRUE(store_->checkSchema().isOk());
+  DeliveryReport delivered{.provider = "smsapi",
+                           .provider_message_id = "old-1",
+                           .status = JobStatus::kDelivered,
+                           .reported_at = clock_.now()};
+  auto effect = store_->applyDeliveryReport(delivered, clock_.now());
+  ASSERT_TRUE(effect) << effect.error().toString();
+  EXPECT_EQ(*effect, ReportEffect::kApplied);
+}
+
 TEST(PostgresConnectionTest, WrongPasswordIsAConfigErrorNamingTheServer) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
   auto at = dsn.find(":smsbridge@");
@@ -516,6 +557,22 @@ TEST(PostgresConnectionTest, MissingDatabaseIsAConfigError) {
 
 TEST_F(PostgresStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
   testing::checkClaimStatusPolls(*store_);
+}
+
+TEST_F(PostgresStoreTest, CountsJobsByStatusAndLane) {
+  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp), job("d", Lane::kMarketing)};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  ASSERT_EQ(claim(Lane::kOtp).size(), 1u);
+  auto counts = store_->countByStatusAndLane();
+  ASSERT_TRUE(counts) << counts.error().toString();
+  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
+  for (const auto& c : *counts) {
+    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
+  }
+  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
+                        {{"queued", "transactional"}, 2},
+                        {{"queued", "marketing"}, 1},
+                        {{"sending", "otp"}, 1}}));
 }
 
 }  // namespace

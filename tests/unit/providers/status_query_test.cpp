@@ -35,7 +35,7 @@ TwilioConfig twilioConfig() {
 const char* kSid = "SM0123456789abcdef0123456789abcdef";
 
 TEST(TwilioStatusQueryTest, AsksForOneMessageResource) {
-  HttpRequest request = buildTwilioStatusQuery(twilioConfig(), kSid);
+  HttpClientRequest request = buildTwilioStatusQuery(twilioConfig(), kSid);
   EXPECT_EQ(request.method, "GET");
   EXPECT_EQ(request.url,
             "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/"
@@ -87,13 +87,17 @@ TEST(TwilioStatusQueryTest, ErrorsAndOtherMessagesAreNotAnswers) {
   EXPECT_FALSE(parseTwilioStatusResponse(httpResponse(502, "<html>"), job(1, "tw", kSid)));
 }
 
+// The mapping status callbacks use too (webhook_test covers that side).
 TEST(TwilioStatusQueryTest, StatusMapping) {
   EXPECT_EQ(mapTwilioStatus("read", 0), JobStatus::kDelivered);
+  EXPECT_EQ(mapTwilioStatus("partially_delivered", 0), JobStatus::kDelivered);
   EXPECT_EQ(mapTwilioStatus("undelivered", 30003), JobStatus::kUndelivered);
+  EXPECT_EQ(mapTwilioStatus("undelivered", 30036), JobStatus::kExpired);
   EXPECT_EQ(mapTwilioStatus("failed", 30008), JobStatus::kFailed);
+  EXPECT_EQ(mapTwilioStatus("failed", 30036), JobStatus::kExpired);
   EXPECT_EQ(mapTwilioStatus("canceled", 0), JobStatus::kFailed);
   EXPECT_EQ(mapTwilioStatus("sent", 0), JobStatus::kSent);
-  EXPECT_EQ(mapTwilioStatus("queued", 0), std::nullopt);
+  EXPECT_EQ(mapTwilioStatus("queued", 0), JobStatus::kSent);
   EXPECT_EQ(mapTwilioStatus("received", 0), std::nullopt);
 }
 
@@ -108,7 +112,7 @@ SmsApiConfig smsApiConfig() {
 TEST(SmsApiStatusQueryTest, AsksForSeveralIdsAtOnce) {
   std::vector<StatusPollCandidate> jobs = {job(1042, "sa", "7074294081650020450"),
                                            job(1043, "sa", "7074294081650020451")};
-  HttpRequest request = buildSmsApiStatusQuery(smsApiConfig(), jobs);
+  HttpClientRequest request = buildSmsApiStatusQuery(smsApiConfig(), jobs);
   EXPECT_EQ(request.method, "GET");
   EXPECT_EQ(request.url,
             "https://api.smsapi.pl/sms.do?status=7074294081650020450%7C7074294081650020451"
@@ -152,8 +156,9 @@ TEST(SmsApiStatusQueryTest, StatusMappingByNameAndCallbackCode) {
   EXPECT_EQ(mapSmsApiStatus("402"), JobStatus::kExpired);
   EXPECT_EQ(mapSmsApiStatus("REJECTED"), JobStatus::kFailed);
   EXPECT_EQ(mapSmsApiStatus("SENT"), JobStatus::kSent);
-  EXPECT_EQ(mapSmsApiStatus("NOT_FOUND"), std::nullopt);
-  EXPECT_EQ(mapSmsApiStatus("409"), std::nullopt);
+  EXPECT_EQ(mapSmsApiStatus("NOT_FOUND"), JobStatus::kFailed);
+  EXPECT_EQ(mapSmsApiStatus("409"), JobStatus::kSent);
+  EXPECT_EQ(mapSmsApiStatus("BOUNCED"), std::nullopt);
 }
 
 // --- MessageFlow ---
@@ -168,7 +173,7 @@ MessageFlowConfig messageFlowConfig() {
 TEST(MessageFlowStatusQueryTest, ListsTheWindowTheJobsWereSentIn) {
   std::vector<StatusPollCandidate> jobs = {job(1043, "mf", "u2", kSent + std::chrono::hours(1)),
                                            job(1042, "mf", "u1", kSent)};
-  HttpRequest request = buildMessageFlowStatusQuery(messageFlowConfig(), jobs);
+  HttpClientRequest request = buildMessageFlowStatusQuery(messageFlowConfig(), jobs);
   EXPECT_EQ(request.method, "GET");
   EXPECT_EQ(request.url,
             "https://api.messageflow.com/v2.1/sms?dateFrom=2027-01-15T07%3A59%3A00Z"
@@ -203,6 +208,16 @@ TEST(MessageFlowStatusQueryTest, NoResultsIsEmptyAndBadKeysAreConfig) {
   ASSERT_FALSE(auth);
   EXPECT_EQ(auth.error().category(), ErrorCategory::kConfig);
   EXPECT_FALSE(parseMessageFlowStatusResponse(httpResponse(500, "{}"), jobs));
+}
+
+// The mapping webhooks use too: names case-insensitively, numeric statuses not at all.
+TEST(MessageFlowStatusQueryTest, StatusMapping) {
+  EXPECT_EQ(mapMessageFlowStatus("Delivered"), JobStatus::kDelivered);
+  EXPECT_EQ(mapMessageFlowStatus("UNDELIVERED"), JobStatus::kUndelivered);
+  EXPECT_EQ(mapMessageFlowStatus("expired"), JobStatus::kExpired);
+  EXPECT_EQ(mapMessageFlowStatus("Rejected"), JobStatus::kFailed);
+  EXPECT_EQ(mapMessageFlowStatus("Sent"), JobStatus::kSent);
+  EXPECT_EQ(mapMessageFlowStatus("3"), std::nullopt);
 }
 
 }  // namespace
