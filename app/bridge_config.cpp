@@ -520,6 +520,10 @@ const config::Schema& serverSchema() {
                    "the answer."),
           integer("max_connections", 256,
                   "Most connections open at once; further ones are closed at once."),
+          duration("park_reports_for", "10m",
+                   "How long a delivery report for a message id no job has yet is kept, "
+                   "waiting for the send result that names it; then it is dropped and counted "
+                   "as unknown (`smsbridge_delivery_reports_parked_dropped_total`)."),
       },
       "",
       {}};
@@ -814,6 +818,10 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     settings.http.max_connections = static_cast<int>(server.integer("max_connections"));
     if (settings.http.max_connections < 1) {
       diagnostics.add(server.at("max_connections", "must be at least 1"));
+    }
+    settings.park_reports_for = server.duration("park_reports_for");
+    if (settings.park_reports_for.count() <= 0) {
+      diagnostics.add(server.at("park_reports_for", "must be positive"));
     }
     cfg.server = std::move(settings);
   }

@@ -4,6 +4,7 @@
 // schema, and the typed result of loading a file. Loading validates everything and compiles
 // every mapping, and reports all problems at once; nothing is started.
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,9 @@ struct ServerSettings {
   // The base URL clients reach the server at ("https://sms.example.com/bridge"), for webhook
   // signatures computed over the public URL behind a reverse proxy; empty: not configured.
   std::string public_url;
+  // A delivery report for a message id no job has yet is parked this long (its send result may
+  // still be on the way), then dropped and counted as unknown.
+  std::chrono::milliseconds park_reports_for{std::chrono::minutes(10)};
 };
 
 struct NamedProvider {

@@ -16,6 +16,7 @@
 #include "app/bridge_metrics.h"
 #include "app/commands.h"
 #include "app/sql_lookups.h"
+#include "app/webhook_service.h"
 #include "core/status_poller.h"
 
 namespace smsbridge {
@@ -284,12 +285,22 @@ int runCommand(const RunOptions& options) {
   Readiness readiness;
   dispatcher.setObserver(&metrics);
   for (auto& [factory, source] : sources) readiness.expectSource(factory->name);
+  // Declared before the server, so it outlives it: handlers submit to its ingest until the
+  // server has stopped.
+  std::unique_ptr<WebhookService> webhooks;
   std::unique_ptr<OperationalServer> server;
   if (cfg->server) {
     auto created = OperationalServer::create(cfg->server->http, registry, **store, readiness);
     if (!created) return fail(created.error().withContext("server"));
     server = std::move(*created);
-    // Further handlers (webhooks) are registered on server->server() here, before start().
+    WebhookService::Options webhook_options;
+    webhook_options.webhooks.public_url = cfg->server->public_url;
+    webhook_options.webhooks.max_body_bytes = cfg->server->http.max_body_bytes;
+    webhook_options.webhooks.inbound = cfg->inbound;
+    webhook_options.park_for = cfg->server->park_reports_for;
+    webhooks =
+        std::make_unique<WebhookService>(server->server(), cfg->webhookProviders(), webhook_options,
+                                         **store, SystemClock::instance(), registry);
     if (Status s = server->start(); !s.isOk()) return fail(s.withContext("server"));
   }
 
@@ -363,6 +374,7 @@ int runCommand(const RunOptions& options) {
   }
   // Before the store goes: handlers may still be writing to it.
   if (server) server->stop();
+  webhooks.reset();  // applies what the last callbacks submitted
   logSummary(**store);
   const DispatcherStats& stats = dispatcher.stats();
   // Without a server, the one place an operator sees how many SMS may have gone out twice.
