@@ -828,11 +828,18 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     provider_names.insert(name);
     const ProviderEntry* entry = findProvider(section.str("type"));
     if (!entry) continue;
-    if (auto factory = entry->parse(name, section, diagnostics)) {
-      WebhookSecrets secrets;
-      if (entry->parse_webhook_secrets) {
-        secrets = entry->parse_webhook_secrets(section, diagnostics).value_or(WebhookSecrets{});
+    WebhookSecrets secrets;
+    if (entry->parse_webhook_secrets) {
+      secrets = entry->parse_webhook_secrets(section, diagnostics).value_or(WebhookSecrets{});
+    }
+    if (entry->parse_http) {
+      // Parsed once, for the sender and for status polling alike.
+      if (auto spec = entry->parse_http(name, section, diagnostics)) {
+        if (spec->status_poll.enabled && spec->status_query) cfg.status_polls.push_back(*spec);
+        cfg.providers.push_back(
+            {name, section.str("type"), httpProviderFactory(std::move(*spec)), std::move(secrets)});
       }
+    } else if (auto factory = entry->parse(name, section, diagnostics)) {
       cfg.providers.push_back({name, section.str("type"), std::move(*factory), std::move(secrets)});
     }
     ProviderLimits& limits = cfg.dispatcher.limits[name];

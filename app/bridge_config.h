@@ -63,6 +63,8 @@ struct BridgeConfig {
   StoreSettings store;
   OptOutSettings optouts;
   std::vector<NamedProvider> providers;
+  // HTTP providers with `status_poll.enabled` whose API can answer status queries.
+  std::vector<HttpProviderSpec> status_polls;
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;

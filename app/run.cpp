@@ -17,6 +17,7 @@
 #include "app/commands.h"
 #include "app/sql_lookups.h"
 #include "app/webhook_service.h"
+#include "core/status_poller.h"
 
 namespace smsbridge {
 namespace {
@@ -280,6 +281,13 @@ int runCommand(const RunOptions& options) {
         [&dispatcher](const DeliveryReport& report) { dispatcher.onDeliveryReport(report); });
   }
 
+  std::vector<StatusPollTarget> poll_targets;
+  for (const HttpProviderSpec& spec : cfg->status_polls) {
+    poll_targets.push_back(
+        {spec.name, spec.status_query, makeHttpClient(io, spec.client), spec.status_poll});
+  }
+  StatusPoller status_poller(**store, std::move(poll_targets), SystemClock::instance(), io);
+
   // Metrics are kept whether or not a server exposes them: updating them costs next to nothing.
   MetricsRegistry registry;
   BridgeMetrics metrics(registry);
@@ -318,6 +326,7 @@ int runCommand(const RunOptions& options) {
     for (auto& t : threads) {
       if (t.joinable()) t.join();
     }
+    status_poller.stop();
     dispatcher.stop([&] {
       for (auto& [name, provider] : providers) provider->shutdown();
       io.stop();
@@ -373,6 +382,7 @@ int runCommand(const RunOptions& options) {
     });
   }
   dispatcher.start();
+  status_poller.start();
   spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={} schedules={}",
                SMSBRIDGE_VERSION, options.config, cfg->sources.size(), cfg->providers.size(),
                cfg->mappings->mappings().size(), cfg->schedules.size());

@@ -115,6 +115,31 @@ struct StatusChangeResult {
   TimePoint next_try_at{};
 };
 
+// A job the status poller asks its provider about (JobStore::claimStatusPolls).
+struct StatusPollCandidate {
+  std::int64_t job_id = 0;
+  std::string provider;
+  std::string provider_message_id;
+  std::string recipient;  // E.164
+  TimePoint sent_at{};
+};
+
+// Which jobs claimStatusPolls() hands out: `sent` by `provider` (no final status yet), with
+// sent_at in [sent_from, sent_until], whose next poll is due, oldest first.
+struct StatusPollQuery {
+  std::string provider;
+  TimePoint sent_until{};  // now - status_poll.after
+  TimePoint sent_from{};   // now - status_poll.max_age: older jobs are no longer asked about
+  int limit = 0;
+  // The shortest wait before the same job is asked about again (nextStatusPoll()).
+  std::chrono::milliseconds min_interval{60'000};
+};
+
+// When a job polled at `now` is asked about again: once its age since sent_at has doubled, but
+// not sooner than `min_interval`. A message the handset never confirms is then polled a handful
+// of times a day, not once a minute for days.
+TimePoint nextStatusPoll(TimePoint sent_at, TimePoint now, std::chrono::milliseconds min_interval);
+
 // The verdict of JobStore::checkSchema(), worded alike for every backend. `version` is empty
 // when the store tables do not exist; `where` names the database for the operator ("'shop.db'",
 // "PostgreSQL at db1:5432/shop").
@@ -197,6 +222,13 @@ class JobStore : public ShadowStore {
   virtual Result<std::vector<LoggedStatusChange>> pendingStatusChanges(int limit, TimePoint now);
   // Records what the worker made of each change, in one transaction.
   virtual Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now);
+  // Status polling (core/status_poller.h), for deployments without a public webhook URL. Hands
+  // out up to `limit` candidates of StatusPollQuery and, in the same transaction, records that
+  // they are being polled now (<prefix>status_polls), so the next poll of each is due only at
+  // nextStatusPoll() and several bridge instances never ask about the same job at once. A poll
+  // that then fails is simply repeated at that time. The default: nothing to poll.
+  virtual Result<std::vector<StatusPollCandidate>> claimStatusPolls(const StatusPollQuery& query,
+                                                                    TimePoint now);
 
   // Number of jobs per status, for progress lines and summaries.
   virtual Result<std::vector<std::pair<JobStatus, int>>> countByStatus() = 0;

@@ -192,6 +192,11 @@ std::vector<MysqlStore::MigrationStep> MysqlStore::migrationSteps() const {
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source VARCHAR(191) NOT NULL PRIMARY KEY, "
                   "position TEXT NOT NULL, updated_at DATETIME(3) NOT NULL) {}",
                   table("checkpoints"), kTableOptions),
+      // When each `sent` job was last asked about by the status poller (claimStatusPolls).
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (message_id BIGINT NOT NULL PRIMARY KEY, polls "
+                  "INT NOT NULL, polled_at DATETIME(3) NOT NULL, next_poll_at DATETIME(3) NOT "
+                  "NULL) {}",
+                  table("status_polls"), kTableOptions),
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source VARCHAR(191) NOT NULL, tbl VARCHAR(191) "
                   "NOT NULL, pk VARCHAR(191) NOT NULL, state LONGTEXT NOT NULL, updated_at "
                   "DATETIME(3) NOT NULL, PRIMARY KEY (source, tbl, pk)) {}",
@@ -827,6 +832,50 @@ Result<bool> MysqlStore::isOptedOut(const std::string& recipient) {
 void MysqlStore::setOptOutLanes(std::vector<Lane> lanes) {
   std::lock_guard lock(mu_);
   optout_lanes_ = std::move(lanes);
+}
+
+Result<std::vector<StatusPollCandidate>> MysqlStore::claimStatusPolls(const StatusPollQuery& query,
+                                                                      TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusPollCandidate> candidates;
+  const std::string now_text = toSqlTime(now);
+  Status status = inTransaction([&](Connection& c) -> Status {
+    candidates.clear();
+    // SKIP LOCKED: a job another instance is claiming right now is left to it.
+    const Param select_params[] = {query.provider, toSqlTime(query.sent_until),
+                                   toSqlTime(query.sent_from), now_text, std::int64_t{query.limit}};
+    auto rows = c.query(
+        "SELECT m.id, m.provider, m.provider_message_id, m.recipient, m.sent_at FROM " +
+            table("messages") + " m LEFT JOIN " + table("status_polls") +
+            " p ON p.message_id = m.id WHERE m.status = 'sent' AND m.provider = ? AND "
+            "m.provider_message_id <> '' AND m.sent_at <= ? AND m.sent_at >= ? AND "
+            "(p.next_poll_at IS NULL OR p.next_poll_at <= ?) ORDER BY m.sent_at, m.id LIMIT ? "
+            "FOR UPDATE" +
+            (c.supportsSkipLocked() ? " SKIP LOCKED" : ""),
+        select_params);
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+      StatusPollCandidate candidate;
+      candidate.job_id = integer(row[0]);
+      candidate.provider = text(row[1]);
+      candidate.provider_message_id = text(row[2]);
+      candidate.recipient = text(row[3]);
+      candidate.sent_at = fromSqlTime(row[4]).value_or(TimePoint{});
+      const Param mark_params[] = {
+          candidate.job_id, now_text,
+          toSqlTime(nextStatusPoll(candidate.sent_at, now, query.min_interval))};
+      auto marked = c.execute("INSERT INTO " + table("status_polls") +
+                                  " (message_id, polls, polled_at, next_poll_at) VALUES (?, 1, ?, "
+                                  "?) ON DUPLICATE KEY UPDATE polls = polls + 1, polled_at = "
+                                  "VALUES(polled_at), next_poll_at = VALUES(next_poll_at)",
+                              mark_params);
+      if (!marked) return marked.error();
+      candidates.push_back(std::move(candidate));
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return candidates;
 }
 
 Result<std::vector<std::pair<JobStatus, int>>> MysqlStore::countByStatus() {

@@ -55,6 +55,9 @@ class MysqlStore final : public JobStore {
   Result<bool> isOptedOut(const std::string& recipient) override;
   void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusPollCandidate>> claimStatusPolls(const StatusPollQuery& query,
+                                                            TimePoint now) override;
+
   Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
 
   // Write-back (core/job_store.h).

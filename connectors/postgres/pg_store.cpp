@@ -167,6 +167,10 @@ std::vector<std::string> PostgresStore::migrationSql() const {
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source text PRIMARY KEY, position text NOT "
                   "NULL, updated_at timestamptz NOT NULL)",
                   table("checkpoints")),
+      // When each `sent` job was last asked about by the status poller (claimStatusPolls).
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (message_id bigint PRIMARY KEY, polls integer "
+                  "NOT NULL, polled_at timestamptz NOT NULL, next_poll_at timestamptz NOT NULL)",
+                  table("status_polls")),
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source text NOT NULL, tbl text NOT NULL, pk "
                   "text NOT NULL, state text NOT NULL, updated_at timestamptz NOT NULL, PRIMARY "
                   "KEY (source, tbl, pk))",
@@ -860,6 +864,49 @@ Result<bool> PostgresStore::isOptedOut(const std::string& recipient) {
 void PostgresStore::setOptOutLanes(std::vector<Lane> lanes) {
   std::lock_guard lock(mu_);
   optout_lanes_ = std::move(lanes);
+}
+
+Result<std::vector<StatusPollCandidate>> PostgresStore::claimStatusPolls(
+    const StatusPollQuery& query, TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusPollCandidate> candidates;
+  const std::string now_text = formatTimestamp(now);
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    candidates.clear();
+    // SKIP LOCKED: a job another instance is claiming right now is left to it.
+    auto r = txn.exec_params(
+        "SELECT m.id, m.provider, m.provider_message_id, m.recipient, "
+        "(extract(epoch FROM m.sent_at) * 1000000)::bigint FROM " +
+            table("messages") + " m LEFT JOIN " + table("status_polls") +
+            " p ON p.message_id = m.id WHERE m.status = 'sent' AND m.provider = $1 AND "
+            "m.provider_message_id <> '' AND m.sent_at <= $2::timestamptz AND "
+            "m.sent_at >= $3::timestamptz AND (p.next_poll_at IS NULL OR "
+            "p.next_poll_at <= $4::timestamptz) ORDER BY m.sent_at, m.id LIMIT $5 "
+            "FOR UPDATE OF m SKIP LOCKED",
+        query.provider, formatTimestamp(query.sent_until), formatTimestamp(query.sent_from),
+        now_text, query.limit);
+    for (const auto& row : r) {
+      StatusPollCandidate candidate;
+      candidate.job_id = row[0].as<std::int64_t>();
+      candidate.provider = text(row[1]);
+      candidate.provider_message_id = text(row[2]);
+      candidate.recipient = text(row[3]);
+      candidate.sent_at = timeOf(row[4]).value_or(TimePoint{});
+      txn.exec_params("INSERT INTO " + table("status_polls") +
+                          " (message_id, polls, polled_at, next_poll_at) VALUES ($1, 1, "
+                          "$2::timestamptz, $3::timestamptz) ON CONFLICT (message_id) DO UPDATE "
+                          "SET polls = " +
+                          table("status_polls") +
+                          ".polls + 1, polled_at = excluded.polled_at, "
+                          "next_poll_at = excluded.next_poll_at",
+                      candidate.job_id, now_text,
+                      formatTimestamp(nextStatusPoll(candidate.sent_at, now, query.min_interval)));
+      candidates.push_back(std::move(candidate));
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return candidates;
 }
 
 Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {

@@ -176,6 +176,10 @@ std::vector<SqliteStore::MigrationStep> SqliteStore::migrationSteps() const {
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source TEXT PRIMARY KEY, position TEXT NOT "
                   "NULL, updated_at TEXT NOT NULL)",
                   table("checkpoints")),
+      // When each `sent` job was last asked about by the status poller (claimStatusPolls).
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (message_id INTEGER PRIMARY KEY, polls INTEGER "
+                  "NOT NULL, polled_at TEXT NOT NULL, next_poll_at TEXT NOT NULL)",
+                  table("status_polls")),
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source TEXT NOT NULL, tbl TEXT NOT NULL, pk "
                   "TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY "
                   "(source, tbl, pk))",
@@ -843,6 +847,58 @@ Result<bool> SqliteStore::isOptedOut(const std::string& recipient) {
 void SqliteStore::setOptOutLanes(std::vector<Lane> lanes) {
   std::lock_guard lock(mu_);
   optout_lanes_ = std::move(lanes);
+}
+
+Result<std::vector<StatusPollCandidate>> SqliteStore::claimStatusPolls(const StatusPollQuery& query,
+                                                                       TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusPollCandidate> candidates;
+  const std::string now_text = formatTimestamp(now);
+  Status status = inTransaction([&]() -> Status {
+    // Timestamps are fixed-width UTC text, so they compare as strings.
+    auto find = db_->prepare(
+        "SELECT m.id, m.provider, m.provider_message_id, m.recipient, m.sent_at FROM " +
+        table("messages") + " m LEFT JOIN " + table("status_polls") +
+        " p ON p.message_id = m.id WHERE m.status = 'sent' AND m.provider = ? AND "
+        "m.provider_message_id IS NOT NULL AND m.provider_message_id <> '' AND "
+        "m.sent_at <= ? AND m.sent_at >= ? AND (p.next_poll_at IS NULL OR p.next_poll_at <= ?) "
+        "ORDER BY m.sent_at, m.id LIMIT ?");
+    if (!find) return find.error();
+    find->bind(1, query.provider)
+        .bind(2, formatTimestamp(query.sent_until))
+        .bind(3, formatTimestamp(query.sent_from))
+        .bind(4, now_text)
+        .bind(5, query.limit);
+    while (true) {
+      auto row = find->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      StatusPollCandidate candidate;
+      candidate.job_id = find->columnInt(0);
+      candidate.provider = find->columnText(1);
+      candidate.provider_message_id = find->columnText(2);
+      candidate.recipient = find->columnText(3);
+      candidate.sent_at = timeOr(find->columnOptText(4));
+      candidates.push_back(std::move(candidate));
+    }
+    find = Statement(nullptr, nullptr);
+    auto mark =
+        db_->prepare("INSERT INTO " + table("status_polls") +
+                     " (message_id, polls, polled_at, next_poll_at) VALUES (?, 1, ?, ?) "
+                     "ON CONFLICT(message_id) DO UPDATE SET polls = polls + 1, "
+                     "polled_at = excluded.polled_at, next_poll_at = excluded.next_poll_at");
+    if (!mark) return mark.error();
+    for (const StatusPollCandidate& candidate : candidates) {
+      mark->reset();
+      mark->bind(1, candidate.job_id)
+          .bind(2, now_text)
+          .bind(3, formatTimestamp(nextStatusPoll(candidate.sent_at, now, query.min_interval)));
+      SMSBRIDGE_RETURN_IF_ERROR(mark->run());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return candidates;
 }
 
 Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {

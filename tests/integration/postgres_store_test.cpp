@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "tests/fakes/status_change_checks.h"
+#include "tests/fakes/status_poll_cases.h"
 #include "tests/fakes/store_report_cases.h"
 #include "tests/integration/test_env.h"
 
@@ -43,6 +44,7 @@ class PostgresStoreTest : public ::testing::Test {
     admin("DROP TABLE IF EXISTS " + prefix_ + "status_changes, " + prefix_ + "attempts, " +
           prefix_ + "messages, " + prefix_ + "checkpoints, " + prefix_ + "shadow, " + prefix_ +
           "optouts, " + prefix_ + "inbound, " + prefix_ + "reports_parked, " + prefix_ + "schema");
+    admin("DROP TABLE IF EXISTS " + prefix_ + "status_polls");
   }
 
   void admin(const std::string& sql) {
@@ -567,6 +569,10 @@ TEST(PostgresConnectionTest, MissingDatabaseIsAConfigError) {
       PostgresStore::create(dsn.substr(0, slash) + "/no_such_db_here", "smsbridge_", seconds(5));
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().category(), ErrorCategory::kConfig) << store.error().toString();
+}
+
+TEST_F(PostgresStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  testing::checkClaimStatusPolls(*store_);
 }
 
 TEST_F(PostgresStoreTest, CountsJobsByStatusAndLane) {
