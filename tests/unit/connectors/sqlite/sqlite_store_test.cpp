@@ -313,95 +313,94 @@ TEST_F(SqliteStoreTest, ReportsInBatchesAndParkedReportsLogOneStatusChangeEach) 
 
 TEST_F(SqliteStoreTest, NoStatusChangesAreLoggedWithoutWriteBack) {
   testing::checkNoStatusChangesWithoutWriteBack(*store_, clock_);
-  TEST_F(SqliteStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
-    testing::checkClaimStatusPolls(*store_);
+}
+
+TEST_F(SqliteStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  testing::checkClaimStatusPolls(*store_);
+}
+
+SMSBRIDGE_STORE_REPORT_CASES(SqliteStoreTest)
+
+TEST_F(SqliteStoreTest, ASchemaOneStoreIsMigratedInPlace) {
+  // A store set up by an earlier release: messages without provider_message_id_norm, version 1.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.file("old.db").c_str(), &db), SQLITE_OK);
+  const char* old_schema =
+      "CREATE TABLE smsbridge_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+      "migrated_at TEXT NOT NULL);"
+      "INSERT INTO smsbridge_schema VALUES ('store', 1, '2026-01-01T00:00:00Z');"
+      "CREATE TABLE smsbridge_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT NOT "
+      "NULL UNIQUE, source TEXT NOT NULL, mapping TEXT NOT NULL, entity_table TEXT, entity_id "
+      "TEXT, recipient_raw TEXT, recipient TEXT, sender TEXT, body TEXT NOT NULL, encoding TEXT "
+      "NOT NULL, segments INTEGER NOT NULL, lane TEXT NOT NULL, route TEXT, status TEXT NOT "
+      "NULL, status_reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, provider TEXT, "
+      "provider_message_id TEXT, price REAL, currency TEXT, not_before TEXT NOT NULL, "
+      "expires_at TEXT, lease_owner TEXT, lease_until TEXT, created_at TEXT NOT NULL, "
+      "updated_at TEXT NOT NULL, sent_at TEXT, final_at TEXT);"
+      "INSERT INTO smsbridge_messages (dedup_key, source, mapping, body, encoding, segments, "
+      "lane, status, provider, provider_message_id, not_before, created_at, updated_at) VALUES "
+      "('old', 'shop', 'm', 'Hi', 'gsm7', 1, 'transactional', 'sent', 'smsapi', ' OLD-1 ', "
+      "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');";
+  ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto old = SqliteStore::create(dir_.file("old.db"), "smsbridge_", milliseconds(200));
+  ASSERT_TRUE(old);
+  EXPECT_FALSE((*old)->checkSchema().isOk());
+  ASSERT_TRUE((*old)->migrate().isOk());
+  ASSERT_TRUE((*old)->migrate().isOk()) << "a second migration must not add the column again";
+  EXPECT_TRUE((*old)->checkSchema().isOk());
+  // Ids sent before the upgrade are found by their normalised form too.
+  DeliveryReport delivered{.provider = "smsapi",
+                           .provider_message_id = "old-1",
+                           .status = JobStatus::kDelivered,
+                           .reported_at = clock_.now()};
+  auto effect = (*old)->applyDeliveryReport(delivered, clock_.now());
+  ASSERT_TRUE(effect) << effect.error().toString();
+  EXPECT_EQ(*effect, ReportEffect::kApplied);
+}
+
+TEST(SqliteStoreOpenTest, CorruptFileIsAClearConfigError) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("corrupt.db")) << "this is not a database, just some text padding "
+                                           "that is long enough to be read as a header.....";
+  auto store = SqliteStore::create(dir.file("corrupt.db"), "smsbridge_", milliseconds(100));
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
+  EXPECT_NE(store.error().message().find("corrupt.db"), std::string::npos);
+  EXPECT_NE(store.error().message().find("not a SQLite database or is corrupt"), std::string::npos)
+      << store.error().message();
+}
+
+TEST(SqliteStoreOpenTest, MissingDirectoryIsAClearConfigError) {
+  auto store = SqliteStore::create("/nonexistent-dir/x/store.db", "smsbridge_", milliseconds(100));
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
+  EXPECT_NE(store.error().message().find("/nonexistent-dir/x/store.db"), std::string::npos);
+}
+
+TEST(SqliteStoreOpenTest, InvalidPrefixIsRejected) {
+  testing::TempDir dir;
+  auto store = SqliteStore::create(dir.file("s.db"), "bad prefix;", milliseconds(100));
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
+}
+
+TEST_F(SqliteStoreTest, CountsJobsByStatusAndLane) {
+  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp), job("d", Lane::kMarketing)};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  ASSERT_EQ(claim(Lane::kOtp).size(), 1u);
+  auto counts = store_->countByStatusAndLane();
+  ASSERT_TRUE(counts) << counts.error().toString();
+  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
+  for (const auto& c : *counts) {
+    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
   }
-
-  SMSBRIDGE_STORE_REPORT_CASES(SqliteStoreTest)
-
-  TEST_F(SqliteStoreTest, ASchemaOneStoreIsMigratedInPlace) {
-    // A store set up by an earlier release: messages without provider_message_id_norm, version 1.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(dir_.file("old.db").c_str(), &db), SQLITE_OK);
-    const char* old_schema =
-        "CREATE TABLE smsbridge_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-        "migrated_at TEXT NOT NULL);"
-        "INSERT INTO smsbridge_schema VALUES ('store', 1, '2026-01-01T00:00:00Z');"
-        "CREATE TABLE smsbridge_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT NOT "
-        "NULL UNIQUE, source TEXT NOT NULL, mapping TEXT NOT NULL, entity_table TEXT, entity_id "
-        "TEXT, recipient_raw TEXT, recipient TEXT, sender TEXT, body TEXT NOT NULL, encoding TEXT "
-        "NOT NULL, segments INTEGER NOT NULL, lane TEXT NOT NULL, route TEXT, status TEXT NOT "
-        "NULL, status_reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, provider TEXT, "
-        "provider_message_id TEXT, price REAL, currency TEXT, not_before TEXT NOT NULL, "
-        "expires_at TEXT, lease_owner TEXT, lease_until TEXT, created_at TEXT NOT NULL, "
-        "updated_at TEXT NOT NULL, sent_at TEXT, final_at TEXT);"
-        "INSERT INTO smsbridge_messages (dedup_key, source, mapping, body, encoding, segments, "
-        "lane, status, provider, provider_message_id, not_before, created_at, updated_at) VALUES "
-        "('old', 'shop', 'm', 'Hi', 'gsm7', 1, 'transactional', 'sent', 'smsapi', ' OLD-1 ', "
-        "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');";
-    ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-
-    auto old = SqliteStore::create(dir_.file("old.db"), "smsbridge_", milliseconds(200));
-    ASSERT_TRUE(old);
-    EXPECT_FALSE((*old)->checkSchema().isOk());
-    ASSERT_TRUE((*old)->migrate().isOk());
-    ASSERT_TRUE((*old)->migrate().isOk()) << "a second migration must not add the column again";
-    EXPECT_TRUE((*old)->checkSchema().isOk());
-    // Ids sent before the upgrade are found by their normalised form too.
-    DeliveryReport delivered{.provider = "smsapi",
-                             .provider_message_id = "old-1",
-                             .status = JobStatus::kDelivered,
-                             .reported_at = clock_.now()};
-    auto effect = (*old)->applyDeliveryReport(delivered, clock_.now());
-    ASSERT_TRUE(effect) << effect.error().toString();
-    EXPECT_EQ(*effect, ReportEffect::kApplied);
-  }
-
-  TEST(SqliteStoreOpenTest, CorruptFileIsAClearConfigError) {
-    testing::TempDir dir;
-    std::ofstream(dir.file("corrupt.db")) << "this is not a database, just some text padding "
-                                             "that is long enough to be read as a header.....";
-    auto store = SqliteStore::create(dir.file("corrupt.db"), "smsbridge_", milliseconds(100));
-    ASSERT_FALSE(store);
-    EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
-    EXPECT_NE(store.error().message().find("corrupt.db"), std::string::npos);
-    EXPECT_NE(store.error().message().find("not a SQLite database or is corrupt"),
-              std::string::npos)
-        << store.error().message();
-  }
-
-  TEST(SqliteStoreOpenTest, MissingDirectoryIsAClearConfigError) {
-    auto store =
-        SqliteStore::create("/nonexistent-dir/x/store.db", "smsbridge_", milliseconds(100));
-    ASSERT_FALSE(store);
-    EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
-    EXPECT_NE(store.error().message().find("/nonexistent-dir/x/store.db"), std::string::npos);
-  }
-
-  TEST(SqliteStoreOpenTest, InvalidPrefixIsRejected) {
-    testing::TempDir dir;
-    auto store = SqliteStore::create(dir.file("s.db"), "bad prefix;", milliseconds(100));
-    ASSERT_FALSE(store);
-    EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
-  }
-
-  TEST_F(SqliteStoreTest, CountsJobsByStatusAndLane) {
-    std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp),
-                                job("d", Lane::kMarketing)};
-    ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
-    ASSERT_EQ(claim(Lane::kOtp).size(), 1u);
-    auto counts = store_->countByStatusAndLane();
-    ASSERT_TRUE(counts) << counts.error().toString();
-    std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
-    for (const auto& c : *counts) {
-      by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
-    }
-    EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
-                          {{"queued", "transactional"}, 2},
-                          {{"queued", "marketing"}, 1},
-                          {{"sending", "otp"}, 1}}));
-  }
+  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
+                        {{"queued", "transactional"}, 2},
+                        {{"queued", "marketing"}, 1},
+                        {{"sending", "otp"}, 1}}));
+}
 
 }  // namespace
 }  // namespace smsbridge::sqlite
