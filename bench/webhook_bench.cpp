@@ -2,8 +2,9 @@
 // through the bridge's real HTTP server, webhook routes and ReportIngest, next to the ceilings
 // measured in the same run:
 //   - the HTTP ceiling: wrk against /healthz on the same server, same connections;
-//   - the store ceiling: JobStore::applyDeliveryReports called directly with the same reports,
-//     in batches of the size the ingest formed during the HTTP run (what report_bench measures).
+//   - the store ceiling: JobStore::applyDeliveryReports called directly with reports of the
+//     same shape (read by the same parser, for other jobs seeded the same way), in batches of
+//     the size the ingest formed during the HTTP run (what report_bench measures).
 // Target: >= 5,000 reports/s applied on the PostgreSQL store.
 //
 // Per format (SMSAPI: GET callbacks with `--per-call` reports batched as comma-separated values,
