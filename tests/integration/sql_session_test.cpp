@@ -14,12 +14,11 @@
 
 #include <gtest/gtest.h>
 
-#include "config/document.h"
-#include "config/section.h"
 #include "connectors/mysql/mysql_connector.h"
 #include "connectors/mysql/mysql_sql_session.h"
 #include "connectors/postgres/pg_connector.h"
 #include "connectors/postgres/pg_sql_session.h"
+#include "tests/integration/source_config.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge {
@@ -47,8 +46,7 @@ struct Dialect {
   std::string capture_mode;
   std::string unreachable_dsn;
   const config::Schema& (*source_schema)();
-  std::optional<SourceFactory> (*parse_source)(const std::string&, const config::Section&,
-                                               config::Diagnostics&);
+  testing::SourceParser parse_source;
 };
 
 Result<std::unique_ptr<SqlSession>> openPostgres(const std::string& dsn) {
@@ -284,25 +282,20 @@ TEST_P(SqlSessionTest, ALostConnectionIsTransientAndTheNextCallReconnects) {
 
 TEST_P(SqlSessionTest, TheSourceFactoryOpensASession) {
   const Dialect& d = GetParam();
-  auto doc = config::Document::loadString("dsn: " + dsn_ + "\ncapture: " + d.capture_mode + "\n",
-                                          "shop.yaml");
-  ASSERT_TRUE(doc);
-  config::Diagnostics diagnostics;
-  auto factory =
-      d.parse_source("shop", config::Section::root(*doc, d.source_schema()), diagnostics);
-  ASSERT_TRUE(factory) << diagnostics.toString();
+  auto parsed = testing::parseSourceYaml("dsn: " + dsn_ + "\ncapture: " + d.capture_mode + "\n",
+                                         d.source_schema(), d.parse_source);
+  const auto& factory = parsed.factory;
+  ASSERT_TRUE(factory) << parsed.diagnostics;
   ASSERT_TRUE(factory->open_sql);
   auto session = factory->open_sql();
   ASSERT_TRUE(session) << session.error().toString();
   EXPECT_TRUE((*session)->query("SELECT 1 AS one", Row{}));
 
-  auto bad = config::Document::loadString(
+  auto bad = testing::parseSourceYaml(
       "dsn: " + d.unreachable_dsn + "\ncapture: " + d.capture_mode + "\nconnect_timeout: 1s\n",
-      "shop.yaml");
-  ASSERT_TRUE(bad);
-  auto unreachable =
-      d.parse_source("shop", config::Section::root(*bad, d.source_schema()), diagnostics);
-  ASSERT_TRUE(unreachable) << diagnostics.toString();
+      d.source_schema(), d.parse_source);
+  const auto& unreachable = bad.factory;
+  ASSERT_TRUE(unreachable) << bad.diagnostics;
   auto failed = unreachable->open_sql();
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().category(), ErrorCategory::kTransient) << failed.error().toString();
