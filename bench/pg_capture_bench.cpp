@@ -16,6 +16,10 @@
 //              commit returned to the client to the moment the bridge's enqueue of it returned;
 //   memory     peak RSS of the process (bridge side plus the small libpq writer clients).
 //
+// Beside the drain it prints the seconds each step of the capture loop took and the WAL the
+// store wrote per job: on the reference box the enqueue (store statement plus its durable
+// commit) is most of the time, and its WAL is the part of that cost no CPU contention hides.
+//
 // Usage: build/bench/pg_capture_bench [updates=100000] [clients=4] [rate=1000] [seconds=5]
 //                                      [batch_size=500]
 // The database comes from $SMSBRIDGE_TEST_PG_DSN (scripts/test-services.sh start writes it to
@@ -320,6 +324,12 @@ int main(int argc, char** argv) {
   bridge.start(latency_base, &enqueued_at);
   bridge.waitFor(updates);
   const double drain_rate = updates / secondsSince(start);
+  // Nothing else writes meanwhile, so the WAL of the drain is the store's: what each durable
+  // enqueue costs the server's disk, however busy the CPUs are.
+  const double store_wal_per_job =
+      std::atof(scalar(admin, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '" + backlog_end + "')")
+                    .c_str()) /
+      updates;
   const long drain_batches = bridge.batches();
   const std::string drain_breakdown = bridge.breakdown();
   start = Clock::now();
@@ -373,6 +383,7 @@ int main(int argc, char** argv) {
       drain_batches, drain_rate, kTargetEventsPerSecond,
       verdict(drain_rate >= kTargetEventsPerSecond), rc == 0 ? drain_rate / recv_rate : 0);
   std::printf("           where the drain's time went: %s\n", drain_breakdown.c_str());
+  std::printf("           WAL the store wrote per enqueued job: %.0f bytes\n", store_wal_per_job);
   std::printf(
       "  live     clients write while the bridge captures   %9.0f updates/s  %.2f of raw "
       "(sync off)\n",
