@@ -26,6 +26,7 @@
 // build/test-services.env); the role needs REPLICATION. Everything it creates is dropped.
 
 #include <libpq-fe.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,6 +156,34 @@ long procStatusKb(const char* field) {
   return -1;
 }
 
+// CPU seconds (user + system) process `pid` of this machine has used; -1 when unreadable (a
+// server on another host, or /proc hidden).
+double processCpuSeconds(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');  // the command name may hold spaces
+  if (pid.empty() || paren == std::string::npos) return -1;
+  std::istringstream fields(text.substr(paren + 1));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::atof(field.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double threadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// `dsn` with application_name set, so the server's backends for it can be found.
+std::string withApplicationName(const std::string& dsn, const std::string& name) {
+  if (dsn.find("://") == std::string::npos) return dsn + " application_name=" + name;
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;
+}
+
 std::string recvlogicalBinary() {
   for (const char* candidate :
        {"/usr/lib/postgresql/15/bin/pg_recvlogical", "/usr/bin/pg_recvlogical"}) {
@@ -187,6 +218,8 @@ class Bridge {
     if (failed_) die("capture failed");
   }
   long batches() const { return batches_; }
+  // CPU seconds the capture thread used up to its latest enqueue.
+  double cpuSeconds() const { return cpu_seconds_; }
   // Seconds spent in each step of non-empty batches so far: where the time goes.
   std::string breakdown() const {
     auto sec = [](long long ns) { return static_cast<double>(ns) / 1e9; };
@@ -227,6 +260,7 @@ class Bridge {
         }
       }
       ++batches_;
+      cpu_seconds_ = threadCpuSeconds();
       enqueued_ += r->inserted;
       if (Status s = source_.acknowledge(batch->position); !s.isOk()) {
         std::fprintf(stderr, "acknowledge: %s\n", s.toString().c_str());
@@ -248,6 +282,7 @@ class Bridge {
   std::atomic<bool> failed_{false};
   std::atomic<long> enqueued_{0};
   std::atomic<long> batches_{0};
+  std::atomic<double> cpu_seconds_{0};
   std::atomic<long long> poll_ns_{0}, map_ns_{0}, enqueue_ns_{0}, ack_ns_{0};
 };
 
@@ -297,7 +332,7 @@ int main(int argc, char** argv) {
   // The bridge's publication and slot (setup), plus a second slot for pg_recvlogical.
   postgres::LogicalSourceConfig config;
   config.name = "shop";
-  config.dsn = dsn;
+  config.dsn = withApplicationName(dsn, tag + "_capture");
   config.tables = {table};
   config.prefix = prefix;
   config.batch_size = batch_size;
@@ -306,7 +341,8 @@ int main(int argc, char** argv) {
   (*source)->setBeforeImageTables({table}, /*apply=*/true);
   if (Status s = (*source)->setup(); !s.isOk()) die(s.toString());
   scalar(admin, "SELECT pg_create_logical_replication_slot('" + recv_slot + "', 'pgoutput')");
-  auto store = postgres::PostgresStore::create(dsn, prefix, std::chrono::seconds(10));
+  auto store = postgres::PostgresStore::create(withApplicationName(dsn, tag + "_store"), prefix,
+                                               std::chrono::seconds(10));
   if (!store) die(store.error().toString());
   if (Status s = (*store)->migrate(); !s.isOk()) die(s.toString());
   auto engine = mappings(table);
@@ -321,9 +357,26 @@ int main(int argc, char** argv) {
   Bridge bridge(**source, **store, *engine);
   auto start = Clock::now();
   if (Status s = (*source)->start(""); !s.isOk()) die(s.toString());
+  // The CPU each process of the drain spends per change: unlike rates, not skewed by what
+  // else the machine runs. The walsender starts decoding as start() returns, a few changes
+  // before its first reading.
+  const std::string store_pid = scalar(
+      admin, "SELECT pid FROM pg_stat_activity WHERE application_name = '" + tag + "_store'");
+  const std::string walsender_pid =
+      scalar(admin, "SELECT pid FROM pg_stat_activity WHERE application_name = '" + tag +
+                        "_capture' AND backend_type = 'walsender'");
+  const double store_cpu_start = processCpuSeconds(store_pid);
+  const double walsender_cpu_start = processCpuSeconds(walsender_pid);
   bridge.start(latency_base, &enqueued_at);
   bridge.waitFor(updates);
   const double drain_rate = updates / secondsSince(start);
+  auto microsPerChange = [&](double cpu_start, double cpu_end) {
+    return cpu_start < 0 || cpu_end < 0 ? -1.0 : (cpu_end - cpu_start) * 1e6 / updates;
+  };
+  const double bridge_us = microsPerChange(0, bridge.cpuSeconds());
+  const double store_us = microsPerChange(store_cpu_start, processCpuSeconds(store_pid));
+  const double walsender_us =
+      microsPerChange(walsender_cpu_start, processCpuSeconds(walsender_pid));
   // Nothing else writes meanwhile, so the WAL of the drain is the store's: what each durable
   // enqueue costs the server's disk, however busy the CPUs are.
   const double store_wal_per_job =
@@ -384,6 +437,20 @@ int main(int argc, char** argv) {
       verdict(drain_rate >= kTargetEventsPerSecond), rc == 0 ? drain_rate / recv_rate : 0);
   std::printf("           where the drain's time went: %s\n", drain_breakdown.c_str());
   std::printf("           WAL the store wrote per enqueued job: %.0f bytes\n", store_wal_per_job);
+  if (store_us >= 0 && walsender_us >= 0) {
+    // The capture thread waits for each enqueue, so it and the store backend take turns; the
+    // walsender decodes alongside.
+    std::printf(
+        "  cost     CPU per change in the drain: capture thread %.1f us, store backend %.1f us, "
+        "walsender %.1f us; with a free core each: %.0f events/s\n",
+        bridge_us, store_us, walsender_us,
+        1e6 / std::max(bridge_us + store_us, std::max(walsender_us, 1e-3)));
+  } else {
+    std::printf(
+        "  cost     CPU per change: capture thread %.1f us; the server's processes are "
+        "not readable here\n",
+        bridge_us);
+  }
   std::printf(
       "  live     clients write while the bridge captures   %9.0f updates/s  %.2f of raw "
       "(sync off)\n",
