@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <set>
 
+#include "config/preset.h"
 #include "config/section.h"
 #include "config/validate.h"
 #include "core/phone.h"
@@ -319,10 +321,244 @@ const config::Schema& mappingSchema() {
                 "ellipsis."),
           duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."),
           duration("expires_in", "Overrides the lane's `expires_in` for this mapping."),
+          boolean("enabled", true,
+                  "`false` turns the mapping off; with a preset, `mappings.<name>: {enabled: "
+                  "false}` turns off one of the preset's mappings."),
       },
       "",
       {}};
   return schema;
+}
+
+// A preset file (config/preset.h): its header, read by config/preset.cpp, and mappings like a
+// config's. Keys other engineers' features add to mappings (`lookup`) and the `schedules:`
+// section are accepted as mappings until the bridge reads them.
+// A mapping whose keys this schema does not check.
+config::Field opaque(std::string key, std::string description) {
+  return config::Field{
+      .key = std::move(key), .type = config::FieldType::kObject, .description = description};
+}
+
+const config::Schema& presetDocumentSchema() {
+  using namespace config;
+  static const Schema header{"preset header",
+                             "What a preset is and which parameters it takes.",
+                             {
+                                 str("description", "", "What the preset does."),
+                                 opaque("parameters", "Parameters a presets: entry may set."),
+                                 opaque("choose", "Values derived from a parameter's value."),
+                                 opaque("detect", "Queries that resolve `auto` parameters."),
+                                 opaque("setup", "Tables `smsbridge setup` creates."),
+                             },
+                             "",
+                             {}};
+  static const Schema mapping = [] {
+    Schema s = mappingSchema();
+    if (s.find("lookup") == nullptr) {
+      s.fields.push_back(opaque("lookup", "Named queries whose columns templates read."));
+    }
+    return s;
+  }();
+  static const Schema schema{"preset file",
+                             "A preset: ready mappings for one application.",
+                             {
+                                 required(object("preset", header, "The preset's header.")),
+                                 mapOf("mappings", mapping, "Change → SMS rules.", "<mapping>"),
+                                 opaque("schedules", "Timed queries → SMS rules."),
+                             },
+                             "",
+                             {}};
+  return schema;
+}
+
+std::string presetList() {
+  std::string out;
+  for (const auto& name : config::builtinPresetNames()) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+// Names of the mappings that the presets listed under `presets:` ship.
+std::set<std::string> presetMappingNames(const Section& root) {
+  std::set<std::string> names;
+  for (const Section& entry : root.items("presets")) {
+    if (const config::Preset* preset = config::findPreset(entry.str("name"))) {
+      names.insert(preset->mappings.begin(), preset->mappings.end());
+    }
+  }
+  return names;
+}
+
+// "mappings.<a preset's mapping>.<key>: required key is missing": the preset gives that key.
+bool isOverrideGap(const config::Diagnostic& d, const std::set<std::string>& preset_mappings) {
+  if (d.message != "required key is missing" || d.key_path.rfind("mappings.", 0) != 0) {
+    return false;
+  }
+  std::string rest = d.key_path.substr(9);
+  std::size_t dot = rest.rfind('.');
+  return dot != std::string::npos && preset_mappings.count(rest.substr(0, dot)) > 0;
+}
+
+// One `presets:` entry, instantiated with its parameters. Sections point into `document`,
+// so uses live in a deque (stable addresses) for as long as the mappings are read.
+struct PresetUse {
+  const config::Preset* preset = nullptr;
+  Section entry;
+  config::Document document;
+  Section root;
+};
+
+// `auto` for a parameter the preset can detect: one query on the preset's source. Without
+// database reads (`check`), the preset's fallback.
+std::string detectParameter(const config::Preset& preset, const std::string& parameter,
+                            const std::map<std::string, std::string>& values,
+                            const BridgeConfig& cfg, const config::LoadOptions& options,
+                            const Section& entry, Diagnostics& diagnostics) {
+  const config::PresetDetect& detect = preset.detect.at(parameter);
+  if (!options.read_databases) return detect.fallback;
+  const SourceFactory* source = cfg.findSource(values.at("source"));
+  if (source == nullptr) return detect.fallback;  // reported with the mappings
+  auto fail = [&](const std::string& why) {
+    diagnostics.add(entry.at(
+        parameter, parameter + ": auto cannot be resolved: " + why + "; set it explicitly"));
+    return detect.fallback;
+  };
+  if (!source->open_sql) return fail("source '" + source->name + "' cannot run queries yet");
+  auto session = source->open_sql();
+  if (!session) return fail(session.error().message());
+  auto rows = (*session)->query(config::substitutePresetValues(detect.sql, values), Row{});
+  if (!rows) return fail(rows.error().message());
+  if (rows->empty()) return detect.fallback;
+  const Value* value = rows->front().find("value");
+  if (value == nullptr) return fail("the detection query returned no `value` column");
+  return value->toText();
+}
+
+std::deque<PresetUse> usePresets(const Section& root, BridgeConfig& cfg,
+                                 const std::vector<std::string>& source_names,
+                                 const config::LoadOptions& options, Diagnostics& diagnostics) {
+  std::deque<PresetUse> uses;
+  for (const Section& entry : root.items("presets")) {
+    const config::Preset* preset = config::findPreset(entry.str("name"));
+    if (preset == nullptr) continue;  // validation listed the presets there are
+    if (!preset->error.empty()) {
+      diagnostics.add(
+          entry.at("name", "preset file " + preset->path + " is broken: " + preset->error));
+      continue;
+    }
+    std::map<std::string, std::string> values;
+    values["source"] = entry.str("source");
+    if (values["source"].empty()) {
+      if (source_names.size() == 1) {
+        values["source"] = source_names.front();
+      } else if (source_names.size() > 1) {
+        diagnostics.add(entry.at("source",
+                                 "several sources are configured; name the one "
+                                 "preset '" +
+                                     preset->name + "' reads"));
+      }
+    }
+    bool complete = true;
+    for (const config::PresetParameter& p : preset->parameters) {
+      // A plain-name entry has no variant to take defaults from.
+      std::string value = entry.has(p.name) ? entry.str(p.name) : p.default_value;
+      if (value.empty() && p.required) {
+        // Validation reports this for {name: ...}, not for the plain-name shorthand.
+        if (entry.node().IsScalar()) {
+          diagnostics.add(entry.at("", "preset '" + preset->name + "' needs parameter '" + p.name +
+                                           "': write {name: " + preset->name + ", " + p.name +
+                                           ": ...}"));
+        }
+        complete = false;
+      }
+      if (p.identifier && !value.empty() && !isValidIdentifier(value + "x")) {
+        diagnostics.add(entry.at(p.name, "'" + value + "' may hold only letters, digits and _"));
+        complete = false;
+      }
+      values[p.name] = std::move(value);
+    }
+    if (!complete) continue;
+    for (const auto& [parameter, detect] : preset->detect) {
+      if (values[parameter] == "auto") {
+        values[parameter] =
+            detectParameter(*preset, parameter, values, cfg, options, entry, diagnostics);
+      }
+    }
+    config::addChoices(*preset, values);
+    auto document = config::instantiatePreset(*preset, values, root.document()->options());
+    if (!document) {
+      diagnostics.add(entry.at("name", document.error().message()));
+      continue;
+    }
+    PresetUse& use = uses.emplace_back();
+    use.preset = preset;
+    use.entry = entry;
+    use.document = std::move(*document);
+    use.root = Section(&use.document, use.document.root(), &presetDocumentSchema(), "");
+    config::validate(use.document, presetDocumentSchema(), diagnostics);
+    if (const SourceFactory* source = cfg.findSource(values["source"])) {
+      auto setup = preset->setup.find(source->type);
+      if (setup != preset->setup.end()) {
+        PresetSetup ps{preset->name, source->name, {}};
+        for (const auto& sql : setup->second) {
+          ps.statements.push_back(config::substitutePresetValues(sql, values));
+        }
+        cfg.preset_setup.push_back(std::move(ps));
+      } else if (!preset->setup.empty()) {
+        diagnostics.add(entry.at("source", "preset '" + preset->name +
+                                               "' cannot create its tables in a " + source->type +
+                                               " database"));
+      }
+    }
+  }
+  return uses;
+}
+
+// A mapping as the bridge reads it: from a preset with the user's overrides on top, or the
+// user's own. Each key, and each diagnostic about it, comes from where it was given.
+struct LayeredMapping {
+  std::string name;
+  std::optional<Section> preset;
+  std::optional<Section> user;
+  bool disabled = false;
+
+  const Section& at(std::string_view key) const {
+    if (user && (!preset || user->has(key))) return *user;
+    return *preset;
+  }
+};
+
+std::vector<LayeredMapping> layerMappings(const Section& root, const std::deque<PresetUse>& uses,
+                                          Diagnostics& diagnostics) {
+  std::vector<LayeredMapping> out;
+  std::map<std::string, std::string> owner;  // mapping name → preset that ships it
+  auto find = [&](const std::string& name) -> LayeredMapping* {
+    for (auto& m : out) {
+      if (m.name == name) return &m;
+    }
+    return nullptr;
+  };
+  for (const PresetUse& use : uses) {
+    std::vector<std::string> disabled = use.entry.strings("disable");
+    for (auto& [name, section] : use.root.object("mappings").entries()) {
+      if (auto [it, fresh] = owner.emplace(name, use.preset->name); !fresh) {
+        diagnostics.add(use.entry.at("name", "preset '" + use.preset->name + "' ships mapping '" +
+                                                 name + "', which preset '" + it->second +
+                                                 "' listed earlier already defines"));
+        continue;
+      }
+      LayeredMapping m{name, section, std::nullopt, false};
+      m.disabled = std::find(disabled.begin(), disabled.end(), name) != disabled.end();
+      out.push_back(std::move(m));
+    }
+  }
+  for (auto& [name, section] : root.object("mappings").entries()) {
+    if (LayeredMapping* m = find(name)) {
+      m->user = section;
+    } else {
+      out.push_back({name, std::nullopt, section, false});
+    }
+  }
+  return out;
 }
 
 std::string hostOwner() {
@@ -350,7 +586,16 @@ const config::Schema& bridgeSchema() {
                          "<route>")),
           object("lanes", lanesSchema(), "Expiry and quiet hours per lane."),
           object("dispatcher", dispatcherSchema(), "Sending."),
-          required(mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>")),
+          listOf("presets", config::presetEntrySchema(),
+                 "Ready mappings for an application, by name (" + presetList() +
+                     "), with parameters: `presets: [outbox, {name: woocommerce, "
+                     "admin_phone: \"+48600100200\"}]`. Each preset mapping keeps its name; a "
+                     "mapping of the same name under `mappings` overrides the keys it gives "
+                     "(only `text`, say) and `enabled: false` turns it off. The files are "
+                     "config/presets/<name>.yaml in the source tree, built into the binary; "
+                     "copy one into your config to change it wholesale."),
+          mapOf("mappings", mappingSchema(),
+                "Change → SMS rules. Required unless `presets` gives some.", "<mapping>"),
       },
       "",
       {}};
@@ -386,15 +631,22 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     diagnostics.add(config::Diagnostic{"", 0, 0, "", document.error().message()});
     return std::nullopt;
   }
-  for (const auto& d : document->diagnostics().all()) diagnostics.add(d);
-  config::validate(*document, bridgeSchema(), diagnostics);
+  Section root(&*document, document->root(), &bridgeSchema(), "");
+  {
+    // A mapping that overrides a preset's gives only the keys it changes.
+    Diagnostics found;
+    config::validate(*document, bridgeSchema(), found);
+    std::set<std::string> preset_mappings = presetMappingNames(root);
+    for (const auto& d : found.all()) {
+      if (!isOverrideGap(d, preset_mappings)) diagnostics.add(d);
+    }
+  }
   // Go on after schema problems: the readers below fall back to defaults on bad values, and
   // compiling the mappings finds expression and template errors the schema cannot see, so the
   // operator gets every problem in one run.
 
   BridgeConfig cfg;
   cfg.file = path;
-  Section root(&*document, document->root(), &bridgeSchema(), "");
 
   Section log = root.object("log");
   cfg.log_level = log.str("level");
@@ -544,62 +796,73 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (dispatcher.integer(key) < 1) diagnostics.add(dispatcher.at(key, "must be at least 1"));
   }
 
+  std::deque<PresetUse> presets = usePresets(root, cfg, source_names, options, diagnostics);
   std::vector<Mapping> mappings;
-  for (auto& [name, section] : root.object("mappings").entries()) {
+  for (const LayeredMapping& layered : layerMappings(root, presets, diagnostics)) {
+    const std::string& name = layered.name;
+    auto section = [&](std::string_view key) -> const Section& { return layered.at(key); };
+    if (layered.disabled || !section("enabled").boolean("enabled")) continue;
     MappingSpec spec;
     spec.name = name;
-    spec.source = section.str("source");
+    spec.source = section("source").str("source");
     if (spec.source.empty() && source_names.size() == 1) spec.source = source_names.front();
-    spec.table = section.str("table");
-    spec.on = section.strings("on");
-    spec.when = section.str("when");
-    spec.to = section.str("to");
-    spec.region = section.str("region");
-    spec.text = section.str("text");
-    spec.sender = section.str("sender");
-    spec.lane = section.str("lane");
-    spec.route = section.str("route");
-    spec.dedup = section.str("dedup");
-    spec.phone_types = section.str("phone_types");
-    spec.normalize = section.boolean("normalize");
-    spec.max_segments = static_cast<int>(section.integer("max_segments"));
-    spec.truncate = section.str("too_long") == "truncate";
-    spec.delay = section.duration("delay");
-    if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
+    spec.table = section("table").str("table");
+    spec.on = section("on").strings("on");
+    spec.when = section("when").str("when");
+    spec.to = section("to").str("to");
+    spec.region = section("region").str("region");
+    spec.text = section("text").str("text");
+    spec.sender = section("sender").str("sender");
+    spec.lane = section("lane").str("lane");
+    spec.route = section("route").str("route");
+    spec.dedup = section("dedup").str("dedup");
+    spec.phone_types = section("phone_types").str("phone_types");
+    spec.normalize = section("normalize").boolean("normalize");
+    spec.max_segments = static_cast<int>(section("max_segments").integer("max_segments"));
+    spec.truncate = section("too_long").str("too_long") == "truncate";
+    spec.delay = section("delay").duration("delay");
+    if (section("expires_in").has("expires_in")) {
+      spec.expires_in = section("expires_in").duration("expires_in");
+    }
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
-      if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
-        diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +
-                                                "' are smsbridge's own and cannot be mapped"));
+      if (isBridgeOwnedTable(spec.table, cfg.store.prefix)) {
+        diagnostics.add(section("table").at("table", "tables starting with '" + cfg.store.prefix +
+                                                         "' are smsbridge's own and cannot be "
+                                                         "mapped"));
       } else if (Status s = validateIdentifier(spec.table, "table"); !s.isOk()) {
-        diagnostics.add(section.at("table", s.message()));
+        diagnostics.add(section("table").at("table", s.message()));
       } else if (!source->tables.empty() && std::find(source->tables.begin(), source->tables.end(),
                                                       spec.table) == source->tables.end()) {
         // The mapping would silently never fire.
-        diagnostics.add(section.at("table", "source '" + spec.source + "' does not capture '" +
-                                                spec.table + "'; add it to sources." + spec.source +
-                                                ".tables"));
+        diagnostics.add(section("table").at(
+            "table", "source '" + spec.source + "' does not capture '" + spec.table +
+                         "'; add it to sources." + spec.source + ".tables"));
       }
     } else if (spec.source.empty()) {
       if (source_names.size() > 1) {
-        diagnostics.add(section.at("source", "several sources are configured; name one"));
+        diagnostics.add(section("source").at("source", "several sources are configured; name one"));
       }
     } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
                source_names.end()) {
-      diagnostics.add(section.at("source", "no source named '" + spec.source + "'"));
+      diagnostics.add(section("source").at("source", "no source named '" + spec.source + "'"));
     }  // else: that source's own section has problems, reported above
     if (!cfg.routes.count(spec.route)) {
-      diagnostics.add(section.at("route", "no route named '" + spec.route + "' under routes"));
+      diagnostics.add(
+          section("route").at("route", "no route named '" + spec.route + "' under routes"));
     }
     auto mapping = Mapping::compile(
         spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
-          config::Diagnostic d = section.atOffset(key, offset, std::move(message));
+          config::Diagnostic d = section(key).atOffset(key, offset, std::move(message));
           // The schema already rejected this value (a lane outside the list, say).
           for (const auto& seen : diagnostics.all()) {
-            if (seen.key_path == d.key_path) return;
+            if (seen.key_path == d.key_path && seen.file == d.file) return;
           }
           diagnostics.add(std::move(d));
         });
     if (mapping) mappings.push_back(std::move(*mapping));
+  }
+  if (mappings.empty() && !root.has("mappings") && !root.has("presets")) {
+    diagnostics.add(root.at("mappings", "required key is missing; give mappings or presets"));
   }
   cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));
 

@@ -32,6 +32,13 @@ struct NamedProvider {
   ProviderFactory create;
 };
 
+// Tables a preset needs in a source's database (the outbox), which `smsbridge setup` creates.
+struct PresetSetup {
+  std::string preset;
+  std::string source;
+  std::vector<std::string> statements;  // for that source's database type
+};
+
 struct BridgeConfig {
   std::string file;
   std::string log_level = "info";
@@ -43,6 +50,7 @@ struct BridgeConfig {
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
+  std::vector<PresetSetup> preset_setup;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.
