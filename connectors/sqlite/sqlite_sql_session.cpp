@@ -48,12 +48,12 @@ Status SqliteSqlSession::stepError(const Status& failed, std::string_view sql) c
   return statementError(rc, sql);
 }
 
-Result<Statement> SqliteSqlSession::prepareBound(std::string_view sql, const Row& params) {
+Result<sqlite::Statement> SqliteSqlSession::prepareBound(std::string_view sql, const Row& params) {
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v2(db_->handle(), sql.data(), static_cast<int>(sql.size()), &raw, &tail);
   if (rc != SQLITE_OK) return statementError(rc, sql);
-  Statement statement(db_.get(), raw);
+  sqlite::Statement statement(db_.get(), raw);
   if (!raw) return configError("the SQL '" + excerpt(sql) + "' holds no statement");
   // `tail` points into `sql`, which need not end with a NUL: compare by length.
   std::string rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
@@ -106,6 +106,27 @@ Result<std::int64_t> SqliteSqlSession::execute(std::string_view sql, const Row& 
     if (!*more) break;
   }
   return static_cast<std::int64_t>(sqlite3_changes(db_->handle()));
+}
+
+Result<std::vector<std::int64_t>> SqliteSqlSession::executeAll(
+    std::span<const SqlSession::Statement> statements) {
+  // BEGIN IMMEDIATE: the write lock up front, so the transaction never fails half-way on
+  // lock upgrade; a busy file fails here, before anything ran.
+  SMSBRIDGE_RETURN_IF_ERROR(db_->beginWrite());
+  std::vector<std::int64_t> counts;
+  for (const SqlSession::Statement& statement : statements) {
+    auto changed = execute(statement.sql, statement.params);
+    if (!changed) {
+      db_->rollback();
+      return changed.error();
+    }
+    counts.push_back(*changed);
+  }
+  if (Status s = db_->commit(); !s.isOk()) {
+    db_->rollback();
+    return s;
+  }
+  return counts;
 }
 
 }  // namespace smsbridge::sqlite

@@ -23,12 +23,15 @@ class SqliteSqlSession final : public SqlSession {
   Status forEachRow(std::string_view sql, const Row& params,
                     const std::function<bool(const Row&)>& on_row) override;
   Result<std::int64_t> execute(std::string_view sql, const Row& params) override;
+  // BEGIN IMMEDIATE ... COMMIT around the statements; any failure rolls everything back.
+  Result<std::vector<std::int64_t>> executeAll(
+      std::span<const SqlSession::Statement> statements) override;
 
  private:
   explicit SqliteSqlSession(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
   // Prepares one statement and binds every `:name` it contains from `params`.
-  Result<Statement> prepareBound(std::string_view sql, const Row& params);
+  Result<sqlite::Statement> prepareBound(std::string_view sql, const Row& params);
   // A Status for a failed prepare or step: busy/locked are kTransient; a statement SQLite
   // rejects (syntax, unknown table or column) is kConfig with SQLite's own message.
   Status statementError(int rc, std::string_view sql) const;
