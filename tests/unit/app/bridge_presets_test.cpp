@@ -8,6 +8,7 @@
 
 #include "app/bridge_config.h"
 #include "config/preset.h"
+#include "core/sql_ident.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge {
@@ -228,6 +229,15 @@ TEST(Presets, TheOutboxTableIsCreatedBySetupInTheSourcesDialect) {
   EXPECT_THAT(setup.statements.front(), HasSubstr("AUTOINCREMENT"));
   // Captured although it starts with the store prefix: smsbridge only reads it.
   EXPECT_THAT(l.cfg->tablesOf(l.cfg->sources.front()), ::testing::Contains("smsbridge_outbox"));
+}
+
+TEST(Presets, OnlyTheOutboxOfTheBridgesTablesMayBeCaptured) {
+  EXPECT_TRUE(isBridgeOwnedTable("smsbridge_changes", "smsbridge_"));
+  EXPECT_TRUE(isBridgeOwnedTable("public.smsbridge_messages", "smsbridge_"));
+  EXPECT_TRUE(isBridgeOwnedTable("smsbridge_outbox2", "smsbridge_"));
+  EXPECT_FALSE(isBridgeOwnedTable("smsbridge_outbox", "smsbridge_"));
+  EXPECT_FALSE(isBridgeOwnedTable("public.sb_outbox", "sb_"));
+  EXPECT_FALSE(isBridgeOwnedTable("orders", "smsbridge_"));
 }
 
 }  // namespace
