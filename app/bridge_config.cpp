@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
+#include <map>
 #include <set>
 
 #include "config/preset.h"
@@ -112,6 +114,23 @@ const config::Schema& storeSchema() {
               "Name of the source whose database holds the store. Default: the only source "
               "(required when there are several)."),
           str("table_prefix", "smsbridge_", "Prefix of every table smsbridge creates."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& optOutsSchema() {
+  using namespace config;
+  static const Schema schema{
+      "opt-outs",
+      "Recipients who replied STOP (kept in `<prefix>optouts`; START removes them).",
+      {
+          subsetOf("lanes", {"otp", "transactional", "marketing"}, {"marketing"},
+                   "Lanes whose jobs to an opted-out recipient are `suppressed` (reason "
+                   "`opted_out`) instead of sent, at enqueue and again just before sending. "
+                   "Order, booking and one-time-password messages usually still go out, so "
+                   "the default is marketing only."),
       },
       "",
       {}};
@@ -283,62 +302,256 @@ const config::Schema& dispatcherSchema() {
   return schema;
 }
 
-const config::Schema& mappingSchema() {
+// The keys that build a job, shared by mappings and schedules: both build jobs with the same
+// code (Mapping::apply), so they read them alike.
+std::vector<config::Field> jobFields(std::string text_description, std::string dedup_description) {
+  using namespace config;
+  return {
+      required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
+      str("region", "",
+          "Country for numbers without a country code, as a template (e.g. "
+          "`{{ country }}`). Empty: defaults.region."),
+      required(str("text", std::move(text_description))),
+      str("sender", "", "Sender ID. Default: defaults.sender."),
+      oneOf("lane", {"otp", "transactional", "marketing"}, "transactional",
+            "Priority lane: otp before transactional before marketing."),
+      str("route", "default", "Route (list of providers) to send through."),
+      str("dedup", "", std::move(dedup_description)),
+      oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
+            "Overrides defaults.phone_types."),
+      boolean("normalize", false,
+              "Replace characters GSM-7 lacks by look-alikes (ą→a, ł→l, “→\") so the SMS "
+              "stays GSM-7: 160 characters per segment instead of 70."),
+      integer("max_segments", 0, "Longest SMS in segments; 0: no limit."),
+      oneOf("too_long", {"reject", "truncate"}, "reject",
+            "Over max_segments: `reject` the job, or `truncate` the text with an "
+            "ellipsis."),
+  };
+}
+
+const config::Schema& lookupSchema() {
   using namespace config;
   static const Schema schema{
-      "mapping",
-      "Turns a change in one table into an SMS.",
+      "lookup",
+      "A query whose first row the mapping's `when` and templates read as `<name>.<column>`. "
+      "Short form: `<name>: SELECT ...`.",
       {
-          str("source", "", "Source name. Default: the only source."),
-          required(str("table", "Table whose changes this mapping reads.")),
-          subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
-                   "Operations that trigger the mapping."),
-          str("when", "",
-              "Condition on the change, e.g. `status == 'shipped' and old.status != "
-              "'shipped'`. `old.<col>` is the value before an update. Empty: every change."),
-          required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
-          str("region", "",
-              "Country for numbers without a country code, as a template (e.g. "
-              "`{{ country }}`). Empty: defaults.region."),
-          required(str("text",
-                       "SMS text template: `{{ column }}`, `{{ old.column }}`, "
-                       "filters like `{{ name | upper }}`.")),
-          str("sender", "", "Sender ID. Default: defaults.sender."),
-          oneOf("lane", {"otp", "transactional", "marketing"}, "transactional",
-                "Priority lane: otp before transactional before marketing."),
-          str("route", "default", "Route (list of providers) to send through."),
-          str("dedup", "",
-              "Dedup key template. Jobs with the same key are sent once. Default: one job "
-              "per captured change."),
-          oneOf("phone_types", {"", "mobile", "mobile_or_unknown", "any"}, "",
-                "Overrides defaults.phone_types."),
-          boolean("normalize", false,
-                  "Replace characters GSM-7 lacks by look-alikes (ą→a, ł→l, “→\") so the SMS "
-                  "stays GSM-7: 160 characters per segment instead of 70."),
-          integer("max_segments", 0, "Longest SMS in segments; 0: no limit."),
-          oneOf("too_long", {"reject", "truncate"}, "reject",
-                "Over max_segments: `reject` the job, or `truncate` the text with an "
-                "ellipsis."),
-          duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."),
-          duration("expires_in", "Overrides the lane's `expires_in` for this mapping."),
-          boolean("enabled", true,
-                  "`false` turns the mapping off; with a preset, `mappings.<name>: {enabled: "
-                  "false}` turns off one of the preset's mappings."),
+          required(str("sql",
+                       "The query, e.g. `SELECT phone, country FROM addresses WHERE order_id "
+                       "= :id`. `:<column>` binds that column of the changed row as a "
+                       "parameter (never spliced into the SQL). Only the first row is read; "
+                       "order it when several can match.")),
+          str("source", "", "Source whose database runs the query. Default: the mapping's."),
+          boolean("optional", false,
+                  "No row: read every `<name>.<column>` as null (so `| default(...)` works) "
+                  "instead of suppressing the job with reason `lookup_empty`."),
+      },
+      "",
+      {},
+      "sql"};
+  return schema;
+}
+
+const config::Schema& mappingSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{"mapping",
+             "Turns a change in one table into an SMS.",
+             {
+                 str("source", "", "Source name. Default: the only source."),
+                 required(str("table", "Table whose changes this mapping reads.")),
+                 subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
+                          "Operations that trigger the mapping."),
+                 str("when", "",
+                     "Condition on the change, e.g. `status == 'shipped' and old.status != "
+                     "'shipped'`. `old.<col>` is the value before an update. Empty: every "
+                     "change."),
+             },
+             "",
+             {}};
+    for (Field& f : jobFields("SMS text template: `{{ column }}`, `{{ old.column }}`, "
+                              "filters like `{{ name | upper }}`.",
+                              "Dedup key template. Jobs with the same key are sent once. "
+                              "Default: source, table, primary key, mapping and the values of "
+                              "the columns `when` reads, so a row's transition makes one job "
+                              "however often it is captured.")) {
+      s.fields.push_back(std::move(f));
+    }
+    s.fields.push_back(
+        duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."));
+    s.fields.push_back(
+        duration("expires_in", "Overrides the lane's `expires_in` for this mapping."));
+    s.fields.push_back(boolean("enabled", true,
+                               "`false` turns the mapping off; with a preset, `mappings.<name>: "
+                               "{enabled: false}` turns off one of the preset's mappings."));
+    s.fields.push_back(
+        mapOf("lookup", lookupSchema(),
+              "Named queries run for each change that fires, before the templates render: "
+              "`billing: SELECT phone FROM addresses WHERE order_id = :id` makes "
+              "`{{ billing.phone }}`. `when` may read them too (those lookups then run for "
+              "every matching change). One query per lookup per change at most; a batch "
+              "asks each distinct query once. No row suppresses the job (`lookup_empty`) "
+              "unless the lookup is `optional`.",
+              "<lookup>"));
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& scheduleSchema() {
+  using namespace config;
+  static const Schema schema = [] {
+    Schema s{
+        "schedule",
+        "Runs a query on a cron or interval trigger; each row becomes an SMS, built like a "
+        "mapping's. Booking reminders, \"no login for 30 days\", abandoned carts, campaigns.",
+        {
+            str("source", "", "Source the query runs on. Default: the only source."),
+            str("cron", "",
+                "Five-field cron expression (minute hour day-of-month month day-of-week), "
+                "e.g. `0 10 * * FRI` for Fridays at 10:00 in `time_zone`. Set this or "
+                "`every`."),
+            duration("every",
+                     "Interval trigger, e.g. `15m`; runs are aligned to the Unix epoch "
+                     "(`15m`: at :00, :15, :30 and :45 UTC). Set this or `cron`."),
+            str("time_zone", "UTC", "IANA time zone whose wall clock `cron` reads."),
+            required(str("query",
+                         "SQL whose rows become SMS. Parameters are written `:name` and bound, "
+                         "never spliced: `:now` (the run's scheduled time, UTC, as "
+                         "'YYYY-MM-DD HH:MM:SS'), `:now_epoch` (the same in Unix seconds), "
+                         "`:last_run` and `:last_run_epoch` (the previous run's scheduled "
+                         "time), and any key of `params`.")),
+            mapOf("params", FieldType::kString, "Constant values for the query's parameters.",
+                  "<name>"),
+            str("key", "",
+                "Column that identifies a row (a booking, a customer) in the default dedup "
+                "key. Empty: the first column."),
+        },
+        "",
+        {}};
+    for (Field& f : jobFields("SMS text template over the row's columns: `{{ column }}`, "
+                              "filters like `{{ name | upper }}`.",
+                              "Dedup key template. Jobs with the same key are sent once, so "
+                              "`cart:{{ cart_id }}` reminds of a cart once ever. Default: the "
+                              "schedule name, the run's scheduled time and the row's `key`, so "
+                              "re-running a time sends nothing twice.")) {
+      s.fields.push_back(std::move(f));
+    }
+    s.fields.push_back(
+        duration("expires_in", "Overrides the lane's `expires_in` for this schedule."));
+    s.fields.push_back(boolean("enabled", true,
+                               "`false` turns the schedule off; with a preset, `schedules.<name>: "
+                               "{enabled: false}` turns off one of the preset's schedules."));
+    s.fields.push_back(
+        oneOf("misfire", {"skip", "run_once"}, "skip",
+              "Scheduled times that passed while the bridge was stopped (more than a minute ago): "
+              "`skip` runs none of them and waits for the next time, so a restart sends no burst "
+              "of stale reminders; `run_once` makes one catch-up run for all of them. A run "
+              "interrupted mid-way is always finished."));
+    s.fields.push_back(
+        integer("batch_size", 500,
+                "Most jobs enqueued per transaction; rows stream, so memory holds one batch."));
+    s.fields.push_back(number("pace", 0,
+                              "Most jobs enqueued per second, to spread a campaign; 0: no "
+                              "limit. Sending speed is still bounded by the providers' rates."));
+    return s;
+  }();
+  return schema;
+}
+
+// Which section gives a key: a preset's mapping or schedule with the user's overrides on top
+// (LayeredMapping::at), or one plain section.
+using SectionAt = std::function<const config::Section&(std::string_view key)>;
+
+// Reads the job-building keys (jobFields) of a mapping or schedule, each from where it was given.
+void readJobFields(const SectionAt& at, MappingSpec& spec) {
+  spec.to = at("to").str("to");
+  spec.region = at("region").str("region");
+  spec.text = at("text").str("text");
+  spec.sender = at("sender").str("sender");
+  spec.lane = at("lane").str("lane");
+  spec.route = at("route").str("route");
+  spec.dedup = at("dedup").str("dedup");
+  spec.phone_types = at("phone_types").str("phone_types");
+  spec.normalize = at("normalize").boolean("normalize");
+  spec.max_segments = static_cast<int>(at("max_segments").integer("max_segments"));
+  spec.truncate = at("too_long").str("too_long") == "truncate";
+  if (at("expires_in").has("expires_in")) spec.expires_in = at("expires_in").duration("expires_in");
+}
+
+// Adds a compile error of a mapping or schedule at its offset inside the value, unless the
+// schema already rejected that value (a lane outside the list, say).
+void addUnlessSeen(config::Diagnostic d, config::Diagnostics& diagnostics) {
+  for (const auto& seen : diagnostics.all()) {
+    if (seen.key_path == d.key_path && seen.file == d.file) return;
+  }
+  diagnostics.add(std::move(d));
+}
+
+Mapping::ReportFn reportInto(SectionAt at, config::Diagnostics& diagnostics) {
+  return [at = std::move(at), &diagnostics](std::string_view key, std::size_t offset,
+                                            std::string message) {
+    addUnlessSeen(at(key).atOffset(key, offset, std::move(message)), diagnostics);
+  };
+}
+
+const config::Schema& tlsSchema() {
+  using namespace config;
+  static const Schema schema{
+      "tls",
+      "HTTPS for the server. With both files set it speaks only HTTPS.",
+      {
+          str("cert_file", "",
+              "PEM certificate chain (server certificate first), relative to this file."),
+          str("key_file", "", "PEM private key of the certificate, relative to this file."),
       },
       "",
       {}};
   return schema;
 }
 
-// A preset file (config/preset.h): its header, read by config/preset.cpp, and mappings like a
-// config's. Keys other engineers' features add to mappings (`lookup`) and the `schedules:`
-// section are accepted as mappings until the bridge reads them.
-// A mapping whose keys this schema does not check.
+const config::Schema& serverSchema() {
+  using namespace config;
+  static const Schema schema{
+      "server",
+      "The HTTP server: delivery-report and inbound webhooks, `/healthz` (liveness), `/readyz` "
+      "(sources capturing, store answering) and `/metrics` (Prometheus). It runs only when this "
+      "section is present.",
+      {
+          str("listen", "127.0.0.1:8787",
+              "Address and port to listen on, `host:port` (`[::1]:8787` for IPv6; "
+              "`0.0.0.0:8787` for every interface). Port 0 picks a free port, logged at "
+              "start."),
+          str("public_url", "",
+              "The base URL providers reach this server at, e.g. `https://sms.example.com` "
+              "behind a reverse proxy: webhook signatures that cover the URL (Twilio) are "
+              "computed over it, not over the address the proxy forwards to."),
+          object("tls", tlsSchema(), "HTTPS certificate and key."),
+          integer("max_body_bytes", 1048576,
+                  "Largest request body accepted; bigger ones get 413 and are not read."),
+          duration("header_timeout", "10s",
+                   "Time a client has to send a request's header; also how long an idle "
+                   "keep-alive connection is kept."),
+          duration("body_timeout", "30s",
+                   "Time a client has to send a request's body after its header, and to read "
+                   "the answer."),
+          integer("max_connections", 256,
+                  "Most connections open at once; further ones are closed at once."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+// A key whose value this schema does not check: the preset header's parts, which
+// config/preset.cpp reads.
 config::Field opaque(std::string key, std::string description) {
   return config::Field{
       .key = std::move(key), .type = config::FieldType::kObject, .description = description};
 }
 
+// A preset file (config/preset.h): its header, and mappings and schedules checked like a
+// config's.
 const config::Schema& presetDocumentSchema() {
   using namespace config;
   static const Schema header{"preset header",
@@ -352,22 +565,17 @@ const config::Schema& presetDocumentSchema() {
                              },
                              "",
                              {}};
-  static const Schema mapping = [] {
-    Schema s = mappingSchema();
-    if (s.find("lookup") == nullptr) {
-      s.fields.push_back(opaque("lookup", "Named queries whose columns templates read."));
-    }
-    return s;
-  }();
-  static const Schema schema{"preset file",
-                             "A preset: ready mappings for one application.",
-                             {
-                                 required(object("preset", header, "The preset's header.")),
-                                 mapOf("mappings", mapping, "Change → SMS rules.", "<mapping>"),
-                                 opaque("schedules", "Timed queries → SMS rules."),
-                             },
-                             "",
-                             {}};
+  static const Schema schema{
+      "preset file",
+      "A preset: ready mappings for one application.",
+      {
+          required(object("preset", header, "The preset's header.")),
+          mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>"),
+          mapOf("schedules", scheduleSchema(), "Query → SMS rules on a cron or interval trigger.",
+                "<schedule>"),
+      },
+      "",
+      {}};
   return schema;
 }
 
@@ -377,25 +585,24 @@ std::string presetList() {
   return out;
 }
 
-// Names of the mappings that the presets listed under `presets:` ship.
+// "mappings.<name>" and "schedules.<name>" of what the presets listed under `presets:` ship.
 std::set<std::string> presetMappingNames(const Section& root) {
   std::set<std::string> names;
   for (const Section& entry : root.items("presets")) {
     if (const config::Preset* preset = config::findPreset(entry.str("name"))) {
-      names.insert(preset->mappings.begin(), preset->mappings.end());
+      for (const auto& m : preset->mappings) names.insert("mappings." + m);
+      for (const auto& m : preset->schedules) names.insert("schedules." + m);
     }
   }
   return names;
 }
 
-// "mappings.<a preset's mapping>.<key>: required key is missing": the preset gives that key.
+// "mappings.<a preset's mapping>.<key>: required key is missing" (or a schedule's): the preset
+// gives that key.
 bool isOverrideGap(const config::Diagnostic& d, const std::set<std::string>& preset_mappings) {
-  if (d.message != "required key is missing" || d.key_path.rfind("mappings.", 0) != 0) {
-    return false;
-  }
-  std::string rest = d.key_path.substr(9);
-  std::size_t dot = rest.rfind('.');
-  return dot != std::string::npos && preset_mappings.count(rest.substr(0, dot)) > 0;
+  if (d.message != "required key is missing") return false;
+  std::size_t dot = d.key_path.rfind('.');
+  return dot != std::string::npos && preset_mappings.count(d.key_path.substr(0, dot)) > 0;
 }
 
 // One `presets:` entry, instantiated with its parameters. Sections point into `document`,
@@ -527,8 +734,9 @@ struct LayeredMapping {
   }
 };
 
-std::vector<LayeredMapping> layerMappings(const Section& root, const std::deque<PresetUse>& uses,
-                                          Diagnostics& diagnostics) {
+// `kind` is "mappings" or "schedules": both layer alike.
+std::vector<LayeredMapping> layerSections(const Section& root, const std::deque<PresetUse>& uses,
+                                          const std::string& kind, Diagnostics& diagnostics) {
   std::vector<LayeredMapping> out;
   std::map<std::string, std::string> owner;  // mapping name → preset that ships it
   auto find = [&](const std::string& name) -> LayeredMapping* {
@@ -539,10 +747,11 @@ std::vector<LayeredMapping> layerMappings(const Section& root, const std::deque<
   };
   for (const PresetUse& use : uses) {
     std::vector<std::string> disabled = use.entry.strings("disable");
-    for (auto& [name, section] : use.root.object("mappings").entries()) {
+    for (auto& [name, section] : use.root.object(kind).entries()) {
       if (auto [it, fresh] = owner.emplace(name, use.preset->name); !fresh) {
-        diagnostics.add(use.entry.at("name", "preset '" + use.preset->name + "' ships mapping '" +
-                                                 name + "', which preset '" + it->second +
+        diagnostics.add(use.entry.at("name", "preset '" + use.preset->name + "' ships " +
+                                                 kind.substr(0, kind.size() - 1) + " '" + name +
+                                                 "', which preset '" + it->second +
                                                  "' listed earlier already defines"));
         continue;
       }
@@ -551,7 +760,7 @@ std::vector<LayeredMapping> layerMappings(const Section& root, const std::deque<
       out.push_back(std::move(m));
     }
   }
-  for (auto& [name, section] : root.object("mappings").entries()) {
+  for (auto& [name, section] : root.object(kind).entries()) {
     if (LayeredMapping* m = find(name)) {
       m->user = section;
     } else {
@@ -579,6 +788,7 @@ const config::Schema& bridgeSchema() {
           object("defaults", defaultsSchema(), "Defaults for mappings."),
           required(mapOf("sources", sourceSchema(), "Databases to capture changes from.")),
           object("store", storeSchema(), "Where jobs and checkpoints live."),
+          object("optouts", optOutsSchema(), "What an opt-out (STOP) suppresses."),
           required(mapOf("providers", providerSchema(), "SMS provider accounts.")),
           required(mapOf("routes", routeSchema(),
                          "Ordered provider lists. A mapping's `route` names one; the first "
@@ -596,6 +806,10 @@ const config::Schema& bridgeSchema() {
                      "copy one into your config to change it wholesale."),
           mapOf("mappings", mappingSchema(),
                 "Change → SMS rules. Required unless `presets` gives some.", "<mapping>"),
+          mapOf("schedules", scheduleSchema(),
+                "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
+          object("inbound", inboundSchema(), "Inbound SMS: opt-out keywords and replies."),
+          object("server", serverSchema(), "HTTP server for webhooks, health and metrics."),
       },
       "",
       {}};
@@ -612,6 +826,16 @@ const SourceFactory* BridgeConfig::findSource(const std::string& name) const {
 std::vector<std::string> BridgeConfig::tablesOf(const SourceFactory& source) const {
   if (!source.tables.empty()) return source.tables;
   return mappings->tablesOf(source.name);
+}
+
+std::vector<WebhookProvider> BridgeConfig::webhookProviders() const {
+  std::vector<WebhookProvider> out;
+  for (const auto& provider : providers) {
+    const ProviderEntry* entry = findProvider(provider.type);
+    if (!entry || !entry->parse_webhook_secrets) continue;
+    out.push_back({provider.name, provider.type, provider.webhook_secrets});
+  }
+  return out;
 }
 
 Result<std::unique_ptr<JobStore>> BridgeConfig::createStore() const {
@@ -722,13 +946,22 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     diagnostics.add(store.at("source", "no source named '" + cfg.store.source + "'"));
   }
 
+  cfg.optouts.lanes.clear();
+  for (const std::string& name : root.object("optouts").strings("lanes")) {
+    if (auto lane = parseLane(name)) cfg.optouts.lanes.push_back(*lane);  // else: reported
+  }
+
   std::set<std::string> provider_names;
   for (auto& [name, section] : root.object("providers").entries()) {
     provider_names.insert(name);
     const ProviderEntry* entry = findProvider(section.str("type"));
     if (!entry) continue;
     if (auto factory = entry->parse(name, section, diagnostics)) {
-      cfg.providers.push_back({name, section.str("type"), std::move(*factory)});
+      WebhookSecrets secrets;
+      if (entry->parse_webhook_secrets) {
+        secrets = entry->parse_webhook_secrets(section, diagnostics).value_or(WebhookSecrets{});
+      }
+      cfg.providers.push_back({name, section.str("type"), std::move(*factory), std::move(secrets)});
     }
     ProviderLimits& limits = cfg.dispatcher.limits[name];
     limits.max_inflight = static_cast<int>(section.integer("max_inflight"));
@@ -783,6 +1016,14 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     cfg.routes[name] = std::move(route);
   }
 
+  Section inbound = root.object("inbound");
+  cfg.inbound = parseInboundSettings(inbound, diagnostics);
+  bool replies = !cfg.inbound.stop_reply.empty() || !cfg.inbound.start_reply.empty();
+  if (replies && !cfg.routes.count(cfg.inbound.reply_route)) {
+    diagnostics.add(
+        inbound.at("reply_route", "no route named '" + cfg.inbound.reply_route + "' under routes"));
+  }
+
   Section dispatcher = root.object("dispatcher");
   cfg.dispatcher.owner = hostOwner();
   cfg.dispatcher.batch_size = static_cast<int>(dispatcher.integer("batch_size"));
@@ -797,8 +1038,43 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
   }
 
   std::deque<PresetUse> presets = usePresets(root, cfg, source_names, options, diagnostics);
+
+  if (root.has("server")) {
+    Section server = root.object("server");
+    ServerSettings settings;
+    if (Status s = parseListenAddress(server.str("listen"), settings.http.host, settings.http.port);
+        !s.isOk()) {
+      diagnostics.add(server.at("listen", s.message()));
+    }
+    settings.public_url = server.str("public_url");
+    if (!settings.public_url.empty() && settings.public_url.rfind("http://", 0) != 0 &&
+        settings.public_url.rfind("https://", 0) != 0) {
+      diagnostics.add(server.at("public_url", "must start with http:// or https://"));
+    }
+    Section tls = server.object("tls");
+    settings.http.cert_file = tls.resolvePath("cert_file");
+    settings.http.key_file = tls.resolvePath("key_file");
+    if (settings.http.cert_file.empty() != settings.http.key_file.empty()) {
+      diagnostics.add(tls.at(settings.http.cert_file.empty() ? "cert_file" : "key_file",
+                             "HTTPS needs both cert_file and key_file"));
+    }
+    std::int64_t max_body = server.integer("max_body_bytes");
+    if (max_body < 1) diagnostics.add(server.at("max_body_bytes", "must be at least 1"));
+    settings.http.max_body_bytes = static_cast<std::size_t>(std::max<std::int64_t>(max_body, 1));
+    settings.http.header_timeout = server.duration("header_timeout");
+    settings.http.body_timeout = server.duration("body_timeout");
+    for (const char* key : {"header_timeout", "body_timeout"}) {
+      if (server.duration(key).count() <= 0) diagnostics.add(server.at(key, "must be positive"));
+    }
+    settings.http.max_connections = static_cast<int>(server.integer("max_connections"));
+    if (settings.http.max_connections < 1) {
+      diagnostics.add(server.at("max_connections", "must be at least 1"));
+    }
+    cfg.server = std::move(settings);
+  }
+
   std::vector<Mapping> mappings;
-  for (const LayeredMapping& layered : layerMappings(root, presets, diagnostics)) {
+  for (const LayeredMapping& layered : layerSections(root, presets, "mappings", diagnostics)) {
     const std::string& name = layered.name;
     auto section = [&](std::string_view key) -> const Section& { return layered.at(key); };
     if (layered.disabled || !section("enabled").boolean("enabled")) continue;
@@ -809,20 +1085,20 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     spec.table = section("table").str("table");
     spec.on = section("on").strings("on");
     spec.when = section("when").str("when");
-    spec.to = section("to").str("to");
-    spec.region = section("region").str("region");
-    spec.text = section("text").str("text");
-    spec.sender = section("sender").str("sender");
-    spec.lane = section("lane").str("lane");
-    spec.route = section("route").str("route");
-    spec.dedup = section("dedup").str("dedup");
-    spec.phone_types = section("phone_types").str("phone_types");
-    spec.normalize = section("normalize").boolean("normalize");
-    spec.max_segments = static_cast<int>(section("max_segments").integer("max_segments"));
-    spec.truncate = section("too_long").str("too_long") == "truncate";
+    readJobFields(section, spec);
     spec.delay = section("delay").duration("delay");
-    if (section("expires_in").has("expires_in")) {
-      spec.expires_in = section("expires_in").duration("expires_in");
+    // A lookup: map comes whole from one layer: overriding one query keeps the others'
+    // parameters and column names consistent only if the user restates them all.
+    std::map<std::string, Section> lookup_sections;
+    for (auto& [lookup_name, lookup] : section("lookup").entries("lookup")) {
+      LookupSpec l{lookup_name, lookup.str("sql"), lookup.str("source"),
+                   lookup.boolean("optional")};
+      if (!l.source.empty() &&
+          std::find(source_names.begin(), source_names.end(), l.source) == source_names.end()) {
+        diagnostics.add(lookup.at("source", "no source named '" + l.source + "'"));
+      }
+      spec.lookups.push_back(std::move(l));
+      lookup_sections.emplace(lookup_name, lookup);
     }
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
       if (isBridgeOwnedTable(spec.table, cfg.store.prefix)) {
@@ -852,12 +1128,14 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     }
     auto mapping = Mapping::compile(
         spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
-          config::Diagnostic d = section(key).atOffset(key, offset, std::move(message));
-          // The schema already rejected this value (a lane outside the list, say).
-          for (const auto& seen : diagnostics.all()) {
-            if (seen.key_path == d.key_path && seen.file == d.file) return;
-          }
-          diagnostics.add(std::move(d));
+          // "lookup.<name>" points into that lookup's SQL.
+          auto lookup = key.starts_with("lookup.")
+                            ? lookup_sections.find(std::string(key.substr(7)))
+                            : lookup_sections.end();
+          addUnlessSeen(lookup != lookup_sections.end()
+                            ? lookup->second.atOffset("sql", offset, std::move(message))
+                            : section(key).atOffset(key, offset, std::move(message)),
+                        diagnostics);
         });
     if (mapping) mappings.push_back(std::move(*mapping));
   }
@@ -865,6 +1143,52 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     diagnostics.add(root.at("mappings", "required key is missing; give mappings or presets"));
   }
   cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));
+
+  for (const LayeredMapping& layered : layerSections(root, presets, "schedules", diagnostics)) {
+    const std::string& name = layered.name;
+    SectionAt section = [&layered](std::string_view key) -> const Section& {
+      return layered.at(key);
+    };
+    if (layered.disabled || !section("enabled").boolean("enabled")) continue;
+    ScheduleSpec spec;
+    spec.name = name;
+    spec.source = section("source").str("source");
+    if (spec.source.empty() && source_names.size() == 1) spec.source = source_names.front();
+    spec.cron = section("cron").str("cron");
+    if (section("every").has("every")) spec.every = section("every").duration("every");
+    spec.time_zone = section("time_zone").str("time_zone");
+    spec.query = section("query").str("query");
+    Section params = section("params").object("params");
+    for (auto& [param, value] : params.entries())
+      spec.params.emplace_back(param, params.str(param));
+    spec.key = section("key").str("key");
+    readJobFields(section, spec.job);
+    spec.misfire =
+        section("misfire").str("misfire") == "run_once" ? Misfire::kRunOnce : Misfire::kSkip;
+    spec.batch_size = static_cast<int>(section("batch_size").integer("batch_size"));
+    spec.pace = section("pace").number("pace");
+    if (const SourceFactory* source = cfg.findSource(spec.source)) {
+      if (!source->open_sql) {
+        diagnostics.add(
+            section("source").at("source", "source '" + spec.source +
+                                               "' cannot run queries yet (its database type "
+                                               "has no SQL session)"));
+      }
+    } else if (spec.source.empty()) {
+      if (source_names.size() > 1) {
+        diagnostics.add(section("source").at("source", "several sources are configured; name one"));
+      }
+    } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
+               source_names.end()) {
+      diagnostics.add(section("source").at("source", "no source named '" + spec.source + "'"));
+    }
+    if (!cfg.routes.count(spec.job.route)) {
+      diagnostics.add(
+          section("route").at("route", "no route named '" + spec.job.route + "' under routes"));
+    }
+    auto schedule = Schedule::compile(spec, cfg.defaults, reportInto(section, diagnostics));
+    if (schedule) cfg.schedules.push_back(std::move(*schedule));
+  }
 
   if (!diagnostics.empty()) return std::nullopt;
   return cfg;

@@ -17,7 +17,10 @@
 #include "core/dispatcher.h"
 #include "core/log.h"
 #include "core/mapping.h"
+#include "core/schedule_runner.h"
+#include "core/server_config.h"
 #include "providers/registry.h"
+#include "providers/webhooks.h"
 
 namespace smsbridge {
 
@@ -26,10 +29,24 @@ struct StoreSettings {
   std::string prefix = "smsbridge_";
 };
 
+struct OptOutSettings {
+  // Lanes whose jobs to opted-out recipients are suppressed (JobStore::setOptOutLanes).
+  std::vector<Lane> lanes = {Lane::kMarketing};
+};
+
+// The `server:` section: the HTTP server for webhooks, /healthz, /readyz and /metrics.
+struct ServerSettings {
+  ServerConfig http;  // listen address, TLS files, limits
+  // The base URL clients reach the server at ("https://sms.example.com/bridge"), for webhook
+  // signatures computed over the public URL behind a reverse proxy; empty: not configured.
+  std::string public_url;
+};
+
 struct NamedProvider {
   std::string name;
   std::string type;
   ProviderFactory create;
+  WebhookSecrets webhook_secrets = {};  // empty for providers without webhooks
 };
 
 // Tables a preset needs in a source's database (the outbox), which `smsbridge setup` creates.
@@ -46,16 +63,24 @@ struct BridgeConfig {
   MappingDefaults defaults;
   std::vector<SourceFactory> sources;
   StoreSettings store;
+  OptOutSettings optouts;
   std::vector<NamedProvider> providers;
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
   std::vector<PresetSetup> preset_setup;
+  std::vector<Schedule> schedules;
+  InboundSettings inbound;
+  // Absent without a `server:` section: no port is opened, so several bridges can run on one
+  // host (tests do) without fighting over it.
+  std::optional<ServerSettings> server;
 
   const SourceFactory* findSource(const std::string& name) const;
   // Tables a source captures: its `tables:` list, else what its mappings read.
   std::vector<std::string> tablesOf(const SourceFactory& source) const;
   Result<std::unique_ptr<JobStore>> createStore() const;
+  // The providers whose webhooks the server serves (providers/webhooks.h).
+  std::vector<WebhookProvider> webhookProviders() const;
 };
 
 const config::Schema& bridgeSchema();

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <string>
 
 #include "app/bridge_config.h"
 #include "app/commands.h"
@@ -18,11 +19,17 @@ int checkCommand(const CheckOptions& options) {
     return 1;
   }
   if (!options.quiet) {
-    std::printf("%s: OK (%zu source%s, %zu provider%s, %zu route%s, %zu mapping%s)\n",
+    // Schedules are named only when there are some, so the line stays as it was without them.
+    std::string schedules;
+    if (!cfg->schedules.empty()) {
+      schedules = ", " + std::to_string(cfg->schedules.size()) + " schedule" +
+                  (cfg->schedules.size() == 1 ? "" : "s");
+    }
+    std::printf("%s: OK (%zu source%s, %zu provider%s, %zu route%s, %zu mapping%s%s)\n",
                 options.config.c_str(), cfg->sources.size(), cfg->sources.size() == 1 ? "" : "s",
                 cfg->providers.size(), cfg->providers.size() == 1 ? "" : "s", cfg->routes.size(),
                 cfg->routes.size() == 1 ? "" : "s", cfg->mappings->mappings().size(),
-                cfg->mappings->mappings().size() == 1 ? "" : "s");
+                cfg->mappings->mappings().size() == 1 ? "" : "s", schedules.c_str());
   }
   return 0;
 }

@@ -47,6 +47,7 @@ struct TestMappingOptions {
   std::string old_row;  // JSON object: the row before (makes the change an update)
   std::string op;       // insert | update | delete; default from whether --old is given
   std::string pk = "1";
+  int from_db = 0;  // > 0: map this many of the table's most recent rows instead of --row
 };
 int testMappingCommand(const TestMappingOptions& options);
 

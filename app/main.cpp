@@ -63,17 +63,30 @@ int main(int argc, char** argv) {
   smsbridge::TestMappingOptions test_mapping;
   auto* test_mapping_cmd = app.add_subcommand(
       "test-mapping",
-      "Show the SMS a mapping would create for a row, without touching any database or "
-      "provider: recipient in E.164, text, encoding, segments, lane, route, dedup key, or why "
-      "there is no job.");
+      "Show the SMS a mapping would create for a row: recipient in E.164, text, encoding, "
+      "segments, lane, route, schedule, dedup key, or why there is no job. Nothing is written "
+      "and no provider is called; the database is only read, for the mapping's lookups and for "
+      "--from-db.");
   test_mapping_cmd->add_option("-c,--config", test_mapping.config, "Config file (YAML)")
       ->required();
   test_mapping_cmd->add_option("-m,--mapping", test_mapping.mapping, "Mapping name")->required();
+  auto* row_option =
+      test_mapping_cmd->add_option("--row", test_mapping.row,
+                                   "The row after the change, as a JSON object, e.g. "
+                                   "'{\"status\": \"shipped\", \"phone\": \"600 700 800\"}'");
   test_mapping_cmd
-      ->add_option("--row", test_mapping.row,
-                   "The row after the change, as a JSON object, e.g. "
-                   "'{\"status\": \"shipped\", \"phone\": \"600 700 800\"}'")
-      ->required();
+      ->add_option("--from-db", test_mapping.from_db,
+                   "Instead of --row: read the N most recent rows (highest primary key) of the "
+                   "mapping's table from the real source and show what each would produce, "
+                   "as an insert (or, for a mapping that does not run on inserts, as its "
+                   "first operation without a before image)")
+      ->check(CLI::Range(1, 10000))
+      ->excludes(row_option);
+  test_mapping_cmd->callback([&] {
+    if (test_mapping.row.empty() && test_mapping.from_db == 0) {
+      throw CLI::RequiredError("--row or --from-db");
+    }
+  });
   test_mapping_cmd->add_option("--old", test_mapping.old_row,
                                "The row before the change (JSON object); makes it an update");
   test_mapping_cmd->add_option("--op", test_mapping.op,

@@ -13,7 +13,9 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "app/bridge_config.h"
+#include "app/bridge_metrics.h"
 #include "app/commands.h"
+#include "app/sql_lookups.h"
 
 namespace smsbridge {
 namespace {
@@ -40,6 +42,11 @@ class StopSignal {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, d, [&] { return stopped_; });
   }
+  // Sleeps until the wall clock reads `t`; returns true when stop was requested.
+  bool waitUntil(std::chrono::system_clock::time_point t) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, t, [&] { return stopped_; });
+  }
 
  private:
   mutable std::mutex mu_;
@@ -52,15 +59,27 @@ class StopSignal {
 class CaptureLoop {
  public:
   CaptureLoop(const SourceFactory& factory, std::unique_ptr<Source> source, JobStore& store,
-              const MappingEngine& mappings, StopSignal& stop)
+              const MappingEngine& mappings, LookupRunner& lookups, StopSignal& stop,
+              BridgeMetrics& metrics, Readiness& readiness)
       : factory_(factory),
         source_(std::move(source)),
         store_(store),
         mappings_(mappings),
-        stop_(stop) {}
+        lookups_(lookups),
+        stop_(stop),
+        metrics_(metrics),
+        source_metrics_(metrics.forSource(factory.name)),
+        readiness_(readiness) {}
 
   // Returns an error only for problems a restart cannot fix (config, lost position).
   Status run() {
+    Status s = loop();
+    setCapturing(false);
+    return s;
+  }
+
+ private:
+  Status loop() {
     std::chrono::milliseconds backoff{0};
     bool started = false;
     std::optional<ChangeBatch> pending;
@@ -77,16 +96,19 @@ class CaptureLoop {
           continue;
         }
         started = true;
+        setCapturing(true);
       }
       if (!pending) {
         const auto polled_at = std::chrono::steady_clock::now();
         auto batch = source_->poll(factory_.poll_interval);
+        publishSourceGauges(polled_at);
         if (!batch) {
           if (batch.error().category() != ErrorCategory::kTransient) return batch.error();
           backoff = nextBackoff(backoff);
           spdlog::warn("Reading changes failed; retrying. source={} in_ms={} error=\"{}\"",
                        factory_.name, backoff.count(), batch.error().toString());
           started = false;  // resume from the durable checkpoint
+          setCapturing(false);
           continue;
         }
         if (batch->position.empty()) {
@@ -103,9 +125,18 @@ class CaptureLoop {
         }
         pending = std::move(*batch);
       }
-      std::vector<SmsJob> jobs = mappings_.map(pending->events, std::chrono::system_clock::now());
+      // A lookup that cannot run now leaves the batch pending: mapped again after the
+      // backoff, never stored with missing data or skipped.
+      auto jobs = mappings_.map(pending->events, std::chrono::system_clock::now(), lookups_);
+      if (!jobs) {
+        if (jobs.error().category() != ErrorCategory::kTransient) return jobs.error();
+        backoff = nextBackoff(backoff);
+        spdlog::warn("Lookup failed; mapping the same batch again. source={} in_ms={} error=\"{}\"",
+                     factory_.name, backoff.count(), jobs.error().toString());
+        continue;
+      }
       auto result =
-          store_.enqueue(jobs, Checkpoint{factory_.name, pending->position, pending->shadow});
+          store_.enqueue(*jobs, Checkpoint{factory_.name, pending->position, pending->shadow});
       if (!result) {
         if (result.error().category() != ErrorCategory::kTransient) return result.error();
         backoff = nextBackoff(backoff);
@@ -114,6 +145,7 @@ class CaptureLoop {
         continue;
       }
       backoff = std::chrono::milliseconds(0);
+      BridgeMetrics::enqueued(source_metrics_, *pending, *result, std::chrono::system_clock::now());
       if (result->inserted > 0 || result->duplicates > 0) {
         spdlog::info("Captured changes. source={} changes={} jobs={} duplicates={} position={}",
                      factory_.name, pending->events.size(), result->inserted, result->duplicates,
@@ -133,7 +165,18 @@ class CaptureLoop {
     return Status::ok();
   }
 
- private:
+  void setCapturing(bool capturing) {
+    source_metrics_.capturing->set(capturing ? 1 : 0);
+    readiness_.setCapturing(factory_.name, capturing);
+  }
+
+  // At most once a second: a busy source polls far more often than anyone scrapes.
+  void publishSourceGauges(std::chrono::steady_clock::time_point now) {
+    if (now - gauges_published_ < std::chrono::seconds(1)) return;
+    gauges_published_ = now;
+    metrics_.sourceGauges(factory_.name, source_->gauges());
+  }
+
   static std::chrono::milliseconds nextBackoff(std::chrono::milliseconds current) {
     if (current.count() == 0) return std::chrono::milliseconds(250);
     return std::min(current * 2, std::chrono::milliseconds(30'000));
@@ -143,7 +186,12 @@ class CaptureLoop {
   std::unique_ptr<Source> source_;
   JobStore& store_;
   const MappingEngine& mappings_;
+  LookupRunner& lookups_;
   StopSignal& stop_;
+  BridgeMetrics& metrics_;
+  SourceMetrics source_metrics_;
+  Readiness& readiness_;
+  std::chrono::steady_clock::time_point gauges_published_{};
 };
 
 void logSummary(JobStore& store) {
@@ -187,9 +235,11 @@ int runCommand(const RunOptions& options) {
     spdlog::error("Cannot start. error=\"{}\"", status.toString());
     return 1;
   };
+  if (Status s = checkLookupSources(*cfg); !s.isOk()) return fail(s);
   auto store = cfg->createStore();
   if (!store) return fail(store.error());
   if (Status s = (*store)->checkSchema(); !s.isOk()) return fail(s);
+  (*store)->setOptOutLanes(cfg->optouts.lanes);
 
   std::vector<std::pair<const SourceFactory*, std::unique_ptr<Source>>> sources;
   for (const SourceFactory& factory : cfg->sources) {
@@ -222,6 +272,21 @@ int runCommand(const RunOptions& options) {
         [&dispatcher](const DeliveryReport& report) { dispatcher.onDeliveryReport(report); });
   }
 
+  // Metrics are kept whether or not a server exposes them: updating them costs next to nothing.
+  MetricsRegistry registry;
+  BridgeMetrics metrics(registry);
+  Readiness readiness;
+  dispatcher.setObserver(&metrics);
+  for (auto& [factory, source] : sources) readiness.expectSource(factory->name);
+  std::unique_ptr<OperationalServer> server;
+  if (cfg->server) {
+    auto created = OperationalServer::create(cfg->server->http, registry, **store, readiness);
+    if (!created) return fail(created.error().withContext("server"));
+    server = std::move(*created);
+    // Further handlers (webhooks) are registered on server->server() here, before start().
+    if (Status s = server->start(); !s.isOk()) return fail(s.withContext("server"));
+  }
+
   StopSignal stop;
   std::atomic<int> exit_code{0};
   bool shutting_down = false;
@@ -230,6 +295,7 @@ int runCommand(const RunOptions& options) {
     if (shutting_down) return;
     shutting_down = true;
     if (code != 0) exit_code = code;
+    readiness.setStopping();
     stop.request();
     for (auto& t : threads) {
       if (t.joinable()) t.join();
@@ -254,7 +320,9 @@ int runCommand(const RunOptions& options) {
 
   for (auto& [factory, source] : sources) {
     threads.emplace_back([&, factory = factory, source = std::move(source)]() mutable {
-      CaptureLoop loop(*factory, std::move(source), **store, *cfg->mappings, stop);
+      SqlLookupRunner lookups(cfg->sources);
+      CaptureLoop loop(*factory, std::move(source), **store, *cfg->mappings, lookups, stop, metrics,
+                       readiness);
       Status s = loop.run();
       if (!s.isOk()) {
         spdlog::error("Capture stopped; the bridge shuts down. source={} error=\"{}\"",
@@ -263,17 +331,33 @@ int runCommand(const RunOptions& options) {
       }
     });
   }
+  if (!cfg->schedules.empty()) {
+    threads.emplace_back([&] {
+      auto open_sql = [&cfg](const std::string& name) -> Result<std::unique_ptr<SqlSession>> {
+        const SourceFactory* source = cfg->findSource(name);
+        if (!source || !source->open_sql) {
+          return configError("source '" + name + "' cannot run schedule queries");
+        }
+        return source->open_sql();
+      };
+      ScheduleRunner runner(cfg->schedules, **store, open_sql, SystemClock::instance(),
+                            [&stop](TimePoint until) { return !stop.waitUntil(until); });
+      runner.run();
+    });
+  }
   dispatcher.start();
-  spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={}",
+  spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={} schedules={}",
                SMSBRIDGE_VERSION, options.config, cfg->sources.size(), cfg->providers.size(),
-               cfg->mappings->mappings().size());
+               cfg->mappings->mappings().size(), cfg->schedules.size());
   io.run();
   for (auto& t : threads) {
     if (t.joinable()) t.join();
   }
+  // Before the store goes: handlers may still be writing to it.
+  if (server) server->stop();
   logSummary(**store);
   const DispatcherStats& stats = dispatcher.stats();
-  // Until /metrics exists, the one place an operator sees how many SMS may have gone out twice.
+  // Without a server, the one place an operator sees how many SMS may have gone out twice.
   spdlog::info(
       "Dispatch totals: sent={} retried={} failed={} rejected={} expired={} ambiguous={} "
       "held={} breaker_opened={} rate_limited={}",

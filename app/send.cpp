@@ -153,6 +153,24 @@ class ReportingStore final : public JobStore {
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override {
     return inner_->applyDeliveryReport(report, now);
   }
+  Result<std::vector<ReportEffect>> applyDeliveryReports(std::span<const DeliveryReport> reports,
+                                                         TimePoint now) override {
+    return inner_->applyDeliveryReports(reports, now);
+  }
+  Result<std::vector<DeliveryReport>> dropParkedReports(TimePoint parked_before) override {
+    return inner_->dropParkedReports(parked_before);
+  }
+  Status recordInbound(const InboundSms& sms) override { return inner_->recordInbound(sms); }
+  Status setOptOut(const std::string& recipient, bool opted_out, const std::string& reason,
+                   TimePoint now) override {
+    return inner_->setOptOut(recipient, opted_out, reason, now);
+  }
+  Result<bool> isOptedOut(const std::string& recipient) override {
+    return inner_->isOptedOut(recipient);
+  }
+  void setOptOutLanes(std::vector<Lane> lanes) override {
+    inner_->setOptOutLanes(std::move(lanes));
+  }
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override {
     return inner_->countByStatus();
   }

@@ -93,8 +93,13 @@ int setupCommand(const SetupOptions& options) {
       if (Status s = (*source)->setup(); !s.isOk()) return fail(s);
       std::string list;
       for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t;
-      std::printf("source '%s': %s capture installed on %s\n", factory.name.c_str(),
-                  factory.capture.c_str(), list.c_str());
+      if (list.empty()) {
+        // Only read by schedules (or holding the store): `run` does not capture it either.
+        std::printf("source '%s': no tables to capture\n", factory.name.c_str());
+      } else {
+        std::printf("source '%s': %s capture installed on %s\n", factory.name.c_str(),
+                    factory.capture.c_str(), list.c_str());
+      }
       printGrants(factory, tables, *cfg);
     }
   }

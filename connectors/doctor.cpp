@@ -40,15 +40,20 @@ std::vector<TableNeeds> tableNeeds(const MappingEngine& mappings, const std::str
       if (m.source() != source || m.table() != table) continue;
       // On insert there is no before-image to ask for, whatever the expression reads.
       const bool has_before = m.ops().contains(Op::kUpdate) || m.ops().contains(Op::kDelete);
-      for (const std::string& field : m.referencedFields()) {
+      for (const auto& [key, field] : m.referencedFieldsByKey()) {
+        const std::string reader = "mappings." + m.name() + "." + key;
         auto dot = field.find('.');
         if (dot == std::string::npos) {
           t.columns.insert(field);
+          t.readers[field].insert(reader);
         } else if (field.find('.', dot + 1) == std::string::npos) {
           const std::string row = field.substr(0, dot);
           std::string column = field.substr(dot + 1);
           if (row == "old" && has_before) t.old_columns.insert(column);
-          if (row == "old" || row == "new") t.columns.insert(std::move(column));
+          if (row == "old" || row == "new") {
+            t.readers[column].insert(reader);
+            t.columns.insert(std::move(column));
+          }
         }
       }
     }
@@ -77,7 +82,15 @@ DoctorCheck tableColumnsCheck(const TableNeeds& needs,
   std::set_difference(needs.columns.begin(), needs.columns.end(), columns->begin(), columns->end(),
                       std::back_inserter(missing));
   if (!missing.empty()) {
-    return failCheck(name, "mappings read column(s) the table does not have: " + joinNames(missing),
+    std::vector<std::string> described;
+    for (const std::string& column : missing) {
+      auto it = needs.readers.find(column);
+      std::vector<std::string> where;
+      if (it != needs.readers.end()) where.assign(it->second.begin(), it->second.end());
+      described.push_back(column + (where.empty() ? "" : " (read by " + joinNames(where) + ")"));
+    }
+    return failCheck(name,
+                     "mappings read column(s) the table does not have: " + joinNames(described),
                      "correct the column name(s) in the mappings");
   }
   return okCheck(name, "exists; has the " + std::to_string(needs.columns.size()) +

@@ -4,6 +4,7 @@
 // gathers facts (server settings, grants, table definitions) and turns each into a DoctorCheck;
 // the app only prints them, so tests assert on the checks themselves.
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -35,6 +36,9 @@ struct TableNeeds {
   // Columns read through old.<col>, changed() or crossed_*() by mappings that fire on update
   // or delete: logical capture needs them in the replica identity.
   std::set<std::string> old_columns;
+  // Where each column is read, as config key paths ("mappings.order_shipped.text"), so a
+  // missing column's check names the mapping and key to correct.
+  std::map<std::string, std::set<std::string>> readers = {};
 };
 
 // One entry per table in `tables`, in that order, filled from the mappings of `source`. Only
@@ -54,8 +58,9 @@ struct DoctorRequest {
 };
 
 // The check every connector runs per table: `columns` is what the table has, or nothing when
-// it does not exist. A column the mappings name but the table lacks is a FAIL: it is most
-// often a typo, and every job from that mapping would be rejected at run time.
+// it does not exist. A column the mappings name but the table lacks is a FAIL naming the
+// mapping keys that read it: it is most often a typo, and every job from that mapping would be
+// rejected at run time.
 DoctorCheck tableColumnsCheck(const TableNeeds& needs,
                               const std::optional<std::set<std::string>>& columns);
 

@@ -17,6 +17,14 @@
 
 namespace smsbridge {
 
+// A figure a source knows about its own capture, exported as a gauge on /metrics with a
+// `source` label: e.g. how much WAL a replication slot makes the server keep.
+struct SourceGauge {
+  std::string name;  // full metric name, "smsbridge_source_retained_wal_bytes"
+  std::string help;
+  double value = 0;
+};
+
 struct ChangeBatch {
   std::vector<ChangeEvent> events;
   std::string position;  // resume point after the last event; empty when nothing was read
@@ -50,6 +58,10 @@ class Source {
   // Poll sources compare rows with the shadow kept in the store; the runtime hands it over
   // before start(). The store outlives the source. Other capture modes ignore it.
   virtual void attachShadowStore(ShadowStore& /*store*/) {}
+
+  // Current capture figures (retained WAL, lag) for sources that know them; none by default.
+  // Called on the capture thread between polls; cheap (no query of its own).
+  virtual std::vector<SourceGauge> gauges() const { return {}; }
 };
 
 }  // namespace smsbridge

@@ -114,6 +114,10 @@ std::chrono::milliseconds Dispatcher::runOnce() {
       waitingCount() - waiting_before >= static_cast<std::size_t>(std::max(config_.batch_size, 1));
   std::optional<TimePoint> wake = sendWaiting(now);
   in_tick_ = false;
+  if (observer_) {
+    for (const auto& [name, slot] : slots_)
+      observer_->onBreakerState(name, slot.breaker.state(now));
+  }
 
   // A full claim suggests more is due right away; a provider's capacity returns at `wake`.
   std::chrono::milliseconds delay = config_.poll_interval;
@@ -280,7 +284,10 @@ std::optional<TimePoint> Dispatcher::sendWaiting(TimePoint now) {
           continue;
         }
         case Decision::kWait:
-          if (!blocked.count(decision.provider)) ++stats_.rate_limited;
+          if (!blocked.count(decision.provider)) {
+            ++stats_.rate_limited;
+            if (observer_) observer_->onRateLimitWait(decision.provider);
+          }
           blocked.insert(decision.provider);
           if (decision.until != TimePoint{} && (!wake || decision.until < *wake)) {
             wake = decision.until;
@@ -360,6 +367,7 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
   attempt.started_at = started;
   attempt.finished_at = now;
   flight->attempts.push_back(std::move(attempt));
+  if (observer_) observer_->onAttempt(provider, result.kind);
   if (result.ambiguous) {
     ++stats_.ambiguous;
     spdlog::warn(
@@ -391,6 +399,7 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
     } else if (!failure && slot.breaker.onSuccess()) {
       spdlog::info("Provider answers again; resuming it. provider={}", provider);
     }
+    if (observer_) observer_->onBreakerState(provider, slot.breaker.state(now));
     // Capacity came back: jobs waiting for it can go.
     if (waitingCount() > 0 && !in_tick_) scheduleTick(std::chrono::milliseconds(0));
   }
@@ -507,6 +516,7 @@ void Dispatcher::logOutcome(const SmsJob& job, const JobOutcome& outcome, const 
   switch (outcome.status) {
     case JobStatus::kSent:
       ++stats_.sent;
+      if (observer_) observer_->onSent(job, clock_.now());
       spdlog::info("SMS sent. job={} to={} segments={} provider={} provider_id={} text=\"{}\"",
                    job.id, job.recipient, job.segments, outcome.provider,
                    outcome.provider_message_id, job.body);

@@ -89,11 +89,30 @@ struct DispatcherStats {
   std::uint64_t held = 0;  // in-doubt jobs held instead of resent
 };
 
+// Hears what the dispatcher does, for metrics. Called on the dispatcher's thread in the middle
+// of its work: implementations must be quick and must not call back into the dispatcher.
+class DispatchObserver {
+ public:
+  virtual ~DispatchObserver() = default;
+  // A provider answered a send (or the transport failed): one per attempt.
+  virtual void onAttempt(const std::string& /*provider*/, SendResultKind /*outcome*/) {}
+  // A job's `sent` status is durable; `now` is when it was recorded.
+  virtual void onSent(const SmsJob& /*job*/, TimePoint /*now*/) {}
+  // A job waits for a provider's rate limit, max_inflight or Retry-After (once per provider
+  // per round, like DispatcherStats::rate_limited).
+  virtual void onRateLimitWait(const std::string& /*provider*/) {}
+  // Every round, and whenever a result changes it.
+  virtual void onBreakerState(const std::string& /*provider*/, BreakerState /*state*/) {}
+};
+
 class Dispatcher {
  public:
   // `routes`: route name → route. `providers`: name → provider.
   Dispatcher(DispatcherConfig config, JobStore& store, std::map<std::string, Provider*> providers,
              std::map<std::string, Route> routes, const Clock& clock, boost::asio::io_context& io);
+
+  // Before start(); the observer must outlive the dispatcher. nullptr: none.
+  void setObserver(DispatchObserver* observer) { observer_ = observer; }
 
   void start();
   // Stops claiming new jobs and releases claimed jobs not yet sent; calls `drained` once every
@@ -181,6 +200,7 @@ class Dispatcher {
   std::function<void()> drained_;
   TimePoint next_lease_sweep_{};
   DispatcherStats stats_;
+  DispatchObserver* observer_ = nullptr;
 };
 
 }  // namespace smsbridge

@@ -45,7 +45,7 @@ std::string_view httpErrorName(HttpError error) {
   return "other";
 }
 
-std::string HttpResponse::header(std::string_view name) const {
+std::string HttpClientResponse::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key.size() != name.size()) continue;
     bool same = true;
@@ -116,9 +116,9 @@ bool isTlsFailure(CURLcode code) {
 struct Transfer {
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
-  HttpRequest request;
+  HttpClientRequest request;
   HttpCallback done;
-  HttpResponse response;
+  HttpClientResponse response;
   Clock::time_point started;
   std::size_t max_body = 0;
   bool too_large = false;
@@ -162,7 +162,7 @@ class CurlHttpClient final : public HttpTransport,
   CurlHttpClient(const CurlHttpClient&) = delete;
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
 
-  void execute(HttpRequest request, HttpCallback done) override {
+  void execute(HttpClientRequest request, HttpCallback done) override {
     if (shut_down_) return;  // the contract: no callback after shutdown()
     auto transfer = std::make_unique<Transfer>();
     transfer->request = std::move(request);
@@ -196,7 +196,7 @@ class CurlHttpClient final : public HttpTransport,
     t.easy = curl_easy_init();
     if (!t.easy) return "curl_easy_init failed";
     CURL* e = t.easy;
-    const HttpRequest& r = t.request;
+    const HttpClientRequest& r = t.request;
 
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -253,7 +253,7 @@ class CurlHttpClient final : public HttpTransport,
 
   static void setMethod(Transfer& t) {
     CURL* e = t.easy;
-    const HttpRequest& r = t.request;
+    const HttpClientRequest& r = t.request;
     if (r.method == "GET" && r.body.empty()) {
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
       return;
@@ -276,7 +276,7 @@ class CurlHttpClient final : public HttpTransport,
     std::shared_ptr<Transfer> owned(std::move(transfer));
     boost::asio::post(io_, [self = shared_from_this(), owned, problem = std::move(problem)] {
       if (self->shut_down_) return;
-      HttpResponse response;
+      HttpClientResponse response;
       response.error = HttpError::kOther;
       response.error_message = problem;
       owned->done(std::move(response));
@@ -433,15 +433,15 @@ class CurlHttpClient final : public HttpTransport,
       std::unique_ptr<Transfer> transfer = std::move(it->second);
       transfers_.erase(it);
       curl_multi_remove_handle(multi_, easy);
-      HttpResponse response = finish(*transfer, code);
+      HttpClientResponse response = finish(*transfer, code);
       HttpCallback done = std::move(transfer->done);
       transfer.reset();  // frees the easy handle before user code runs
       done(std::move(response));
     }
   }
 
-  HttpResponse finish(Transfer& t, CURLcode code) {
-    HttpResponse r = std::move(t.response);
+  HttpClientResponse finish(Transfer& t, CURLcode code) {
+    HttpClientResponse r = std::move(t.response);
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t.started);
     long status = 0;
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);

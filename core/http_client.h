@@ -27,7 +27,9 @@ namespace smsbridge {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
-struct HttpRequest {
+// Named apart from HttpRequest/HttpResponse (core/http_message.h, what the server receives),
+// since code that answers a webhook also talks to providers and includes both.
+struct HttpClientRequest {
   std::string method = "POST";
   std::string url;
   HttpHeaders headers;  // as sent; "Content-Type" among them when there is a body
@@ -47,7 +49,7 @@ enum class HttpError {
 
 std::string_view httpErrorName(HttpError error);
 
-struct HttpResponse {
+struct HttpClientResponse {
   HttpError error = HttpError::kNone;
   std::string error_message;  // libcurl's explanation when error != kNone
   int status = 0;             // 0 when no response arrived
@@ -59,14 +61,14 @@ struct HttpResponse {
   std::string header(std::string_view name) const;
 };
 
-using HttpCallback = std::function<void(HttpResponse)>;
+using HttpCallback = std::function<void(HttpClientResponse)>;
 
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
   // Sends `request`; `done` runs exactly once, later, on the io_context thread, unless
   // shutdown() ran first.
-  virtual void execute(HttpRequest request, HttpCallback done) = 0;
+  virtual void execute(HttpClientRequest request, HttpCallback done) = 0;
   // Aborts transfers in flight; their callbacks never run. Idempotent.
   virtual void shutdown() = 0;
 };

@@ -42,6 +42,10 @@ Result<std::vector<ReportEffect>> JobStore::applyDeliveryReports(
   return effects;
 }
 
+Result<std::vector<DeliveryReport>> JobStore::dropParkedReports(TimePoint /*parked_before*/) {
+  return std::vector<DeliveryReport>{};
+}
+
 Status JobStore::recordInbound(const InboundSms& /*sms*/) {
   return internalError("this store does not record inbound SMS");
 }
@@ -53,6 +57,11 @@ Status JobStore::setOptOut(const std::string& /*recipient*/, bool /*opted_out*/,
 
 Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
   return internalError("this store does not keep opt-outs");
+}
+
+void JobStore::setOptOutLanes(std::vector<Lane> /*lanes*/) {}
+Result<std::vector<JobStore::StatusLaneCount>> JobStore::countByStatusAndLane() {
+  return internalError("this store does not count jobs by lane");
 }
 
 }  // namespace smsbridge

@@ -76,7 +76,8 @@ struct DeliveryReport {
 enum class ReportEffect {
   kApplied,     // the job moved forward
   kNoOp,        // replay or late report: the job is already at or past that status
-  kUnknownJob,  // no job has that provider message id (yet)
+  kUnknownJob,  // no job has that provider message id, and the store did not park it (the
+                // report names nothing to correlate by, or the store does not park)
   kParked,      // no job has that id yet: kept, and applied when a send result records it
 };
 
@@ -144,6 +145,11 @@ class JobStore : public ShadowStore {
   // report, in order. This default applies them one by one.
   virtual Result<std::vector<ReportEffect>> applyDeliveryReports(
       std::span<const DeliveryReport> reports, TimePoint now);
+  // Parked reports (kParked) are applied when a send result records their id. This first
+  // applies any whose job has become known anyway (a report that raced its send result), then
+  // deletes and returns those parked before `parked_before`: their ids are unknown for good,
+  // and the caller counts and logs them. The default has nothing parked.
+  virtual Result<std::vector<DeliveryReport>> dropParkedReports(TimePoint parked_before);
 
   // Inbound SMS and opt-outs (smsbridge_inbound, smsbridge_optouts). `recipient` is E.164.
   // The defaults report that this store does not support them.
@@ -151,9 +157,22 @@ class JobStore : public ShadowStore {
   virtual Status setOptOut(const std::string& recipient, bool opted_out, const std::string& reason,
                            TimePoint now);
   virtual Result<bool> isOptedOut(const std::string& recipient);
+  // Lanes whose jobs to opted-out recipients are `suppressed` (reason `opted_out`), at enqueue
+  // and again at claim time for opt-outs that arrived later. Stores that keep opt-outs start
+  // with marketing only; the default ignores it.
+  virtual void setOptOutLanes(std::vector<Lane> lanes);
 
   // Number of jobs per status, for progress lines and summaries.
   virtual Result<std::vector<std::pair<JobStatus, int>>> countByStatus() = 0;
+
+  // Number of jobs per status and lane, for /metrics: one GROUP BY over the messages table.
+  // The default reports that this store cannot count them.
+  struct StatusLaneCount {
+    JobStatus status = JobStatus::kQueued;
+    Lane lane = Lane::kTransactional;
+    std::int64_t count = 0;
+  };
+  virtual Result<std::vector<StatusLaneCount>> countByStatusAndLane();
 };
 
 }  // namespace smsbridge

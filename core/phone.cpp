@@ -5,8 +5,10 @@
 #include <phonenumbers/phonenumberutil.h>
 
 #include <array>
+#include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace smsbridge {
@@ -152,6 +154,80 @@ std::string invalidDetail(const PhoneNumber& number, const std::string& formatte
   return formatted + " is not in the numbering plan of country code " + country;
 }
 
+// What libphonenumber says about one number in one region, before any type policy.
+struct Classified {
+  std::string e164;  // empty when the number did not parse
+  PhoneNumberUtil::PhoneNumberType type = PhoneNumberUtil::UNKNOWN;
+  std::optional<PhoneProblem> problem;  // kUnparseable or kInvalid
+  std::string detail;
+};
+
+Classified classifyUncached(std::string_view number, std::string_view region_used,
+                            std::string_view region_given) {
+  const PhoneNumberUtil& util = phoneUtil();
+  Classified out;
+  PhoneNumber parsed;
+  const auto error = util.Parse(std::string(number), std::string(region_used), &parsed);
+  if (error != PhoneNumberUtil::NO_PARSING_ERROR) {
+    out.problem = PhoneProblem::kUnparseable;
+    out.detail = parseErrorDetail(error, number, region_used, region_given);
+    return out;
+  }
+  util.Format(parsed, PhoneNumberUtil::E164, &out.e164);
+  // IsValidNumber is exactly GetNumberType() != UNKNOWN (both match the number against its
+  // region's patterns), and the patterns are most of the cost: ask once.
+  out.type = util.GetNumberType(parsed);
+  if (out.type == PhoneNumberUtil::UNKNOWN) {
+    out.problem = PhoneProblem::kInvalid;
+    out.detail = invalidDetail(parsed, out.e164);
+  }
+  return out;
+}
+
+// libphonenumber's regular expressions cost tens of microseconds per number, more than all the
+// rest of a mapping. Numbers repeat (returning customers, a shop's own alert number, several
+// mappings firing on one change), so each thread keeps the recent ones. Two generations bound
+// it: when the current one is full it becomes the previous one, and a hit there moves back.
+// Per thread, so no lock; the results depend only on the key and the immutable metadata.
+class ClassifiedCache {
+ public:
+  static constexpr std::size_t kGeneration = 2048;
+
+  const Classified& get(std::string_view number, std::string_view region_used,
+                        std::string_view region_given) {
+    key_.assign(region_used);
+    key_ += '|';
+    // An unknown region's name appears in the detail, so it is part of the key.
+    if (region_used == kUnknownRegion) key_.append(region_given);
+    key_ += '|';
+    key_.append(number);
+    if (auto it = current_.find(key_); it != current_.end()) return it->second;
+    if (auto it = previous_.find(key_); it != previous_.end()) {
+      return insert(std::move(it->second));
+    }
+    return insert(classifyUncached(number, region_used, region_given));
+  }
+
+ private:
+  const Classified& insert(Classified value) {
+    if (current_.size() >= kGeneration) {
+      previous_ = std::move(current_);
+      current_.clear();
+    }
+    return current_.insert_or_assign(key_, std::move(value)).first->second;
+  }
+
+  std::string key_;
+  std::unordered_map<std::string, Classified> current_;
+  std::unordered_map<std::string, Classified> previous_;
+};
+
+const Classified& classify(std::string_view number, std::string_view region_used,
+                           std::string_view region_given) {
+  thread_local ClassifiedCache cache;
+  return cache.get(number, region_used, region_given);
+}
+
 PhoneResult failure(PhoneResult result, PhoneProblem problem, std::string detail) {
   result.problem = problem;
   result.detail = std::move(detail);
@@ -200,33 +276,20 @@ PhoneResult normalizePhone(std::string_view raw, std::string_view region, PhoneT
   if (number.empty()) return failure(std::move(result), PhoneProblem::kMissing, "no phone number");
 
   const std::string upper_region = upperAscii(region);
-  const std::string region_used =
-      supportedRegions().contains(upper_region) ? upper_region : std::string(kUnknownRegion);
-
-  const PhoneNumberUtil& util = phoneUtil();
-  PhoneNumber parsed;
-  const auto error = util.Parse(std::string(number), region_used, &parsed);
-  if (error != PhoneNumberUtil::NO_PARSING_ERROR) {
-    return failure(std::move(result), PhoneProblem::kUnparseable,
-                   parseErrorDetail(error, number, region_used, region));
+  const std::string_view region_used =
+      supportedRegions().contains(upper_region) ? std::string_view(upper_region) : kUnknownRegion;
+  const Classified& classified = classify(number, region_used, region);
+  if (classified.problem) {
+    return failure(std::move(result), *classified.problem, classified.detail);
   }
-
-  std::string formatted;
-  util.Format(parsed, PhoneNumberUtil::E164, &formatted);
-  if (!util.IsValidNumber(parsed)) {
-    return failure(std::move(result), PhoneProblem::kInvalid, invalidDetail(parsed, formatted));
-  }
-
-  const auto type = util.GetNumberType(parsed);
-  if (!policyAccepts(policy, type)) {
-    std::string detail = formatted + " is a " + std::string(numberTypeName(type)) +
+  if (!policyAccepts(policy, classified.type)) {
+    std::string detail = classified.e164 + " is a " + std::string(numberTypeName(classified.type)) +
                          " number and phone type policy \"" +
                          std::string(phoneTypePolicyName(policy)) +
                          "\" accepts mobile numbers only";
     return failure(std::move(result), PhoneProblem::kNotMobile, std::move(detail));
   }
-
-  result.e164 = std::move(formatted);
+  result.e164 = classified.e164;
   return result;
 }
 

@@ -4,7 +4,8 @@
 // into E.164, the one form providers, opt-out lists, dedup keys and rate limits agree on.
 // libphonenumber does the parsing (reference/domain.md §D). A number that cannot be used is not
 // an error of the bridge: the job is suppressed with the problem's name as its reason.
-// Pure functions over libphonenumber's immutable metadata; safe from any thread.
+// Pure functions over libphonenumber's immutable metadata; safe from any thread. Each thread
+// remembers the last few thousand numbers it classified, so a repeated number costs a lookup.
 
 #include <optional>
 #include <string>

@@ -8,7 +8,7 @@
 
 namespace smsbridge {
 
-SendResult classifyTransportError(const HttpResponse& response) {
+SendResult classifyTransportError(const HttpClientResponse& response) {
   SendResult result;
   result.kind = SendResultKind::kRetryLater;
   result.error_code = std::string(httpErrorName(response.error));
@@ -59,7 +59,7 @@ SendResult classifyHttpStatus(int status, std::string reason) {
   return result;
 }
 
-SendResult classifyHttpResponse(const HttpApi& api, const HttpResponse& response,
+SendResult classifyHttpResponse(const HttpApi& api, const HttpClientResponse& response,
                                 const OutgoingSms& sms, TimePoint now) {
   if (response.error != HttpError::kNone) return classifyTransportError(response);
   SendResult result = api.classifySendResponse(response, sms);
@@ -150,7 +150,7 @@ void HttpProvider::send(const OutgoingSms& sms, SendCallback done) {
   // The transport runs no callback after shutdown(), which runs before this object goes away;
   // the flag makes that hold even for a transport that calls back late.
   transport_->execute(std::move(*request), [this, sms, done = std::move(done),
-                                            shut_down = shut_down_](HttpResponse response) {
+                                            shut_down = shut_down_](HttpClientResponse response) {
     if (*shut_down) return;
     SendResult result = classifyHttpResponse(*api_, response, sms, clock_.now());
     if (result.ambiguous) {
@@ -198,6 +198,12 @@ std::vector<config::Field> httpProviderFields() {
           "Public URL the provider posts delivery reports to (smsbridge's webhook for this "
           "provider). Empty: no per-message callback; reports then come only from a callback "
           "set up in the provider's panel."),
+      secret("webhook_token",
+             "Secret that authenticates this provider's webhooks: give the provider URLs "
+             "ending in `?token=<this value>` (`/webhooks/<name>/status`, "
+             "`/webhooks/<name>/inbound`); callbacks without it get 403. Twilio callbacks are "
+             "checked by their signature instead; a token set for Twilio is required as well. "
+             "Empty: webhooks of token-authenticated providers refuse every callback."),
   };
 }
 
@@ -256,6 +262,13 @@ std::optional<std::string> readSecret(const config::Section& section, std::strin
     return std::nullopt;
   }
   return *value;
+}
+
+std::optional<WebhookSecrets> parseUrlTokenSecrets(const config::Section& section,
+                                                   config::Diagnostics& diagnostics) {
+  auto token = readSecret(section, "webhook_token", diagnostics);
+  if (!token) return std::nullopt;
+  return WebhookSecrets{*token, ""};
 }
 
 std::string jsonString(const nlohmann::json& object, const char* key) {

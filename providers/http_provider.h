@@ -28,6 +28,7 @@
 #include "core/http_client.h"
 #include "core/provider.h"
 #include "core/result.h"
+#include "providers/callbacks.h"
 
 namespace smsbridge {
 
@@ -40,11 +41,12 @@ class HttpApi {
   // The request that sends `sms`. `now` is the send time, for fields relative to it (validity).
   // An error says this provider cannot take the message as configured (kProviderPermanent →
   // FailOver, e.g. no sender) or nobody can (kRejected → Rejected); nothing is sent then.
-  virtual Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const = 0;
+  virtual Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms,
+                                                     TimePoint now) const = 0;
 
   // Classifies a response that arrived completely (response.error == kNone), whatever its
   // status. classifyHttpResponse() fills in http_status and a Retry-After the API left unset.
-  virtual SendResult classifySendResponse(const HttpResponse& response,
+  virtual SendResult classifySendResponse(const HttpClientResponse& response,
                                           const OutgoingSms& sms) const = 0;
 };
 
@@ -60,13 +62,13 @@ using HttpProviderParser = std::function<std::optional<HttpProviderSpec>(
 
 // The whole classification of one attempt: a transport error by classifyTransportError(),
 // anything else by the API; then http_status and Retry-After (relative to `now`) are filled in.
-SendResult classifyHttpResponse(const HttpApi& api, const HttpResponse& response,
+SendResult classifyHttpResponse(const HttpApi& api, const HttpClientResponse& response,
                                 const OutgoingSms& sms, TimePoint now);
 
 // kConnect, kConnectTimeout, kTls: the request never left, so RetryLater is safe. kTimeout,
 // kOther: it may have arrived, so RetryLater marked ambiguous. kTooLarge: the server answered
 // something we did not read, which may have been an acceptance: ambiguous too.
-SendResult classifyTransportError(const HttpResponse& response);
+SendResult classifyTransportError(const HttpClientResponse& response);
 
 // What a status code alone says, for responses whose body names no known error: 401/403 →
 // FailOver; 408, 429 → RetryLater; 5xx → RetryLater (ambiguous for 500/502/504, where the
@@ -110,8 +112,8 @@ std::function<Result<std::unique_ptr<Provider>>(boost::asio::io_context&)> httpP
 
 // --- Config every HTTP provider shares ---
 
-// base_url, connect_timeout, timeout, ca_file, ca_path, max_response_bytes and
-// status_callback_url, to append to a provider's own fields.
+// base_url, connect_timeout, timeout, ca_file, ca_path, max_response_bytes,
+// status_callback_url and webhook_token, to append to a provider's own fields.
 std::vector<config::Field> httpProviderFields();
 
 struct HttpEndpointConfig {
@@ -129,6 +131,10 @@ std::optional<HttpEndpointConfig> parseHttpEndpoint(const config::Section& secti
 // Reads a secret for a provider, adding the diagnostic when it cannot be read. nullopt then.
 std::optional<std::string> readSecret(const config::Section& section, std::string_view key,
                                       config::Diagnostics& diagnostics);
+
+// The webhook secrets of a provider whose callbacks carry webhook_token in the URL.
+std::optional<WebhookSecrets> parseUrlTokenSecrets(const config::Section& section,
+                                                   config::Diagnostics& diagnostics);
 
 // --- Wire helpers ---
 

@@ -57,9 +57,58 @@ SendResult classifyError(const json& error, int status) {
   return result;
 }
 
+std::string lowerCase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+std::optional<JobStatus> mapStatus(const std::string& status) {
+  const std::string lower = lowerCase(status);
+  if (lower == "delivered") return JobStatus::kDelivered;
+  if (lower == "undelivered") return JobStatus::kUndelivered;
+  if (lower == "expired") return JobStatus::kExpired;
+  if (lower == "sent") return JobStatus::kSent;
+  if (lower == "failed" || lower == "rejected") return JobStatus::kFailed;
+  return std::nullopt;
+}
+
+// The first of `keys` that holds a non-empty value, as text.
+std::string firstOf(const json& object, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    if (std::string value = jsonString(object, key); !value.empty()) return value;
+  }
+  return {};
+}
+
+std::int64_t jobIdOf(const std::string& external_id) {
+  char* end = nullptr;
+  long long id = std::strtoll(external_id.c_str(), &end, 10);
+  if (external_id.empty() || *end != '\0' || id <= 0) return 0;
+  return id;
+}
+
+std::optional<TimePoint> timeOf(const json& object, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    if (auto seconds = jsonNumber(object, key); seconds && *seconds > 0) {
+      return TimePoint(std::chrono::seconds(static_cast<std::int64_t>(*seconds)));
+    }
+  }
+  return std::nullopt;
+}
+
+// The request's JSON, or kRejected when the body is not JSON in UTF-8.
+Result<json> jsonBody(const HttpRequest& request) {
+  if (!isValidUtf8(request.body)) return rejectedError("the body is not valid UTF-8");
+  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return rejectedError("the body is not valid JSON");
+  return body;
+}
+
 }  // namespace
 
-Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+Result<HttpClientRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms,
+                                                           TimePoint now) const {
   const std::string& sender = sms.sender.empty() ? config_.sender : sms.sender;
   if (sender.empty()) {
     return Status(ErrorCategory::kProviderPermanent,
@@ -81,7 +130,7 @@ Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, Tim
   if (!config_.status_callback_url.empty()) body["webhookUrl"] = config_.status_callback_url;
   body["externalId"] = std::to_string(sms.job_id);
 
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "POST";
   request.url = config_.base_url + "/v2.1/sms";
   request.headers = {{"Content-Type", "application/json"},
@@ -92,7 +141,7 @@ Result<HttpRequest> MessageFlowApi::buildSendRequest(const OutgoingSms& sms, Tim
   return request;
 }
 
-SendResult MessageFlowApi::classifySendResponse(const HttpResponse& response,
+SendResult MessageFlowApi::classifySendResponse(const HttpClientResponse& response,
                                                 const OutgoingSms& sms) const {
   const int status = response.status;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -132,6 +181,62 @@ SendResult MessageFlowApi::classifySendResponse(const HttpResponse& response,
     reason += ": " + jsonString(*error, "title") + " " + jsonString(*error, "message");
   }
   return classifyHttpStatus(status, std::move(reason));
+}
+
+Result<std::vector<DeliveryReport>> parseMessageFlowStatusCallback(const HttpRequest& request) {
+  auto body = jsonBody(request);
+  if (!body) return body.error();
+  const json events = body->is_array() ? *body : json::array({*body});
+  std::vector<DeliveryReport> reports;
+  for (const auto& event : events) {
+    if (!event.is_object()) continue;
+    std::string status = jsonString(event, "status");
+    auto ours = mapStatus(status);
+    std::string uniq_id = jsonString(event, "uniqId");
+    std::int64_t job_id = jobIdOf(jsonString(event, "externalId"));
+    if (!ours || (uniq_id.empty() && job_id == 0)) continue;
+    DeliveryReport report;
+    report.provider_message_id = std::move(uniq_id);
+    report.job_id = job_id;
+    report.status = *ours;
+    report.provider_status = status;
+    report.reason = "MessageFlow status " + status;
+    if (auto time = timeOf(event, {"statusTime"})) report.reported_at = *time;
+    reports.push_back(std::move(report));
+  }
+  if (reports.empty()) {
+    return Status(ErrorCategory::kProviderPermanent,
+                  "no MessageFlow delivery report of a known shape in the body");
+  }
+  return reports;
+}
+
+Result<InboundSms> parseMessageFlowInbound(const HttpRequest& request) {
+  auto body = jsonBody(request);
+  if (!body) return body.error();
+  const json& event = body->is_array() && body->size() == 1 ? body->front() : *body;
+  InboundSms sms;
+  sms.sender = senderAsE164(firstOf(event, {"from", "phoneNumber", "msisdn"}));
+  sms.recipient = firstOf(event, {"to", "recipient", "shortCode"});
+  sms.body = firstOf(event, {"message", "text", "content"});
+  sms.provider_message_id = firstOf(event, {"id", "messageId", "uniqId"});
+  if (auto time = timeOf(event, {"receivedTime", "createTime"})) sms.received_at = *time;
+  if (!event.is_object() || sms.sender.empty() || sms.body.empty()) {
+    return Status(ErrorCategory::kProviderPermanent,
+                  "no MessageFlow inbound message of a known shape in the body");
+  }
+  return sms;
+}
+
+ProviderCallbacks messageFlowCallbacks() {
+  ProviderCallbacks callbacks;
+  callbacks.auth = CallbackAuth::kUrlToken;
+  callbacks.parse_status = &parseMessageFlowStatusCallback;
+  callbacks.parse_inbound = &parseMessageFlowInbound;
+  callbacks.media_types = {"application/json"};
+  callbacks.status_ok = callbackAnswer("OK");
+  callbacks.inbound_ok = callbackAnswer("OK");
+  return callbacks;
 }
 
 const config::Schema& messageFlowSchema() {

@@ -6,7 +6,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "providers/callbacks.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -25,13 +27,30 @@ class MessageFlowApi final : public HttpApi {
  public:
   explicit MessageFlowApi(MessageFlowConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
  private:
   MessageFlowConfig config_;
 };
+
+// --- Webhooks (reference/providers.md §1.4, §1.5) ---
+//
+// [inference] MessageFlow does not publish its webhook field names. We read the send
+// response's vocabulary, which the fake provider uses too: an event object (or an array of
+// them) with `status` (Delivered, Undelivered, Expired; also Sent, Failed, Rejected), `uniqId`
+// (the id the send answered with, our provider_message_id) and/or `externalId` (our job id),
+// and `statusTime` (unix seconds). JSON that parses but has no event of that shape is a
+// kProviderPermanent error: the webhook logs it verbatim and answers 200.
+
+Result<std::vector<DeliveryReport>> parseMessageFlowStatusCallback(const HttpRequest& request);
+// [inference] An incoming SMS: the sender in `from`, `phoneNumber` or `msisdn`; our number in
+// `to`, `recipient` or `shortCode`; the text in `message`, `text` or `content`; the id in
+// `id`, `messageId` or `uniqId`; the time (unix seconds) in `receivedTime` or `createTime`.
+Result<InboundSms> parseMessageFlowInbound(const HttpRequest& request);
+// Token-authenticated JSON callbacks, answered with 200.
+ProviderCallbacks messageFlowCallbacks();
 
 // Config schema and parser of `type: messageflow` providers (listed in providers/registry.cpp).
 const config::Schema& messageFlowSchema();

@@ -30,6 +30,14 @@ struct ProviderEntry {
   // HTTP providers only (null for others): the same parse, yielding the API and client options
   // instead of a factory, so tests can run every HTTP provider over a scripted transport.
   HttpProviderParser parse_http;
+  // Its webhooks (providers/webhooks.h): how callbacks are authenticated, parsed and answered;
+  // no parsers for a provider without webhooks.
+  ProviderCallbacks callbacks = {};
+  // Reads the secrets its webhooks are checked with from its config section; null when it has
+  // no webhooks.
+  std::function<std::optional<WebhookSecrets>(const config::Section& section,
+                                              config::Diagnostics& diagnostics)>
+      parse_webhook_secrets = nullptr;
 };
 
 const std::vector<ProviderEntry>& providerRegistry();

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 
 namespace smsbridge {
@@ -33,6 +34,66 @@ SendResult legacyError(const json& body, int status, const OutgoingSms& sms) {
   return result;
 }
 
+struct SmsApiStatus {
+  int code;
+  std::string_view name;
+  JobStatus ours;
+};
+
+// providers.md §2.4 [recall]; the names match the SDK's MessageStatus enum.
+constexpr SmsApiStatus kStatuses[] = {
+    {401, "NOT_FOUND", JobStatus::kFailed},
+    {402, "EXPIRED", JobStatus::kExpired},
+    {403, "SENT", JobStatus::kSent},
+    {404, "DELIVERED", JobStatus::kDelivered},
+    {405, "UNDELIVERED", JobStatus::kUndelivered},
+    {406, "FAILED", JobStatus::kFailed},
+    {407, "REJECTED", JobStatus::kFailed},
+    {408, "UNKNOWN", JobStatus::kSent},
+    {409, "QUEUE", JobStatus::kSent},
+    {410, "ACCEPTED", JobStatus::kSent},
+    {411, "RENEWAL", JobStatus::kSent},
+    {412, "STOP", JobStatus::kFailed},
+};
+
+const SmsApiStatus* findStatus(std::string_view value) {
+  for (const auto& status : kStatuses) {
+    if (value == status.name || value == std::to_string(status.code)) return &status;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> splitCommas(std::string_view text) {
+  std::vector<std::string> parts;
+  while (true) {
+    std::size_t comma = text.find(',');
+    parts.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) return parts;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+// The comma-separated values of an optional batch parameter: one per report, or none when the
+// parameter is absent. A count that does not match would pair values with the wrong reports.
+Result<std::vector<std::string>> batchValues(const FormParams& params, std::string_view name,
+                                             std::size_t count) {
+  const std::string* value = formValue(params, name);
+  if (!value) return std::vector<std::string>(count);
+  std::vector<std::string> values = splitCommas(*value);
+  if (values.size() != count) {
+    return rejectedError("SMSAPI callback has " + std::to_string(count) + " MsgId values but " +
+                         std::to_string(values.size()) + " " + std::string(name) + " values");
+  }
+  return values;
+}
+
+std::int64_t jobIdOf(std::string_view idx) {
+  std::int64_t id = 0;
+  auto [end, ec] = std::from_chars(idx.data(), idx.data() + idx.size(), id);
+  if (idx.empty() || ec != std::errc() || end != idx.data() + idx.size() || id <= 0) return 0;
+  return id;
+}
+
 }  // namespace
 
 SendResultKind classifySmsApiError(int code) {
@@ -57,7 +118,7 @@ SendResultKind classifySmsApiError(int code) {
   }
 }
 
-Result<HttpRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+Result<HttpClientRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
   FormFields form = {{"format", "json"}, {"encoding", "utf-8"}, {"to", digitsOnly(sms.recipient)}};
   const std::string& from = sms.sender.empty() ? config_.from : sms.sender;
   if (!from.empty()) form.emplace_back("from", from);
@@ -80,7 +141,7 @@ Result<HttpRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   if (config_.test) form.emplace_back("test", "1");
   if (config_.fast_otp && sms.lane == Lane::kOtp) form.emplace_back("fast", "1");
 
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "POST";
   request.url = config_.base_url + "/sms.do";
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
@@ -90,7 +151,7 @@ Result<HttpRequest> SmsApiApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   return request;
 }
 
-SendResult SmsApiApi::classifySendResponse(const HttpResponse& response,
+SendResult SmsApiApi::classifySendResponse(const HttpClientResponse& response,
                                            const OutgoingSms& sms) const {
   const int status = response.status;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -125,6 +186,80 @@ SendResult SmsApiApi::classifySendResponse(const HttpResponse& response,
     reason += ": " + message;
   }
   return classifyHttpStatus(status, std::move(reason));
+}
+
+Result<std::vector<DeliveryReport>> parseSmsApiStatusCallback(const HttpRequest& request) {
+  auto params = callbackParams(request);
+  if (!params) return params.error();
+  const std::string* ids = formValue(*params, "MsgId");
+  const std::string* statuses = formValue(*params, "status");
+  if (!ids || ids->empty() || !statuses || statuses->empty()) {
+    return rejectedError("an SMSAPI callback needs MsgId and status");
+  }
+  std::vector<std::string> id_list = splitCommas(*ids);
+  auto status_list = batchValues(*params, "status", id_list.size());
+  if (!status_list) return status_list.error();
+  auto idx_list = batchValues(*params, "idx", id_list.size());
+  if (!idx_list) return idx_list.error();
+  auto done_list = batchValues(*params, "donedate", id_list.size());
+  if (!done_list) return done_list.error();
+
+  std::vector<DeliveryReport> reports;
+  std::string unknown;
+  for (std::size_t i = 0; i < id_list.size(); ++i) {
+    if (id_list[i].empty()) return rejectedError("an SMSAPI callback has an empty MsgId");
+    const SmsApiStatus* status = findStatus((*status_list)[i]);
+    if (!status) {
+      unknown = (*status_list)[i];
+      continue;
+    }
+    DeliveryReport report;
+    report.provider_message_id = id_list[i];
+    report.job_id = jobIdOf((*idx_list)[i]);
+    report.status = status->ours;
+    report.provider_status = (*status_list)[i];
+    report.reason =
+        "SMSAPI status " + std::to_string(status->code) + " " + std::string(status->name);
+    if (auto done = parseUnixSeconds((*done_list)[i])) report.reported_at = *done;
+    reports.push_back(std::move(report));
+  }
+  if (reports.empty()) {
+    return Status(ErrorCategory::kProviderPermanent,
+                  "SMSAPI status '" + unknown + "' is not one we know");
+  }
+  return reports;
+}
+
+Result<InboundSms> parseSmsApiInbound(const HttpRequest& request) {
+  auto params = callbackParams(request);
+  if (!params) return params.error();
+  auto value = [&](std::string_view name) {
+    const std::string* found = formValue(*params, name);
+    return found ? *found : std::string();
+  };
+  InboundSms sms;
+  sms.provider_message_id = value("MsgId");
+  sms.sender = senderAsE164(value("sms_from"));
+  sms.recipient = value("sms_to");
+  sms.body = value("sms_text");
+  if (auto date = parseUnixSeconds(value("sms_date"))) sms.received_at = *date;
+  if (sms.sender.empty() || sms.recipient.empty()) {
+    return rejectedError("an SMSAPI inbound message needs sms_from and sms_to");
+  }
+  return sms;
+}
+
+ProviderCallbacks smsApiCallbacks() {
+  ProviderCallbacks callbacks;
+  callbacks.auth = CallbackAuth::kUrlToken;
+  callbacks.parse_status = &parseSmsApiStatusCallback;
+  callbacks.parse_inbound = &parseSmsApiInbound;
+  callbacks.media_types = {"application/x-www-form-urlencoded"};
+  callbacks.allow_get = true;
+  // providers.md §2.4 [recall]: the callback script must answer "OK".
+  callbacks.status_ok = callbackAnswer("OK");
+  callbacks.inbound_ok = callbackAnswer("OK");
+  return callbacks;
 }
 
 const config::Schema& smsApiSchema() {

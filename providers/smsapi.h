@@ -7,7 +7,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "providers/callbacks.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -27,8 +29,8 @@ class SmsApiApi final : public HttpApi {
  public:
   explicit SmsApiApi(SmsApiConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
  private:
@@ -39,6 +41,20 @@ class SmsApiApi final : public HttpApi {
 // → RetryLater; account errors → FailOver; bad number or content → Rejected; unknown →
 // FailOver.
 SendResultKind classifySmsApiError(int code);
+
+// --- Webhooks (reference/providers.md §2.4, §2.5; the parameter names are [recall]) ---
+
+// A delivery-report callback: GET query or POST form with MsgId, status (401-412 or its name),
+// idx, donedate... Several reports may come in one call as comma-separated values per
+// parameter; each becomes a report, with `job_id` from its idx. Statuses: 402 EXPIRED →
+// expired; 403 SENT, 408 UNKNOWN, 409 QUEUE, 410 ACCEPTED, 411 RENEWAL → sent; 404 DELIVERED
+// → delivered; 405 UNDELIVERED → undelivered; 401 NOT_FOUND, 406 FAILED, 407 REJECTED,
+// 412 STOP → failed. A report with another status is left out.
+Result<std::vector<DeliveryReport>> parseSmsApiStatusCallback(const HttpRequest& request);
+// An incoming SMS: sms_from, sms_to, sms_text, sms_date, MsgId.
+Result<InboundSms> parseSmsApiInbound(const HttpRequest& request);
+// Token-authenticated GET or form callbacks, answered with "OK".
+ProviderCallbacks smsApiCallbacks();
 
 // Config schema and parser of `type: smsapi` providers (listed in providers/registry.cpp).
 const config::Schema& smsApiSchema();

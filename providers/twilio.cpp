@@ -1,8 +1,11 @@
 #include "providers/twilio.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 
@@ -21,7 +24,172 @@ bool isSid(std::string_view sid, std::string_view prefix) {
 // ValidityPeriod is whole seconds, 1 to 36000 (error 90007 outside).
 constexpr std::int64_t kMaxValiditySeconds = 36000;
 
+// "https://host/x" ↔ "https://host:443/x" (and :80 for http): the other form of a URL whose
+// port is the scheme's default, or nullopt when it has another port or scheme.
+std::optional<std::string> toggledDefaultPort(std::string_view url) {
+  std::string_view default_port;
+  std::size_t host_start = 0;
+  if (url.starts_with("https://")) {
+    default_port = "443";
+    host_start = 8;
+  } else if (url.starts_with("http://")) {
+    default_port = "80";
+    host_start = 7;
+  } else {
+    return std::nullopt;
+  }
+  std::size_t host_end = url.find_first_of("/?#", host_start);
+  if (host_end == std::string_view::npos) host_end = url.size();
+  std::string_view authority = url.substr(host_start, host_end - host_start);
+  std::size_t colon = authority.rfind(':');
+  bool has_port =
+      colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos;
+  std::string out(url.substr(0, host_start));
+  if (has_port) {
+    if (authority.substr(colon + 1) != default_port) return std::nullopt;
+    out += authority.substr(0, colon);
+  } else {
+    out += authority;
+    out += ":";
+    out += default_port;
+  }
+  out += url.substr(host_end);
+  return out;
+}
+
+// Wording for the asynchronous error codes a status callback carries (providers.md §3.3).
+std::string errorReason(std::string_view code) {
+  static const std::pair<std::string_view, std::string_view> kKnown[] = {
+      {"30001", "queue overflow"},         {"30003", "unreachable handset"},
+      {"30005", "unknown destination"},    {"30006", "landline or unreachable carrier"},
+      {"30007", "carrier filtering"},      {"30008", "unknown error"},
+      {"30036", "validity period expired"}};
+  std::string reason = "Twilio error " + std::string(code);
+  for (const auto& [known, meaning] : kKnown) {
+    if (known == code) reason += ": " + std::string(meaning);
+  }
+  return reason;
+}
+
+std::optional<JobStatus> mapTwilioStatus(std::string_view status) {
+  for (std::string_view sent : {"queued", "accepted", "scheduled", "sending", "sent"}) {
+    if (status == sent) return JobStatus::kSent;
+  }
+  for (std::string_view delivered : {"delivered", "read", "partially_delivered"}) {
+    if (status == delivered) return JobStatus::kDelivered;
+  }
+  if (status == "undelivered") return JobStatus::kUndelivered;
+  if (status == "failed" || status == "canceled") return JobStatus::kFailed;
+  return std::nullopt;
+}
+
+// The form parameters of a POST, or the query's of a GET (Twilio may call inbound URLs either
+// way). Twilio sends UTF-8; anything else is not from Twilio.
+Result<FormParams> twilioParams(const HttpRequest& request) {
+  auto params = decodeForm(request.method == "GET" ? request.query : request.body);
+  if (!params) return params.error();
+  for (const auto& [name, value] : *params) {
+    if (!isValidUtf8(name) || !isValidUtf8(value)) {
+      return rejectedError("a parameter is not valid UTF-8");
+    }
+  }
+  return params;
+}
+
+// The first of `names` that is present and not empty.
+std::string firstOf(const FormParams& params, std::initializer_list<std::string_view> names) {
+  for (std::string_view name : names) {
+    if (const std::string* value = formValue(params, name); value && !value->empty()) {
+      return *value;
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string twilioSignature(std::string_view auth_token, std::string_view url, FormParams params) {
+  std::sort(params.begin(), params.end());
+  params.erase(std::unique(params.begin(), params.end()), params.end());
+  std::string data(url);
+  for (const auto& [name, value] : params) data += name + value;
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int digest_length = 0;
+  HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(),
+       &digest_length);
+  std::string encoded(4 * ((digest_length + 2) / 3) + 1, '\0');
+  int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), digest.data(),
+                               static_cast<int>(digest_length));
+  encoded.resize(static_cast<std::size_t>(std::max(length, 0)));
+  return encoded;
+}
+
+bool verifyTwilioSignature(std::string_view auth_token, std::string_view url,
+                           const FormParams& params, std::string_view signature) {
+  if (auth_token.empty() || signature.empty()) return false;
+  bool match = constantTimeEquals(twilioSignature(auth_token, url, params), signature);
+  if (auto other = toggledDefaultPort(url)) {
+    match = constantTimeEquals(twilioSignature(auth_token, *other, params), signature) || match;
+  }
+  return match;
+}
+
+Result<std::vector<DeliveryReport>> parseTwilioStatusCallback(const HttpRequest& request) {
+  auto params = twilioParams(request);
+  if (!params) return params.error();
+  std::string sid = firstOf(*params, {"MessageSid", "SmsSid"});
+  std::string status = firstOf(*params, {"MessageStatus", "SmsStatus"});
+  if (sid.empty() || status.empty()) {
+    return rejectedError("a Twilio status callback needs MessageSid and MessageStatus");
+  }
+  auto ours = mapTwilioStatus(status);
+  if (!ours) {
+    return Status(ErrorCategory::kProviderPermanent,
+                  "Twilio status '" + status + "' is not a delivery status we know");
+  }
+  DeliveryReport report;
+  report.provider_message_id = std::move(sid);
+  report.status = *ours;
+  report.provider_status = status;
+  if (std::string code = firstOf(*params, {"ErrorCode"}); !code.empty()) {
+    report.reason = errorReason(code);
+    bool final_failure =
+        report.status == JobStatus::kUndelivered || report.status == JobStatus::kFailed;
+    if (code == "30036" && final_failure) report.status = JobStatus::kExpired;
+  } else if (status == "canceled") {
+    report.reason = "canceled at Twilio";
+  }
+  return std::vector<DeliveryReport>{std::move(report)};
+}
+
+Result<InboundSms> parseTwilioInbound(const HttpRequest& request) {
+  auto params = twilioParams(request);
+  if (!params) return params.error();
+  InboundSms sms;
+  sms.provider_message_id = firstOf(*params, {"MessageSid", "SmsMessageSid", "SmsSid"});
+  sms.sender = senderAsE164(firstOf(*params, {"From"}));
+  sms.recipient = firstOf(*params, {"To"});
+  if (const std::string* body = formValue(*params, "Body")) sms.body = *body;
+  if (sms.sender.empty() || sms.recipient.empty()) {
+    return rejectedError("a Twilio inbound message needs From and To");
+  }
+  return sms;
+}
+
+ProviderCallbacks twilioCallbacks() {
+  ProviderCallbacks callbacks;
+  callbacks.auth = CallbackAuth::kTwilioSignature;
+  callbacks.parse_status = &parseTwilioStatusCallback;
+  callbacks.parse_inbound = &parseTwilioInbound;
+  callbacks.media_types = {"application/x-www-form-urlencoded"};
+  callbacks.allow_get = true;
+  callbacks.status_ok = callbackAnswer("");
+  // An empty TwiML document: Twilio sends nothing back (replies go through the dispatcher).
+  callbacks.inbound_ok = callbackAnswer("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>",
+                                        "text/xml; charset=utf-8");
+  return callbacks;
+}
 
 std::optional<SendResultKind> classifyTwilioError(int code) {
   switch (code) {
@@ -43,7 +211,7 @@ std::optional<SendResultKind> classifyTwilioError(int code) {
   }
 }
 
-Result<HttpRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
+Result<HttpClientRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoint now) const {
   const std::string& from = sms.sender.empty() ? config_.from : sms.sender;
   if (from.empty() && config_.messaging_service_sid.empty()) {
     return Status(ErrorCategory::kProviderPermanent,
@@ -67,7 +235,7 @@ Result<HttpRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   if (config_.smart_encoded) form.emplace_back("SmartEncoded", "true");
   form.emplace_back("Attempt", std::to_string(sms.attempt));
 
-  HttpRequest request;
+  HttpClientRequest request;
   request.method = "POST";
   request.url = config_.base_url + "/2010-04-01/Accounts/" + config_.account_sid + "/Messages.json";
   request.headers = {
@@ -78,7 +246,7 @@ Result<HttpRequest> TwilioApi::buildSendRequest(const OutgoingSms& sms, TimePoin
   return request;
 }
 
-SendResult TwilioApi::classifySendResponse(const HttpResponse& response,
+SendResult TwilioApi::classifySendResponse(const HttpClientResponse& response,
                                            const OutgoingSms& sms) const {
   const int status = response.status;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -194,6 +362,14 @@ std::optional<HttpProviderSpec> parseTwilio(const std::string& name, const confi
   config.status_callback_url = endpoint->status_callback_url;
   config.smart_encoded = section.boolean("smart_encoded");
   return HttpProviderSpec{name, std::make_shared<TwilioApi>(std::move(config)), endpoint->client};
+}
+
+std::optional<WebhookSecrets> parseTwilioWebhookSecrets(const config::Section& section,
+                                                        config::Diagnostics& diagnostics) {
+  auto token = readSecret(section, "webhook_token", diagnostics);
+  auto auth_token = readSecret(section, "auth_token", diagnostics);
+  if (!token || !auth_token) return std::nullopt;
+  return WebhookSecrets{*token, *auth_token};
 }
 
 }  // namespace smsbridge

@@ -7,7 +7,10 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "providers/callbacks.h"
 #include "providers/http_provider.h"
 
 namespace smsbridge {
@@ -28,8 +31,8 @@ class TwilioApi final : public HttpApi {
  public:
   explicit TwilioApi(TwilioConfig config) : config_(std::move(config)) {}
 
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
-  SendResult classifySendResponse(const HttpResponse& response,
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
+  SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
 
  private:
@@ -40,9 +43,37 @@ class TwilioApi final : public HttpApi {
 // decision to the HTTP status.
 std::optional<SendResultKind> classifyTwilioError(int code);
 
+// --- Webhooks (reference/providers.md §3.4, §3.5) ---
+
+// The X-Twilio-Signature of a request to `url` with POST `params`: HMAC-SHA1 keyed with the
+// auth token over the URL followed by every name and value, sorted by name (equal names by
+// value, exact duplicates once), base64-encoded.
+std::string twilioSignature(std::string_view auth_token, std::string_view url, FormParams params);
+
+// Whether `signature` is Twilio's for a request to `url` (the public URL exactly as Twilio
+// requested it, query included) with POST `params`. As Twilio's SDKs do, the URL is also tried
+// with its default port (:443, :80) added or removed, since proxies differ in what they pass
+// on. The comparison is constant-time.
+bool verifyTwilioSignature(std::string_view auth_token, std::string_view url,
+                           const FormParams& params, std::string_view signature);
+
+// A status callback (form POST: MessageSid, MessageStatus, ErrorCode...) as one report. Twilio's
+// statuses map to ours: queued/accepted/scheduled/sending/sent → sent; delivered, read,
+// partially_delivered → delivered; undelivered → undelivered; failed, canceled → failed; an
+// ErrorCode 30036 (validity period expired) makes either of the last two expired.
+Result<std::vector<DeliveryReport>> parseTwilioStatusCallback(const HttpRequest& request);
+// An incoming SMS (form POST, or GET with the same parameters in the query).
+Result<InboundSms> parseTwilioInbound(const HttpRequest& request);
+// Signature-checked form callbacks; inbound messages are answered with empty TwiML.
+ProviderCallbacks twilioCallbacks();
+
 // Config schema and parser of `type: twilio` providers (listed in providers/registry.cpp).
 const config::Schema& twilioSchema();
 std::optional<HttpProviderSpec> parseTwilio(const std::string& name, const config::Section& section,
                                             config::Diagnostics& diagnostics);
+// The secrets its webhooks are checked with: the auth token signs them (also when sends use an
+// API key), and webhook_token, when given, must be in the URL as well.
+std::optional<WebhookSecrets> parseTwilioWebhookSecrets(const config::Section& section,
+                                                        config::Diagnostics& diagnostics);
 
 }  // namespace smsbridge

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config clang-format
+  # clang and its libFuzzer/sanitizer runtimes, for tests/fuzz only
+  clang libclang-rt-dev
   # libraries (DESIGN.md §9)
   libpq-dev libpqxx-dev libmysqlcppconn-dev libmariadb-dev
   libboost-dev libboost-system-dev
@@ -15,6 +17,8 @@ packages=(
   # tools and servers for the demo and the tests
   sqlite3 postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   procps iproute2
+  # HTTP load generator: the webhook benchmark measures the server's ceiling with it
+  wrk
 )
 
 missing=()

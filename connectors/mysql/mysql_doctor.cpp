@@ -526,8 +526,8 @@ std::vector<std::string> grantStatements(const GrantRequest& request) {
   std::vector<std::string> own;
   if (request.capture == "trigger") own.push_back("changes");
   if (request.holds_store) {
-    for (const char* t :
-         {"schema", "messages", "attempts", "checkpoints", "shadow", "optouts", "inbound"})
+    for (const char* t : {"schema", "messages", "attempts", "checkpoints", "shadow", "optouts",
+                          "inbound", "reports_parked"})
       own.push_back(t);
   }
   for (const auto& t : own) {

@@ -22,7 +22,7 @@ Result<Param> parameterValue(const std::string& name, const Value& v) {
   return Param(v.asString());
 }
 
-Result<Bound> bind(std::string_view sql, const Row& params) {
+Result<Bound> bindParameters(std::string_view sql, const Row& params) {
   Bound bound;
   // `?` markers are positional, so a name used twice is bound twice.
   std::vector<std::string> order;
@@ -117,7 +117,7 @@ Status MysqlSqlSession::sessionError(const Status& status) const {
 
 Status MysqlSqlSession::forEachRow(std::string_view sql, const Row& params,
                                    const std::function<bool(const Row&)>& on_row) {
-  auto bound = bind(sql, params);
+  auto bound = bindParameters(sql, params);
   if (!bound) return bound.error();
   SMSBRIDGE_RETURN_IF_ERROR(ensureConnected());
   Status status = conn_->forEachRow(
@@ -134,13 +134,41 @@ Status MysqlSqlSession::forEachRow(std::string_view sql, const Row& params,
 }
 
 Result<std::int64_t> MysqlSqlSession::execute(std::string_view sql, const Row& params) {
-  auto bound = bind(sql, params);
+  auto bound = bindParameters(sql, params);
   if (!bound) return bound.error();
   SMSBRIDGE_RETURN_IF_ERROR(ensureConnected());
   // Autocommit: the one statement is its own transaction.
   auto affected = conn_->execute(bound->sql, bound->values);
   if (!affected) return sessionError(affected.error());
   return static_cast<std::int64_t>(*affected);
+}
+
+Result<std::vector<std::int64_t>> MysqlSqlSession::executeAll(
+    std::span<const Statement> statements) {
+  std::vector<Bound> bound;
+  for (const Statement& statement : statements) {
+    auto b = bindParameters(statement.sql, statement.params);
+    if (!b) return b.error();
+    bound.push_back(std::move(*b));
+  }
+  SMSBRIDGE_RETURN_IF_ERROR(ensureConnected());
+  if (Status s = conn_->begin(); !s.isOk()) return sessionError(s);
+  std::vector<std::int64_t> affected;
+  for (const Bound& b : bound) {
+    auto n = conn_->execute(b.sql, b.values);
+    if (!n) {
+      Status error = sessionError(n.error());  // before the rollback, which resets nothing
+      conn_->rollback();
+      return error;
+    }
+    affected.push_back(static_cast<std::int64_t>(*n));
+  }
+  if (Status s = conn_->commit(); !s.isOk()) {
+    Status error = sessionError(s);
+    conn_->rollback();
+    return error;
+  }
+  return affected;
 }
 
 }  // namespace smsbridge::mysql

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "connectors/store_rules.h"
 #include "core/sql_ident.h"
 
 namespace smsbridge::mysql {
@@ -68,6 +69,22 @@ SmsJob readJob(const ResultRow& r) {
   return job;
 }
 
+// Columns of <prefix>reports_parked as readParked() reads them.
+constexpr char kParkedColumns[] =
+    "id, provider, provider_message_id, job_id, status, provider_status, reason, reported_at";
+
+DeliveryReport readParked(const ResultRow& r) {
+  DeliveryReport report;
+  report.provider = text(r[1]);
+  report.provider_message_id = text(r[2]);
+  report.job_id = integer(r[3]);
+  report.status = parseStatus(text(r[4])).value_or(JobStatus::kFailed);
+  report.provider_status = text(r[5]);
+  report.reason = text(r[6]);
+  report.reported_at = fromSqlTime(r[7]).value_or(TimePoint{});
+  return report;
+}
+
 // "?, ?, ?" for an IN list of `n` bound ids.
 std::string placeholders(std::size_t n) {
   std::string out;
@@ -120,6 +137,12 @@ Status MysqlStore::inTransaction(F&& body) {
 }
 
 std::vector<std::string> MysqlStore::migrationSql() const {
+  std::vector<std::string> sql;
+  for (MigrationStep& step : migrationSteps()) sql.push_back(std::move(step.sql));
+  return sql;
+}
+
+std::vector<MysqlStore::MigrationStep> MysqlStore::migrationSteps() const {
   return {
       fmt::format("CREATE TABLE IF NOT EXISTS {} (component VARCHAR(64) NOT NULL PRIMARY KEY, "
                   "version INT NOT NULL, migrated_at DATETIME(3) NOT NULL) {}",
@@ -139,12 +162,23 @@ std::vector<std::string> MysqlStore::migrationSql() const {
           "  expires_at DATETIME(3),\n  lease_owner VARCHAR(191),\n  lease_until DATETIME(3),\n"
           "  created_at DATETIME(3) NOT NULL,\n  updated_at DATETIME(3) NOT NULL,\n"
           "  sent_at DATETIME(3),\n  final_at DATETIME(3),\n"
+          "  provider_message_id_norm VARCHAR(191),\n"
           "  UNIQUE KEY messages_dedup (dedup_key),\n"
           "  KEY messages_due (status, lane, not_before),\n"
           "  KEY messages_provider_id (provider, provider_message_id),\n"
+          "  KEY messages_provider_norm (provider, provider_message_id_norm),\n"
           "  KEY messages_recipient (recipient),\n"
           "  KEY messages_entity (entity_table, entity_id)\n) {}",
           table("messages"), kTableOptions),
+      // Schema 1 stores lack the column; reports are correlated by it (store_rules.h). MySQL
+      // has no ADD COLUMN IF NOT EXISTS, so migrate() skips this when the column exists.
+      {fmt::format("ALTER TABLE {} ADD COLUMN provider_message_id_norm VARCHAR(191), "
+                   "ADD KEY messages_provider_norm (provider, provider_message_id_norm)",
+                   table("messages")),
+       prefix_ + "messages", "provider_message_id_norm", ""},
+      fmt::format("UPDATE {} SET provider_message_id_norm = LOWER(TRIM(provider_message_id)) "
+                  "WHERE provider_message_id_norm IS NULL AND provider_message_id IS NOT NULL",
+                  table("messages")),
       fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
                   "  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
                   "  message_id BIGINT NOT NULL,\n"
@@ -168,8 +202,28 @@ std::vector<std::string> MysqlStore::migrationSql() const {
                   "  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
                   "  provider VARCHAR(64) NOT NULL,\n  provider_message_id VARCHAR(191),\n"
                   "  sender VARCHAR(191) NOT NULL,\n  recipient VARCHAR(191),\n"
-                  "  body TEXT NOT NULL,\n  received_at DATETIME(3) NOT NULL\n) {}",
+                  "  body TEXT NOT NULL,\n  received_at DATETIME(3) NOT NULL,\n"
+                  "  UNIQUE KEY inbound_provider_id (provider, provider_message_id)\n) {}",
                   table("inbound"), kTableOptions),
+      // A webhook retry delivers the same inbound SMS again.
+      {fmt::format("ALTER TABLE {} ADD UNIQUE KEY inbound_provider_id (provider, "
+                   "provider_message_id)",
+                   table("inbound")),
+       prefix_ + "inbound", "", "inbound_provider_id"},
+      // Reports that arrived before their send result was recorded (store_rules.h). One row per
+      // report: a replayed report hits the unique key instead of piling up.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
+                  "  provider VARCHAR(64) NOT NULL,\n  provider_message_id VARCHAR(191) NOT NULL,\n"
+                  "  provider_message_id_norm VARCHAR(191) NOT NULL,\n  job_id BIGINT NOT NULL,\n"
+                  "  status VARCHAR(16) NOT NULL,\n  provider_status VARCHAR(191),\n"
+                  "  reason TEXT,\n  reported_at DATETIME(3) NOT NULL,\n"
+                  "  parked_at DATETIME(3) NOT NULL,\n"
+                  "  UNIQUE KEY reports_parked_report (provider, provider_message_id_norm, job_id, "
+                  "status),\n"
+                  "  KEY reports_parked_job (provider, job_id),\n"
+                  "  KEY reports_parked_at (parked_at)\n) {}",
+                  table("reports_parked"), kTableOptions),
       fmt::format("INSERT INTO {} (component, version, migrated_at) VALUES ('store', {}, "
                   "UTC_TIMESTAMP(3)) ON DUPLICATE KEY UPDATE version = VALUES(version), "
                   "migrated_at = VALUES(migrated_at)",
@@ -182,9 +236,21 @@ Status MysqlStore::migrate() {
   auto conn = connection();
   if (!conn) return conn.error();
   // DDL commits implicitly in MySQL, so there is no enclosing transaction; every statement is
-  // idempotent instead, and the version row is written last.
-  for (const auto& sql : migrationSql()) {
-    SMSBRIDGE_RETURN_IF_ERROR((*conn)->exec(sql).withContext("migrating the store"));
+  // idempotent instead (or skipped once done), and the version row is written last.
+  for (const MigrationStep& step : migrationSteps()) {
+    if (!step.column.empty() || !step.index.empty()) {
+      const Param params[] = {step.table, step.column.empty() ? step.index : step.column};
+      auto done = (*conn)->query(
+          step.column.empty()
+              ? "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+                "AND TABLE_NAME = ? AND INDEX_NAME = ?"
+              : "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+                "TABLE_NAME = ? AND COLUMN_NAME = ?",
+          params);
+      if (!done) return done.error().withContext("migrating the store");
+      if (!done->empty()) continue;
+    }
+    SMSBRIDGE_RETURN_IF_ERROR((*conn)->exec(step.sql).withContext("migrating the store"));
   }
   return Status::ok();
 }
@@ -221,8 +287,16 @@ Result<EnqueueResult> MysqlStore::enqueue(std::span<const SmsJob> jobs,
         "sender, body, encoding, segments, lane, route, status, status_reason, not_before, "
         "expires_at, created_at, updated_at, final_at) VALUES "
         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON DUPLICATE KEY UPDATE id = id";
+    auto opted_out = optedOutRecipients(c, jobs);
+    if (!opted_out) return opted_out.error();
     for (const SmsJob& job : jobs) {
       const std::string created = toSqlTime(job.created_at);
+      JobStatus status = job.status;
+      std::string reason = job.status_reason;
+      if (optOutApplies(job, optout_lanes_) && opted_out->count(job.recipient)) {
+        status = JobStatus::kSuppressed;
+        reason = kOptedOutReason;
+      }
       const Param params[] = {job.dedup_key,
                               job.source,
                               job.mapping,
@@ -236,13 +310,13 @@ Result<EnqueueResult> MysqlStore::enqueue(std::span<const SmsJob> jobs,
                               std::int64_t{job.segments},
                               std::string(laneName(job.lane)),
                               job.route,
-                              std::string(statusName(job.status)),
-                              job.status_reason,
+                              std::string(statusName(status)),
+                              reason,
                               toSqlTime(job.not_before),
                               optTime(job.expires_at),
                               created,
                               created,
-                              isFinal(job.status) ? Param(created) : Param(nullptr)};
+                              isFinal(status) ? Param(created) : Param(nullptr)};
       auto affected = c.execute(insert, params);
       if (!affected) return affected.error();
       if (*affected > 0) {
@@ -313,7 +387,10 @@ Result<std::vector<SmsJob>> MysqlStore::claimDue(Lane lane, int limit, const std
   std::lock_guard lock(mu_);
   std::vector<SmsJob> jobs;
   const std::string now_text = toSqlTime(now);
+  int suppressed = 0;
   Status status = inTransaction([&](Connection& c) -> Status {
+    jobs.clear();
+    suppressed = 0;
     // SKIP LOCKED lets several dispatchers claim side by side: each takes rows nobody holds
     // instead of queueing behind the first claimer's locks.
     const Param select_params[] = {std::string(laneName(lane)), now_text, std::int64_t{limit}};
@@ -324,24 +401,41 @@ Result<std::vector<SmsJob>> MysqlStore::claimDue(Lane lane, int limit, const std
                        select_params);
     if (!ids) return ids.error();
     if (ids->empty()) return Status::ok();
+    const std::string in_ids = " WHERE id IN (" + placeholders(ids->size()) + ")";
+    if (optOutApplies(lane, optout_lanes_)) {
+      // Jobs whose recipient opted out after they were enqueued end here as `suppressed`
+      // instead of being leased: the claim is the last moment before a send.
+      std::vector<Param> params = {now_text, now_text};
+      for (const auto& row : *ids) params.emplace_back(integer(row[0]));
+      auto dropped = c.execute(
+          "UPDATE " + table("messages") + " SET status = 'suppressed', status_reason = '" +
+              kOptedOutReason + "', updated_at = ?, final_at = ?" + in_ids +
+              " AND recipient IN (SELECT recipient FROM " + table("optouts") + ")",
+          params);
+      if (!dropped) return dropped.error();
+      suppressed = static_cast<int>(*dropped);
+    }
     std::vector<Param> params = {owner, toSqlTime(now + lease), now_text};
     for (const auto& row : *ids) params.emplace_back(integer(row[0]));
     auto updated = c.execute("UPDATE " + table("messages") +
                                  " SET status = 'sending', lease_owner = ?, lease_until = ?, "
-                                 "updated_at = ? WHERE id IN (" +
-                                 placeholders(ids->size()) + ")",
+                                 "updated_at = ?" +
+                                 in_ids + " AND status IN ('queued', 'scheduled')",
                              params);
     if (!updated) return updated.error();
     params.erase(params.begin(), params.begin() + 3);
-    auto rows =
-        c.query("SELECT " + std::string(kMessageColumns) + " FROM " + table("messages") +
-                    " WHERE id IN (" + placeholders(ids->size()) + ") ORDER BY not_before, id",
-                params);
+    auto rows = c.query("SELECT " + std::string(kMessageColumns) + " FROM " + table("messages") +
+                            in_ids + " AND status = 'sending' ORDER BY not_before, id",
+                        params);
     if (!rows) return rows.error();
     for (const auto& row : *rows) jobs.push_back(readJob(row));
     return Status::ok();
   });
   if (!status.isOk()) return status;
+  if (suppressed > 0) {
+    spdlog::info("Jobs to opted-out recipients suppressed instead of sent. lane={} count={}",
+                 laneName(lane), suppressed);
+  }
   return jobs;
 }
 
@@ -397,6 +491,7 @@ Status MysqlStore::recordOutcome(const JobOutcome& outcome, const std::string& o
                             now_text,
                             sent ? Param(now_text) : Param(nullptr),
                             isFinal(outcome.status) ? Param(now_text) : Param(nullptr),
+                            normaliseProviderMessageId(outcome.provider_message_id),
                             outcome.job_id,
                             owner};
     auto updated = c.execute(
@@ -405,10 +500,12 @@ Status MysqlStore::recordOutcome(const JobOutcome& outcome, const std::string& o
             "provider_message_id = COALESCE(NULLIF(?, ''), provider_message_id), "
             "price = COALESCE(?, price), currency = COALESCE(NULLIF(?, ''), currency), "
             "attempts = attempts + ?, not_before = COALESCE(?, not_before), lease_owner = NULL, "
-            "lease_until = NULL, updated_at = ?, sent_at = COALESCE(?, sent_at), final_at = ? "
+            "lease_until = NULL, updated_at = ?, sent_at = COALESCE(?, sent_at), final_at = ?, "
+            "provider_message_id_norm = COALESCE(NULLIF(?, ''), provider_message_id_norm) "
             "WHERE id = ? AND status = 'sending' AND lease_owner = ?",
         params);
     if (!updated) return updated.error();
+    if (sent) return releaseParkedReports(c, outcome, now_text);
     return Status::ok();
   });
   if (!status.isOk()) return status;
@@ -463,40 +560,231 @@ Result<int> MysqlStore::holdExpiredLeases(TimePoint now, std::span<const std::st
 }
 
 Result<ReportEffect> MysqlStore::applyDeliveryReport(const DeliveryReport& report, TimePoint now) {
+  auto effects = applyDeliveryReports(std::span(&report, 1), now);
+  if (!effects) return effects.error();
+  return effects->front();
+}
+
+Result<std::vector<ReportEffect>> MysqlStore::applyDeliveryReports(
+    std::span<const DeliveryReport> reports, TimePoint now) {
   std::lock_guard lock(mu_);
-  ReportEffect effect = ReportEffect::kUnknownJob;
+  std::vector<ReportEffect> effects;
+  const std::string now_text = toSqlTime(now);
   Status status = inTransaction([&](Connection& c) -> Status {
-    const Param find_params[] = {report.provider, report.provider_message_id};
+    auto applied = applyReports(c, reports, now_text, /*park=*/true);
+    if (!applied) return applied.error();
+    effects = std::move(*applied);
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return effects;
+}
+
+Result<std::vector<ReportEffect>> MysqlStore::applyReports(Connection& c,
+                                                           std::span<const DeliveryReport> reports,
+                                                           const std::string& now_text, bool park) {
+  std::vector<std::optional<MatchedJob>> matches(reports.size());
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const DeliveryReport& report = reports[i];
+    if (!isCorrelatable(report)) continue;
+    const std::string norm = normaliseProviderMessageId(report.provider_message_id);
+    // FOR UPDATE: two reports for one message (a webhook retry racing the original) are
+    // decided one after the other, each against the status the other left.
+    const Param params[] = {report.provider, norm.empty() ? Param(nullptr) : Param(norm),
+                            report.job_id != 0 ? Param(report.job_id) : Param(nullptr),
+                            report.provider_message_id, norm};
     auto found = c.query("SELECT id, status FROM " + table("messages") +
-                             " WHERE provider = ? AND provider_message_id = ? LIMIT 1 FOR UPDATE",
-                         find_params);
+                             " WHERE provider = ? AND (provider_message_id_norm = ? OR id = ?) "
+                             "ORDER BY provider_message_id = ? DESC, "
+                             "provider_message_id_norm = ? DESC, id LIMIT 1 FOR UPDATE",
+                         params);
     if (!found) return found.error();
-    if (found->empty()) return Status::ok();
-    const std::int64_t id = integer((*found)[0][0]);
-    const std::string current_text = text((*found)[0][1]);
-    auto current = parseStatus(current_text);
-    if (!current || !canTransition(*current, report.status)) {
-      effect = ReportEffect::kNoOp;
-      return Status::ok();
+    if (found->empty()) continue;
+    auto current = parseStatus(text((*found)[0][1]));
+    if (!current) return internalError("job " + text((*found)[0][0]) + " has an unknown status");
+    matches[i] = MatchedJob{integer((*found)[0][0]), *current};
+  }
+  ReportPlan plan = planReports(reports, matches);
+  SMSBRIDGE_RETURN_IF_ERROR(writeStatusChanges(c, plan.changes, now_text));
+  if (park) {
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      if (plan.effects[i] != ReportEffect::kParked) continue;
+      const DeliveryReport& report = reports[i];
+      const Param params[] = {report.provider,
+                              report.provider_message_id,
+                              normaliseProviderMessageId(report.provider_message_id),
+                              report.job_id,
+                              std::string(statusName(report.status)),
+                              report.provider_status,
+                              report.reason,
+                              toSqlTime(report.reported_at),
+                              now_text};
+      auto parked = c.execute("INSERT INTO " + table("reports_parked") +
+                                  " (provider, provider_message_id, provider_message_id_norm, "
+                                  "job_id, status, provider_status, reason, reported_at, "
+                                  "parked_at) VALUES (?,?,?,?,?,?,?,?,?) "
+                                  "ON DUPLICATE KEY UPDATE id = id",
+                              params);
+      if (!parked) return parked.error();
     }
-    const std::string now_text = toSqlTime(now);
-    const Param params[] = {std::string(statusName(report.status)),
-                            report.reason,
+  }
+  return plan.effects;
+}
+
+Status MysqlStore::writeStatusChanges(Connection& c, std::span<const StatusChange> changes,
+                                      const std::string& now_text) {
+  for (const StatusChange& change : changes) {
+    const Param params[] = {std::string(statusName(change.to)),
+                            change.reason,
                             now_text,
-                            isFinal(report.status) ? Param(now_text) : Param(nullptr),
-                            id,
-                            current_text};
+                            isFinal(change.to) ? Param(now_text) : Param(nullptr),
+                            change.job_id,
+                            std::string(statusName(change.from))};
     auto updated =
         c.execute("UPDATE " + table("messages") +
                       " SET status = ?, status_reason = COALESCE(NULLIF(?, ''), status_reason), "
                       "updated_at = ?, final_at = ? WHERE id = ? AND status = ?",
                   params);
     if (!updated) return updated.error();
-    effect = *updated > 0 ? ReportEffect::kApplied : ReportEffect::kNoOp;
+  }
+  return Status::ok();
+}
+
+Status MysqlStore::releaseParkedReports(Connection& c, const JobOutcome& outcome,
+                                        const std::string& now_text) {
+  const std::string norm = normaliseProviderMessageId(outcome.provider_message_id);
+  const Param params[] = {outcome.provider, norm.empty() ? Param(nullptr) : Param(norm),
+                          outcome.job_id};
+  auto rows = c.query("SELECT " + std::string(kParkedColumns) + " FROM " + table("reports_parked") +
+                          " WHERE provider = ? AND (provider_message_id_norm = ? OR job_id = ?) "
+                          "ORDER BY id FOR UPDATE",
+                      params);
+  if (!rows) return rows.error();
+  if (rows->empty()) return Status::ok();
+  std::vector<DeliveryReport> reports;
+  std::vector<Param> ids;
+  for (const ResultRow& row : *rows) {
+    reports.push_back(readParked(row));
+    ids.emplace_back(integer(row[0]));
+  }
+  // The job was just recorded as sent: every parked report applies to it, in arrival order.
+  std::vector<std::optional<MatchedJob>> matches(reports.size(),
+                                                 MatchedJob{outcome.job_id, JobStatus::kSent});
+  SMSBRIDGE_RETURN_IF_ERROR(writeStatusChanges(c, planReports(reports, matches).changes, now_text));
+  auto deleted = c.execute(
+      "DELETE FROM " + table("reports_parked") + " WHERE id IN (" + placeholders(ids.size()) + ")",
+      ids);
+  if (!deleted) return deleted.error();
+  return Status::ok();
+}
+
+Result<std::vector<DeliveryReport>> MysqlStore::dropParkedReports(TimePoint parked_before) {
+  std::lock_guard lock(mu_);
+  std::vector<DeliveryReport> dropped;
+  const std::string now_text = toSqlTime(std::chrono::system_clock::now());
+  Status status = inTransaction([&](Connection& c) -> Status {
+    dropped.clear();
+    const Param params[] = {toSqlTime(parked_before)};
+    auto rows = c.query("SELECT " + std::string(kParkedColumns) + ", parked_at < ? FROM " +
+                            table("reports_parked") + " ORDER BY id FOR UPDATE",
+                        params);
+    if (!rows) return rows.error();
+    if (rows->empty()) return Status::ok();
+    std::vector<DeliveryReport> reports;
+    for (const ResultRow& row : *rows) reports.push_back(readParked(row));
+    // Reports whose job got its send result meanwhile (one that raced the record) apply now.
+    auto effects = applyReports(c, reports, now_text, /*park=*/false);
+    if (!effects) return effects.error();
+    std::vector<Param> ids;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      const bool parked = (*effects)[i] == ReportEffect::kParked;
+      const bool old = integer((*rows)[i][8]) != 0;
+      if (parked && !old) continue;
+      if (parked) dropped.push_back(reports[i]);
+      ids.emplace_back(integer((*rows)[i][0]));
+    }
+    if (ids.empty()) return Status::ok();
+    auto deleted = c.execute("DELETE FROM " + table("reports_parked") + " WHERE id IN (" +
+                                 placeholders(ids.size()) + ")",
+                             ids);
+    if (!deleted) return deleted.error();
     return Status::ok();
   });
   if (!status.isOk()) return status;
-  return effect;
+  return dropped;
+}
+
+Result<std::set<std::string>> MysqlStore::optedOutRecipients(Connection& c,
+                                                             std::span<const SmsJob> jobs) {
+  std::set<std::string> opted_out;
+  std::vector<Param> recipients;
+  for (const SmsJob& job : jobs) {
+    if (optOutApplies(job, optout_lanes_)) recipients.emplace_back(job.recipient);
+  }
+  if (recipients.empty()) return opted_out;
+  auto rows = c.query("SELECT recipient FROM " + table("optouts") + " WHERE recipient IN (" +
+                          placeholders(recipients.size()) + ")",
+                      recipients);
+  if (!rows) return rows.error();
+  for (const ResultRow& row : *rows) opted_out.insert(text(row[0]));
+  return opted_out;
+}
+
+Status MysqlStore::recordInbound(const InboundSms& sms) {
+  std::lock_guard lock(mu_);
+  auto conn = connection();
+  if (!conn) return conn.error();
+  const Param params[] = {
+      sms.provider,
+      sms.provider_message_id.empty() ? Param(nullptr) : Param(sms.provider_message_id),
+      sms.sender,
+      sms.recipient,
+      sms.body,
+      toSqlTime(sms.received_at)};
+  auto inserted = (*conn)->execute("INSERT INTO " + table("inbound") +
+                                       " (provider, provider_message_id, sender, recipient, body, "
+                                       "received_at) VALUES (?,?,?,?,?,?) "
+                                       "ON DUPLICATE KEY UPDATE id = id",
+                                   params);
+  if (!inserted) return inserted.error();
+  return Status::ok();
+}
+
+Status MysqlStore::setOptOut(const std::string& recipient, bool opted_out,
+                             const std::string& reason, TimePoint now) {
+  std::lock_guard lock(mu_);
+  auto conn = connection();
+  if (!conn) return conn.error();
+  if (!opted_out) {
+    const Param params[] = {recipient};
+    auto deleted =
+        (*conn)->execute("DELETE FROM " + table("optouts") + " WHERE recipient = ?", params);
+    if (!deleted) return deleted.error();
+    return Status::ok();
+  }
+  const Param params[] = {recipient, reason, toSqlTime(now)};
+  auto saved = (*conn)->execute("INSERT INTO " + table("optouts") +
+                                    " (recipient, reason, created_at) VALUES (?, ?, ?) "
+                                    "ON DUPLICATE KEY UPDATE reason = VALUES(reason), "
+                                    "created_at = VALUES(created_at)",
+                                params);
+  if (!saved) return saved.error();
+  return Status::ok();
+}
+
+Result<bool> MysqlStore::isOptedOut(const std::string& recipient) {
+  std::lock_guard lock(mu_);
+  auto conn = connection();
+  if (!conn) return conn.error();
+  const Param params[] = {recipient};
+  auto rows = (*conn)->query("SELECT 1 FROM " + table("optouts") + " WHERE recipient = ?", params);
+  if (!rows) return rows.error();
+  return !rows->empty();
+}
+
+void MysqlStore::setOptOutLanes(std::vector<Lane> lanes) {
+  std::lock_guard lock(mu_);
+  optout_lanes_ = std::move(lanes);
 }
 
 Result<std::vector<std::pair<JobStatus, int>>> MysqlStore::countByStatus() {
@@ -511,6 +799,22 @@ Result<std::vector<std::pair<JobStatus, int>>> MysqlStore::countByStatus() {
     if (auto s = parseStatus(text(row[0]))) {
       counts.emplace_back(*s, static_cast<int>(integer(row[1])));
     }
+  }
+  return counts;
+}
+
+Result<std::vector<JobStore::StatusLaneCount>> MysqlStore::countByStatusAndLane() {
+  std::lock_guard lock(mu_);
+  auto conn = connection();
+  if (!conn) return conn.error();
+  auto rows = (*conn)->query("SELECT status, lane, COUNT(*) FROM " + table("messages") +
+                             " GROUP BY status, lane ORDER BY status, lane");
+  if (!rows) return rows.error();
+  std::vector<StatusLaneCount> counts;
+  for (const auto& row : *rows) {
+    auto s = parseStatus(text(row[0]));
+    auto lane = parseLane(text(row[1]));
+    if (s && lane) counts.push_back({*s, *lane, integer(row[1 + 1])});
   }
   return counts;
 }

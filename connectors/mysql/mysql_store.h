@@ -14,9 +14,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "connectors/mysql/mysql_connection.h"
+#include "connectors/store_rules.h"
 #include "core/job_store.h"
 
 namespace smsbridge::mysql {
@@ -42,9 +45,19 @@ class MysqlStore final : public JobStore {
   Result<int> requeueExpiredLeases(TimePoint now) override;
   Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
+  Result<std::vector<ReportEffect>> applyDeliveryReports(std::span<const DeliveryReport> reports,
+                                                         TimePoint now) override;
+  Result<std::vector<DeliveryReport>> dropParkedReports(TimePoint parked_before) override;
+  Status recordInbound(const InboundSms& sms) override;
+  Status setOptOut(const std::string& recipient, bool opted_out, const std::string& reason,
+                   TimePoint now) override;
+  Result<bool> isOptedOut(const std::string& recipient) override;
+  void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
 
-  static constexpr int kSchemaVersion = 1;
+  // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
+  static constexpr int kSchemaVersion = 2;
 
  private:
   MysqlStore(ConnectionOptions options, std::string prefix)
@@ -55,11 +68,40 @@ class MysqlStore final : public JobStore {
   // Runs `body(conn)` inside START TRANSACTION ... COMMIT, rolling back on any error.
   template <typename F>
   Status inTransaction(F&& body);
+  // A statement of migrationSql(); migrate() skips it when `table` already has `column` or
+  // `index` (MySQL has no IF NOT EXISTS for either).
+  struct MigrationStep {
+    MigrationStep(std::string statement, std::string in_table = {}, std::string new_column = {},
+                  std::string new_index = {})
+        : sql(std::move(statement)),
+          table(std::move(in_table)),
+          column(std::move(new_column)),
+          index(std::move(new_index)) {}
+    std::string sql;
+    std::string table;
+    std::string column;
+    std::string index;
+  };
+  std::vector<MigrationStep> migrationSteps() const;
+  // Inside a transaction: matches and locks the jobs the reports name, writes their changes
+  // and, when `park`, parks the kParked reports. One effect per report.
+  Result<std::vector<ReportEffect>> applyReports(Connection& c,
+                                                 std::span<const DeliveryReport> reports,
+                                                 const std::string& now_text, bool park);
+  Status writeStatusChanges(Connection& c, std::span<const StatusChange> changes,
+                            const std::string& now_text);
+  // Inside a transaction, after `outcome` recorded a send result: applies and deletes the
+  // reports parked for its provider message id or job id.
+  Status releaseParkedReports(Connection& c, const JobOutcome& outcome,
+                              const std::string& now_text);
+  // Inside a transaction: which recipients of jobs subject to opt-outs have opted out.
+  Result<std::set<std::string>> optedOutRecipients(Connection& c, std::span<const SmsJob> jobs);
 
   std::mutex mu_;  // one connection, one transaction at a time
   ConnectionOptions options_;
   std::string prefix_;
   std::unique_ptr<Connection> conn_;
+  std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };
 
 }  // namespace smsbridge::mysql

@@ -77,6 +77,14 @@ std::optional<SlotHealth> PgLogicalSource::slotHealth() const {
   return health_;
 }
 
+std::vector<SourceGauge> PgLogicalSource::gauges() const {
+  std::optional<SlotHealth> health = slotHealth();
+  if (!health) return {};
+  return {{"smsbridge_source_retained_wal_bytes",
+           "WAL the source's replication slot makes the server keep (at the last slot reading).",
+           static_cast<double>(health->retained_wal_bytes)}};
+}
+
 Status PgLogicalSource::connect() {
   if (conn_) return Status::ok();
   auto conn = PgConnection::open(config_.dsn, config_.connect_timeout);

@@ -95,6 +95,8 @@ class PgLogicalSource final : public Source {
   const std::string& publicationName() const { return config_.publication; }
   // The latest slot reading (start() and every health_interval); nullopt before the first.
   std::optional<SlotHealth> slotHealth() const;
+  // Retained WAL from the latest slot reading.
+  std::vector<SourceGauge> gauges() const override;
 
  private:
   // A captured table as the catalog describes it.

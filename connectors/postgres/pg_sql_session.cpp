@@ -36,7 +36,7 @@ Result<std::optional<std::string>> parameterText(const std::string& name, const 
   return std::optional<std::string>(v.asString());
 }
 
-Result<Bound> bind(std::string_view sql, const Row& params) {
+Result<Bound> bindParameters(std::string_view sql, const Row& params) {
   Bound bound;
   std::vector<std::string> names;
   bound.sql = replaceSqlParameters(sql, [&](const std::string& name) {
@@ -107,7 +107,7 @@ Result<std::unique_ptr<PgSqlSession>> PgSqlSession::open(
 
 Status PgSqlSession::forEachRow(std::string_view sql, const Row& params,
                                 const std::function<bool(const Row&)>& on_row) {
-  auto bound = bind(sql, params);
+  auto bound = bindParameters(sql, params);
   if (!bound) return bound.error();
   Status caught;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
@@ -144,15 +144,28 @@ Status PgSqlSession::forEachRow(std::string_view sql, const Row& params,
 }
 
 Result<std::int64_t> PgSqlSession::execute(std::string_view sql, const Row& params) {
-  auto bound = bind(sql, params);
-  if (!bound) return bound.error();
-  std::int64_t affected = 0;
+  const Statement statement{std::string(sql), params};
+  auto affected = executeAll(std::span<const Statement>(&statement, 1));
+  if (!affected) return affected.error();
+  return affected->front();
+}
+
+Result<std::vector<std::int64_t>> PgSqlSession::executeAll(std::span<const Statement> statements) {
+  std::vector<Bound> bound;
+  for (const Statement& statement : statements) {
+    auto b = bindParameters(statement.sql, statement.params);
+    if (!b) return b.error();
+    bound.push_back(std::move(*b));
+  }
+  std::vector<std::int64_t> affected;
   Status caught;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    affected.clear();
     try {
-      pqxx::result result =
-          txn.exec_params(bound->sql, pqxx::prepare::make_dynamic_params(bound->values));
-      affected = static_cast<std::int64_t>(result.affected_rows());
+      for (const Bound& b : bound) {
+        pqxx::result result = txn.exec_params(b.sql, pqxx::prepare::make_dynamic_params(b.values));
+        affected.push_back(static_cast<std::int64_t>(result.affected_rows()));
+      }
       return Status::ok();
     } catch (const pqxx::sql_error& e) {
       caught = sessionError(e, conn_->server());

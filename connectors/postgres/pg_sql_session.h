@@ -33,6 +33,7 @@ class PgSqlSession final : public SqlSession {
   Status forEachRow(std::string_view sql, const Row& params,
                     const std::function<bool(const Row&)>& on_row) override;
   Result<std::int64_t> execute(std::string_view sql, const Row& params) override;
+  Result<std::vector<std::int64_t>> executeAll(std::span<const Statement> statements) override;
 
  private:
   explicit PgSqlSession(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}

@@ -5,8 +5,10 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "connectors/store_rules.h"
 #include "core/clock.h"
 #include "core/sql_ident.h"
 
@@ -128,8 +130,15 @@ std::vector<std::string> PostgresStore::migrationSql() const {
           "  provider_message_id text,\n  price double precision,\n  currency text,\n"
           "  not_before timestamptz NOT NULL,\n  expires_at timestamptz,\n  lease_owner text,\n"
           "  lease_until timestamptz,\n  created_at timestamptz NOT NULL,\n"
-          "  updated_at timestamptz NOT NULL,\n  sent_at timestamptz,\n  final_at timestamptz)",
+          "  updated_at timestamptz NOT NULL,\n  sent_at timestamptz,\n  final_at timestamptz,\n"
+          "  provider_message_id_norm text)",
           table("messages")),
+      // Schema 1 stores lack the column; reports are correlated by it (store_rules.h).
+      fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS provider_message_id_norm text",
+                  table("messages")),
+      fmt::format("UPDATE {} SET provider_message_id_norm = lower(btrim(provider_message_id)) "
+                  "WHERE provider_message_id_norm IS NULL AND provider_message_id IS NOT NULL",
+                  table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (status, lane, not_before)",
                   idx("messages_due"), table("messages")),
       // What claimDue walks: only due-able rows, in its ORDER BY. Without it PostgreSQL sorted
@@ -140,6 +149,8 @@ std::vector<std::string> PostgresStore::migrationSql() const {
                   idx("messages_claim"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
                   idx("messages_provider_id"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id_norm)",
+                  idx("messages_provider_norm"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (recipient)", idx("messages_recipient"),
                   table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (entity_table, entity_id)",
@@ -168,6 +179,23 @@ std::vector<std::string> PostgresStore::migrationSql() const {
                   "  provider_message_id text,\n  sender text NOT NULL,\n  recipient text,\n"
                   "  body text NOT NULL,\n  received_at timestamptz NOT NULL)",
                   table("inbound")),
+      // A webhook retry delivers the same inbound SMS again.
+      fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
+                  idx("inbound_provider_id"), table("inbound")),
+      // Reports that arrived before their send result was recorded (store_rules.h). One row per
+      // report: a replayed report hits the unique key instead of piling up.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id bigserial PRIMARY KEY,\n  provider text NOT NULL,\n"
+                  "  provider_message_id text NOT NULL,\n"
+                  "  provider_message_id_norm text NOT NULL,\n  job_id bigint NOT NULL,\n"
+                  "  status text NOT NULL,\n  provider_status text,\n  reason text,\n"
+                  "  reported_at timestamptz NOT NULL,\n  parked_at timestamptz NOT NULL,\n"
+                  "  UNIQUE (provider, provider_message_id_norm, job_id, status))",
+                  table("reports_parked")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, job_id)",
+                  idx("reports_parked_job"), table("reports_parked")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (parked_at)", idx("reports_parked_at"),
+                  table("reports_parked")),
       fmt::format("INSERT INTO {} (component, version, migrated_at) VALUES ('store', {}, now()) "
                   "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
                   "migrated_at = excluded.migrated_at",
@@ -242,15 +270,23 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
       "$18::text[], $19::text[]) WITH ORDINALITY AS j(dedup_key, source, mapping, "
       "entity_table, entity_id, recipient_raw, recipient, sender, body, encoding, segments, "
       "lane, route, status, status_reason, not_before, expires_at, created_at, final_at, ord)), "
+      // Jobs of opt-out lanes to opted-out recipients are stored as suppressed, in this same
+      // statement, so an opt-out that is on record never lets one through.
+      "checked AS (SELECT input.*, (lane = ANY($22::text[]) AND recipient <> '' AND status IN "
+      "('queued', 'scheduled') AND EXISTS (SELECT 1 FROM " +
+      table("optouts") +
+      " o WHERE o.recipient = input.recipient)) AS opted FROM input), "
       "inserted AS (INSERT INTO " +
       table("messages") +
       " (dedup_key, source, mapping, entity_table, entity_id, recipient_raw, recipient, "
       "sender, body, encoding, segments, lane, route, status, status_reason, not_before, "
       "expires_at, created_at, updated_at, final_at) SELECT dedup_key, source, mapping, "
       "entity_table, entity_id, recipient_raw, recipient, sender, body, encoding, "
-      "segments::integer, lane, route, status, status_reason, not_before::timestamptz, "
+      "segments::integer, lane, route, CASE WHEN opted THEN 'suppressed' ELSE status END, "
+      "CASE WHEN opted THEN 'opted_out' ELSE status_reason END, not_before::timestamptz, "
       "NULLIF(expires_at, '')::timestamptz, created_at::timestamptz, created_at::timestamptz, "
-      "NULLIF(final_at, '')::timestamptz FROM input ORDER BY ord "
+      "CASE WHEN opted THEN created_at::timestamptz ELSE NULLIF(final_at, '')::timestamptz END "
+      "FROM checked ORDER BY ord "
       "ON CONFLICT (dedup_key) DO NOTHING RETURNING 1), "
       "saved AS (INSERT INTO " +
       table("checkpoints") +
@@ -259,6 +295,8 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
       "updated_at = excluded.updated_at) "
       "SELECT count(*) FROM inserted";
   std::lock_guard lock(mu_);
+  TextArray optout_lanes;
+  for (Lane lane : optout_lanes_) optout_lanes.add(laneName(lane));
   EnqueueResult result;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
     result = EnqueueResult{};  // a retried body must not count twice
@@ -270,7 +308,7 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
         entity_id.str(), recipient_raw.str(), recipient.str(), sender.str(), body.str(),
         encoding.str(), segments.str(), lane.str(), route.str(), job_status.str(),
         status_reason.str(), not_before.str(), expires_at.str(), created_at.str(), final_at.str(),
-        checkpoint.source, checkpoint.position);
+        checkpoint.source, checkpoint.position, optout_lanes.str());
     result.inserted = r[0][0].as<int>();
     result.duplicates = static_cast<int>(jobs.size()) - result.inserted;
     if (!checkpoint.shadow.empty()) saveShadow(txn, checkpoint);
@@ -338,24 +376,48 @@ Result<std::vector<SmsJob>> PostgresStore::claimDue(Lane lane, int limit, const 
   std::lock_guard lock(mu_);
   std::vector<SmsJob> jobs;
   std::string now_text = formatTimestamp(now);
+  const std::string opted_out =
+      optOutApplies(lane, optout_lanes_)
+          ? "EXISTS (SELECT 1 FROM " + table("optouts") + " o WHERE o.recipient = q.recipient)"
+          : std::string("false");
+  int suppressed = 0;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
     jobs.clear();
     // SKIP LOCKED: rows another instance is claiming right now are passed over instead of
     // waited for, and never returned twice.
+    suppressed = 0;
+    // Jobs of opt-out lanes whose recipient opted out after they were enqueued end here as
+    // `suppressed` instead of being leased: the claim is the last moment before a send.
     auto r = txn.exec_params(
         "UPDATE " + table("messages") +
-            " SET status = 'sending', lease_owner = $1, lease_until = $2::timestamptz, "
-            "updated_at = $3::timestamptz WHERE id IN (SELECT id FROM " +
-            table("messages") +
+            " AS m SET status = CASE WHEN c.opted THEN 'suppressed' ELSE 'sending' END, "
+            "status_reason = CASE WHEN c.opted THEN 'opted_out' ELSE m.status_reason END, "
+            "lease_owner = CASE WHEN c.opted THEN NULL ELSE $1 END, "
+            "lease_until = CASE WHEN c.opted THEN NULL ELSE $2::timestamptz END, "
+            "updated_at = $3::timestamptz, "
+            "final_at = CASE WHEN c.opted THEN $3::timestamptz ELSE m.final_at END "
+            "FROM (SELECT q.id AS claim_id, " +
+            opted_out + " AS opted FROM (SELECT id, recipient FROM " + table("messages") +
             " WHERE status IN ('queued', 'scheduled') AND lane = $4 AND not_before <= "
-            "$3::timestamptz ORDER BY not_before, id LIMIT $5 FOR UPDATE SKIP LOCKED) "
-            "RETURNING " +
+            "$3::timestamptz ORDER BY not_before, id LIMIT $5 FOR UPDATE SKIP LOCKED) q) c "
+            "WHERE m.id = c.claim_id RETURNING " +
             std::string(kMessageColumns),
         owner, formatTimestamp(now + lease), now_text, std::string(laneName(lane)), limit);
-    for (const auto& row : r) jobs.push_back(readJob(row));
+    for (const auto& row : r) {
+      SmsJob job = readJob(row);
+      if (job.status == JobStatus::kSuppressed) {
+        ++suppressed;
+      } else {
+        jobs.push_back(std::move(job));
+      }
+    }
     return Status::ok();
   });
   if (!status.isOk()) return status;
+  if (suppressed > 0) {
+    spdlog::info("Jobs to opted-out recipients suppressed instead of sent. lane={} count={}",
+                 laneName(lane), suppressed);
+  }
   // RETURNING has no order; the dispatcher expects oldest first.
   std::sort(jobs.begin(), jobs.end(), [](const SmsJob& a, const SmsJob& b) {
     return a.not_before != b.not_before ? a.not_before < b.not_before : a.id < b.id;
@@ -432,7 +494,8 @@ std::set<std::int64_t> PostgresStore::applyOutcomes(pqxx::work& txn,
                q(o->price ? fmt::format("{:.17g}", *o->price) : std::string()) + "," +
                q(o->currency) + "," + std::to_string(o->attempts.size()) + "," +
                q(o->status == JobStatus::kQueued ? formatTimestamp(o->not_before) : "") + "," +
-               q(sent ? now_text : "") + "," + q(isFinal(o->status) ? now_text : "") + ")";
+               q(sent ? now_text : "") + "," + q(isFinal(o->status) ? now_text : "") + "," +
+               q(normaliseProviderMessageId(o->provider_message_id)) + ")";
   }
   if (!attempts.empty()) {
     txn.exec("INSERT INTO " + table("attempts") +
@@ -452,13 +515,20 @@ std::set<std::int64_t> PostgresStore::applyOutcomes(pqxx::work& txn,
       "lease_owner = NULL, lease_until = NULL, updated_at = " +
       q(now_text) +
       "::timestamptz, sent_at = COALESCE(NULLIF(o.sent_at, '')::timestamptz, m.sent_at), "
-      "final_at = NULLIF(o.final_at, '')::timestamptz FROM (VALUES " +
+      "final_at = NULLIF(o.final_at, '')::timestamptz, provider_message_id_norm = "
+      "COALESCE(NULLIF(o.norm, ''), m.provider_message_id_norm) FROM (VALUES " +
       updates +
       ") AS o(id, status, status_reason, provider, provider_message_id, price, currency, "
-      "attempts, not_before, sent_at, final_at) WHERE m.id = o.id AND m.status = 'sending' AND "
+      "attempts, not_before, sent_at, final_at, norm) WHERE m.id = o.id AND m.status = 'sending' "
+      "AND "
       "m.lease_owner = " +
       q(owner) + " RETURNING m.id");
   for (const auto& row : r) applied.insert(row[0].as<std::int64_t>());
+  std::vector<const JobOutcome*> sent;
+  for (const JobOutcome* o : outcomes) {
+    if (o->status == JobStatus::kSent && applied.count(o->job_id)) sent.push_back(o);
+  }
+  releaseParkedReports(txn, sent, now_text);
   return applied;
 }
 
@@ -505,37 +575,255 @@ Result<int> PostgresStore::holdExpiredLeases(TimePoint now, std::span<const std:
 
 Result<ReportEffect> PostgresStore::applyDeliveryReport(const DeliveryReport& report,
                                                         TimePoint now) {
+  auto effects = applyDeliveryReports(std::span(&report, 1), now);
+  if (!effects) return effects.error();
+  return effects->front();
+}
+
+Result<std::vector<ReportEffect>> PostgresStore::applyDeliveryReports(
+    std::span<const DeliveryReport> reports, TimePoint now) {
   std::lock_guard lock(mu_);
-  ReportEffect effect = ReportEffect::kUnknownJob;
+  std::vector<ReportEffect> effects;
+  if (reports.empty()) return effects;
+  const std::string now_text = formatTimestamp(now);
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
-    effect = ReportEffect::kUnknownJob;
-    // FOR UPDATE: two reports for one message (a webhook retry racing the original) are
-    // decided one after the other, each against the status the other left.
-    auto found = txn.exec_params("SELECT id, status FROM " + table("messages") +
-                                     " WHERE provider = $1 AND provider_message_id = $2 "
-                                     "ORDER BY id LIMIT 1 FOR UPDATE",
-                                 report.provider, report.provider_message_id);
-    if (found.empty()) return Status::ok();
-    long long id = found[0][0].as<long long>();
-    std::string current_text = found[0][1].c_str();
-    auto current = parseStatus(current_text);
-    if (!current || !canTransition(*current, report.status)) {
-      effect = ReportEffect::kNoOp;
-      return Status::ok();
-    }
-    std::string now_text = formatTimestamp(now);
-    auto r = txn.exec_params(
-        "UPDATE " + table("messages") +
-            " SET status = $1, status_reason = COALESCE(NULLIF($2, ''), status_reason), "
-            "updated_at = $3::timestamptz, final_at = NULLIF($4, '')::timestamptz "
-            "WHERE id = $5 AND status = $6",
-        std::string(statusName(report.status)), report.reason, now_text,
-        isFinal(report.status) ? now_text : std::string(), id, current_text);
-    effect = r.affected_rows() > 0 ? ReportEffect::kApplied : ReportEffect::kNoOp;
+    effects = applyReports(txn, reports, now_text, /*park=*/true);
     return Status::ok();
   });
   if (!status.isOk()) return status;
-  return effect;
+  return effects;
+}
+
+std::vector<ReportEffect> PostgresStore::applyReports(pqxx::work& txn,
+                                                      std::span<const DeliveryReport> reports,
+                                                      const std::string& now_text, bool park) {
+  // A batch costs at most three statements, whatever its size: find and lock the jobs, write
+  // their changes, park the rest. Rows are locked in id order, so two batches naming the same
+  // jobs wait for each other instead of deadlocking.
+  TextArray provider, id, norm, job_id;
+  for (const DeliveryReport& report : reports) {
+    provider.add(report.provider);
+    id.add(report.provider_message_id);
+    norm.add(normaliseProviderMessageId(report.provider_message_id));
+    job_id.add(std::to_string(report.job_id));
+  }
+  auto r = txn.exec_params(
+      "WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH "
+      "ORDINALITY AS i(provider, pmid, norm, job_id, ord)), "
+      "r AS (SELECT i.ord, j.id FROM i CROSS JOIN LATERAL (SELECT m.id FROM " +
+          table("messages") +
+          " m WHERE m.provider = i.provider AND (m.provider_message_id_norm = NULLIF(i.norm, "
+          "'') OR m.id = NULLIF(i.job_id, 0)) ORDER BY m.provider_message_id = i.pmid DESC "
+          "NULLS LAST, m.provider_message_id_norm = i.norm DESC NULLS LAST, m.id LIMIT 1) j), "
+          "locked AS (SELECT id, status FROM " +
+          table("messages") +
+          " WHERE id IN (SELECT id FROM r) ORDER BY id FOR UPDATE) "
+          "SELECT r.ord, l.id, l.status FROM r JOIN locked l ON l.id = r.id",
+      provider.str(), id.str(), norm.str(), job_id.str());
+  std::vector<std::optional<MatchedJob>> matches(reports.size());
+  for (const auto& row : r) {
+    auto ord = row[0].as<std::size_t>();
+    auto current = parseStatus(row[2].c_str());
+    if (ord >= 1 && ord <= reports.size() && current) {
+      matches[ord - 1] = MatchedJob{row[1].as<std::int64_t>(), *current};
+    }
+  }
+  ReportPlan plan = planReports(reports, matches);
+  writeStatusChanges(txn, plan.changes, now_text);
+  if (park) {
+    TextArray p_provider, p_id, p_norm, p_job, p_status, p_provider_status, p_reason, p_reported;
+    bool any = false;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      if (plan.effects[i] != ReportEffect::kParked) continue;
+      const DeliveryReport& report = reports[i];
+      any = true;
+      p_provider.add(report.provider);
+      p_id.add(report.provider_message_id);
+      p_norm.add(normaliseProviderMessageId(report.provider_message_id));
+      p_job.add(std::to_string(report.job_id));
+      p_status.add(statusName(report.status));
+      p_provider_status.add(report.provider_status);
+      p_reason.add(report.reason);
+      p_reported.add(formatTimestamp(report.reported_at));
+    }
+    if (any) {
+      txn.exec_params("INSERT INTO " + table("reports_parked") +
+                          " (provider, provider_message_id, provider_message_id_norm, job_id, "
+                          "status, provider_status, reason, reported_at, parked_at) SELECT p.*, "
+                          "$9::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], "
+                          "$4::bigint[], $5::text[], $6::text[], $7::text[], "
+                          "$8::timestamptz[]) AS p ON CONFLICT (provider, "
+                          "provider_message_id_norm, job_id, status) DO NOTHING",
+                      p_provider.str(), p_id.str(), p_norm.str(), p_job.str(), p_status.str(),
+                      p_provider_status.str(), p_reason.str(), p_reported.str(), now_text);
+    }
+  }
+  return plan.effects;
+}
+
+void PostgresStore::writeStatusChanges(pqxx::work& txn, std::span<const StatusChange> changes,
+                                       const std::string& now_text) {
+  if (changes.empty()) return;
+  TextArray id, from, to, reason, final_at;
+  for (const StatusChange& change : changes) {
+    id.add(std::to_string(change.job_id));
+    from.add(statusName(change.from));
+    to.add(statusName(change.to));
+    reason.add(change.reason);
+    final_at.add(isFinal(change.to) ? now_text : std::string());
+  }
+  txn.exec_params("UPDATE " + table("messages") +
+                      " AS m SET status = c.to_status, status_reason = "
+                      "COALESCE(NULLIF(c.reason, ''), m.status_reason), updated_at = "
+                      "$6::timestamptz, final_at = NULLIF(c.final_at, '')::timestamptz FROM "
+                      "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS "
+                      "c(id, from_status, to_status, reason, final_at) WHERE m.id = c.id AND "
+                      "m.status = c.from_status",
+                  id.str(), from.str(), to.str(), reason.str(), final_at.str(), now_text);
+}
+
+namespace {
+
+// Columns of <prefix>reports_parked as readParked() reads them.
+constexpr char kParkedColumns[] =
+    "p.id, p.provider, p.provider_message_id, p.job_id, p.status, p.provider_status, p.reason, "
+    "(extract(epoch FROM p.reported_at) * 1000000)::bigint";
+
+DeliveryReport readParked(const pqxx::row& r) {
+  DeliveryReport report;
+  report.provider = text(r[1]);
+  report.provider_message_id = text(r[2]);
+  report.job_id = r[3].as<std::int64_t>();
+  report.status = parseStatus(text(r[4])).value_or(JobStatus::kFailed);
+  report.provider_status = text(r[5]);
+  report.reason = text(r[6]);
+  report.reported_at = timeOf(r[7]).value_or(TimePoint{});
+  return report;
+}
+
+}  // namespace
+
+void PostgresStore::releaseParkedReports(pqxx::work& txn, std::span<const JobOutcome* const> sent,
+                                         const std::string& now_text) {
+  if (sent.empty()) return;
+  TextArray job_id, provider, norm;
+  for (const JobOutcome* o : sent) {
+    job_id.add(std::to_string(o->job_id));
+    provider.add(o->provider);
+    norm.add(normaliseProviderMessageId(o->provider_message_id));
+  }
+  // One statement per round whether or not anything is parked: the parked rows of every job
+  // just recorded as sent are deleted and come back to be applied here.
+  auto r = txn.exec_params("DELETE FROM " + table("reports_parked") +
+                               " AS p USING unnest($1::bigint[], $2::text[], $3::text[]) AS "
+                               "o(job_id, provider, norm) WHERE p.provider = o.provider AND "
+                               "(p.provider_message_id_norm = NULLIF(o.norm, '') OR p.job_id = "
+                               "o.job_id) RETURNING " +
+                               std::string(kParkedColumns) + ", o.job_id",
+                           job_id.str(), provider.str(), norm.str());
+  if (r.empty()) return;
+  struct Parked {
+    std::int64_t row_id;
+    std::int64_t job_id;
+    DeliveryReport report;
+  };
+  std::vector<Parked> parked;
+  for (const auto& row : r) {
+    parked.push_back({row[0].as<std::int64_t>(), row[8].as<std::int64_t>(), readParked(row)});
+  }
+  // In arrival order, as they would have been applied one by one.
+  std::sort(parked.begin(), parked.end(),
+            [](const Parked& a, const Parked& b) { return a.row_id < b.row_id; });
+  std::vector<DeliveryReport> reports;
+  std::vector<std::optional<MatchedJob>> matches;
+  for (const Parked& p : parked) {
+    reports.push_back(p.report);
+    matches.push_back(MatchedJob{p.job_id, JobStatus::kSent});
+  }
+  writeStatusChanges(txn, planReports(reports, matches).changes, now_text);
+}
+
+Result<std::vector<DeliveryReport>> PostgresStore::dropParkedReports(TimePoint parked_before) {
+  std::lock_guard lock(mu_);
+  std::vector<DeliveryReport> dropped;
+  const std::string now_text = formatTimestamp(std::chrono::system_clock::now());
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    dropped.clear();
+    auto r = txn.exec_params("SELECT " + std::string(kParkedColumns) +
+                                 ", p.parked_at < $1::timestamptz FROM " + table("reports_parked") +
+                                 " AS p ORDER BY p.id FOR UPDATE",
+                             formatTimestamp(parked_before));
+    if (r.empty()) return Status::ok();
+    std::vector<DeliveryReport> reports;
+    for (const auto& row : r) reports.push_back(readParked(row));
+    // Reports whose job got its send result meanwhile (one that raced the record) apply now.
+    std::vector<ReportEffect> effects = applyReports(txn, reports, now_text, /*park=*/false);
+    TextArray ids;
+    bool any = false;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      const bool parked = effects[i] == ReportEffect::kParked;
+      const bool old = r[static_cast<int>(i)][8].as<bool>();
+      if (parked && !old) continue;
+      if (parked) dropped.push_back(reports[i]);
+      ids.add(r[static_cast<int>(i)][0].c_str());
+      any = true;
+    }
+    if (any) {
+      txn.exec_params("DELETE FROM " + table("reports_parked") + " WHERE id = ANY($1::bigint[])",
+                      ids.str());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return dropped;
+}
+
+Status PostgresStore::recordInbound(const InboundSms& sms) {
+  std::lock_guard lock(mu_);
+  return conn_->transact([&](pqxx::work& txn) -> Status {
+    txn.exec_params("INSERT INTO " + table("inbound") +
+                        " (provider, provider_message_id, sender, recipient, body, received_at) "
+                        "VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6::timestamptz) "
+                        "ON CONFLICT DO NOTHING",
+                    sms.provider, sms.provider_message_id, sms.sender, sms.recipient, sms.body,
+                    formatTimestamp(sms.received_at));
+    return Status::ok();
+  });
+}
+
+Status PostgresStore::setOptOut(const std::string& recipient, bool opted_out,
+                                const std::string& reason, TimePoint now) {
+  std::lock_guard lock(mu_);
+  return conn_->transact([&](pqxx::work& txn) -> Status {
+    if (!opted_out) {
+      txn.exec_params("DELETE FROM " + table("optouts") + " WHERE recipient = $1", recipient);
+      return Status::ok();
+    }
+    txn.exec_params("INSERT INTO " + table("optouts") +
+                        " (recipient, reason, created_at) VALUES ($1, $2, $3::timestamptz) "
+                        "ON CONFLICT (recipient) DO UPDATE SET reason = excluded.reason, "
+                        "created_at = excluded.created_at",
+                    recipient, reason, formatTimestamp(now));
+    return Status::ok();
+  });
+}
+
+Result<bool> PostgresStore::isOptedOut(const std::string& recipient) {
+  std::lock_guard lock(mu_);
+  bool found = false;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    found =
+        !txn.exec_params("SELECT 1 FROM " + table("optouts") + " WHERE recipient = $1", recipient)
+             .empty();
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return found;
+}
+
+void PostgresStore::setOptOutLanes(std::vector<Lane> lanes) {
+  std::lock_guard lock(mu_);
+  optout_lanes_ = std::move(lanes);
 }
 
 Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {
@@ -547,6 +835,24 @@ Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {
                       " GROUP BY status ORDER BY status");
     for (const auto& row : r) {
       if (auto s = parseStatus(row[0].c_str())) counts.emplace_back(*s, row[1].as<int>());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return counts;
+}
+
+Result<std::vector<JobStore::StatusLaneCount>> PostgresStore::countByStatusAndLane() {
+  std::lock_guard lock(mu_);
+  std::vector<StatusLaneCount> counts;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    counts.clear();
+    auto r = txn.exec("SELECT status, lane, count(*) FROM " + table("messages") +
+                      " GROUP BY status, lane ORDER BY status, lane");
+    for (const auto& row : r) {
+      auto s = parseStatus(row[0].c_str());
+      auto lane = parseLane(row[1].c_str());
+      if (s && lane) counts.push_back({*s, *lane, row[2].as<std::int64_t>()});
     }
     return Status::ok();
   });

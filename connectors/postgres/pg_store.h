@@ -16,8 +16,10 @@
 #include <set>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/store_rules.h"
 #include "core/job_store.h"
 
 namespace smsbridge::postgres {
@@ -47,9 +49,19 @@ class PostgresStore final : public JobStore {
   Result<int> requeueExpiredLeases(TimePoint now) override;
   Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
+  Result<std::vector<ReportEffect>> applyDeliveryReports(std::span<const DeliveryReport> reports,
+                                                         TimePoint now) override;
+  Result<std::vector<DeliveryReport>> dropParkedReports(TimePoint parked_before) override;
+  Status recordInbound(const InboundSms& sms) override;
+  Status setOptOut(const std::string& recipient, bool opted_out, const std::string& reason,
+                   TimePoint now) override;
+  Result<bool> isOptedOut(const std::string& recipient) override;
+  void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
 
-  static constexpr int kSchemaVersion = 1;
+  // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
+  static constexpr int kSchemaVersion = 2;
 
  private:
   PostgresStore(std::unique_ptr<PgConnection> conn, std::string prefix)
@@ -61,10 +73,21 @@ class PostgresStore final : public JobStore {
   // outcomes were applied.
   std::set<std::int64_t> applyOutcomes(pqxx::work& txn, std::span<const JobOutcome* const> outcomes,
                                        const std::string& owner, const std::string& now_text);
+  // Inside `txn`: matches and locks the jobs the reports name, writes their changes and, when
+  // `park`, parks the kParked reports. One effect per report.
+  std::vector<ReportEffect> applyReports(pqxx::work& txn, std::span<const DeliveryReport> reports,
+                                         const std::string& now_text, bool park);
+  void writeStatusChanges(pqxx::work& txn, std::span<const StatusChange> changes,
+                          const std::string& now_text);
+  // Inside `txn`, after these outcomes recorded send results: applies and deletes the reports
+  // parked for their provider message ids or job ids.
+  void releaseParkedReports(pqxx::work& txn, std::span<const JobOutcome* const> sent,
+                            const std::string& now_text);
 
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;
   std::string prefix_;
+  std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };
 
 }  // namespace smsbridge::postgres

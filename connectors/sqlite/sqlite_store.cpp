@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/clock.h"
 #include "core/sql_ident.h"
@@ -65,6 +66,22 @@ SmsJob readJob(const Statement& st) {
   return job;
 }
 
+constexpr char kParkedColumns[] =
+    "id, provider, provider_message_id, job_id, status, provider_status, reason, reported_at, "
+    "parked_at";
+
+DeliveryReport readParked(const Statement& st) {
+  DeliveryReport report;
+  report.provider = st.columnText(1);
+  report.provider_message_id = st.columnText(2);
+  report.job_id = st.columnInt(3);
+  report.status = parseStatus(st.columnText(4)).value_or(JobStatus::kFailed);
+  report.provider_status = st.columnText(5);
+  report.reason = st.columnText(6);
+  report.reported_at = timeOr(st.columnOptText(7));
+  return report;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::create(const std::string& path,
@@ -101,6 +118,12 @@ Status SqliteStore::inTransaction(F&& body) {
 }
 
 std::vector<std::string> SqliteStore::migrationSql() const {
+  std::vector<std::string> sql;
+  for (MigrationStep& step : migrationSteps()) sql.push_back(std::move(step.sql));
+  return sql;
+}
+
+std::vector<SqliteStore::MigrationStep> SqliteStore::migrationSteps() const {
   const std::string p = prefix_;
   auto idx = [&](std::string_view name) {
     return quoteIdentifier(p + std::string(name), SqlDialect::kSqlite);
@@ -122,12 +145,20 @@ std::vector<std::string> SqliteStore::migrationSql() const {
           "  provider_message_id TEXT,\n  price REAL,\n  currency TEXT,\n"
           "  not_before TEXT NOT NULL,\n  expires_at TEXT,\n  lease_owner TEXT,\n"
           "  lease_until TEXT,\n  created_at TEXT NOT NULL,\n  updated_at TEXT NOT NULL,\n"
-          "  sent_at TEXT,\n  final_at TEXT)",
+          "  sent_at TEXT,\n  final_at TEXT,\n  provider_message_id_norm TEXT)",
           table("messages")),
+      // Schema 1 stores lack the column; reports are correlated by it (store_rules.h).
+      {fmt::format("ALTER TABLE {} ADD COLUMN provider_message_id_norm TEXT", table("messages")),
+       p + "messages", "provider_message_id_norm"},
+      fmt::format("UPDATE {} SET provider_message_id_norm = lower(trim(provider_message_id)) "
+                  "WHERE provider_message_id_norm IS NULL AND provider_message_id IS NOT NULL",
+                  table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (status, lane, not_before)",
                   idx("messages_due"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
                   idx("messages_provider_id"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id_norm)",
+                  idx("messages_provider_norm"), table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (recipient)", idx("messages_recipient"),
                   table("messages")),
       fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (entity_table, entity_id)",
@@ -156,6 +187,23 @@ std::vector<std::string> SqliteStore::migrationSql() const {
                   "  provider_message_id TEXT,\n  sender TEXT NOT NULL,\n  recipient TEXT,\n"
                   "  body TEXT NOT NULL,\n  received_at TEXT NOT NULL)",
                   table("inbound")),
+      // A webhook retry delivers the same inbound SMS again.
+      fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
+                  idx("inbound_provider_id"), table("inbound")),
+      // Reports that arrived before their send result was recorded (store_rules.h). One row per
+      // report: a replayed report hits the unique key instead of piling up.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n  provider TEXT NOT NULL,\n"
+                  "  provider_message_id TEXT NOT NULL,\n"
+                  "  provider_message_id_norm TEXT NOT NULL,\n  job_id INTEGER NOT NULL,\n"
+                  "  status TEXT NOT NULL,\n  provider_status TEXT,\n  reason TEXT,\n"
+                  "  reported_at TEXT NOT NULL,\n  parked_at TEXT NOT NULL,\n"
+                  "  UNIQUE (provider, provider_message_id_norm, job_id, status))",
+                  table("reports_parked")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (provider, job_id)",
+                  idx("reports_parked_job"), table("reports_parked")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (parked_at)", idx("reports_parked_at"),
+                  table("reports_parked")),
       fmt::format("INSERT INTO {} (component, version, migrated_at) VALUES ('store', {}, "
                   "strftime('%Y-%m-%dT%H:%M:%fZ','now')) ON CONFLICT(component) DO UPDATE SET "
                   "version = excluded.version, migrated_at = excluded.migrated_at",
@@ -166,9 +214,23 @@ std::vector<std::string> SqliteStore::migrationSql() const {
 Status SqliteStore::migrate() {
   std::lock_guard lock(mu_);
   return inTransaction([&]() -> Status {
-    for (const auto& sql : migrationSql()) SMSBRIDGE_RETURN_IF_ERROR(db_->exec(sql));
+    for (const MigrationStep& step : migrationSteps()) {
+      if (!step.column.empty()) {
+        auto done = hasColumn(step.table, step.column);
+        if (!done) return done.error();
+        if (*done) continue;
+      }
+      SMSBRIDGE_RETURN_IF_ERROR(db_->exec(step.sql));
+    }
     return Status::ok();
   });
+}
+
+Result<bool> SqliteStore::hasColumn(const std::string& table_name, const std::string& column) {
+  auto st = db_->prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  if (!st) return st.error();
+  st->bind(1, table_name).bind(2, column);
+  return st->step();
 }
 
 Status SqliteStore::checkSchema() {
@@ -201,8 +263,22 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
           "expires_at, created_at, updated_at, final_at) VALUES "
           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dedup_key) DO NOTHING");
       if (!insert) return insert.error();
+      auto opted_out = db_->prepare("SELECT 1 FROM " + table("optouts") + " WHERE recipient = ?");
+      if (!opted_out) return opted_out.error();
       for (const SmsJob& job : jobs) {
         std::string created = formatTimestamp(job.created_at);
+        JobStatus status = job.status;
+        std::string reason = job.status_reason;
+        if (optOutApplies(job, optout_lanes_)) {
+          opted_out->reset();
+          opted_out->bind(1, job.recipient);
+          auto found = opted_out->step();
+          if (!found) return found.error();
+          if (*found) {
+            status = JobStatus::kSuppressed;
+            reason = kOptedOutReason;
+          }
+        }
         insert->reset();
         insert->bind(1, job.dedup_key)
             .bind(2, job.source)
@@ -217,13 +293,13 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
             .bind(11, job.segments)
             .bind(12, laneName(job.lane))
             .bind(13, job.route)
-            .bind(14, statusName(job.status))
-            .bind(15, job.status_reason)
+            .bind(14, statusName(status))
+            .bind(15, reason)
             .bind(16, formatTimestamp(job.not_before))
             .bind(17, optTime(job.expires_at))
             .bind(18, created)
             .bind(19, created)
-            .bind(20, isFinal(job.status) ? std::optional<std::string>(created) : std::nullopt);
+            .bind(20, isFinal(status) ? std::optional<std::string>(created) : std::nullopt);
         SMSBRIDGE_RETURN_IF_ERROR(insert->run());
         if (db_->changes() > 0) {
           ++result.inserted;
@@ -308,31 +384,50 @@ Result<std::vector<SmsJob>> SqliteStore::claimDue(Lane lane, int limit, const st
   if (!any) return any.error();
   if (due->columnInt(0) == 0) return jobs;
   due = Statement(nullptr, nullptr);  // end the read before BEGIN IMMEDIATE
+  // Jobs of opt-out lanes whose recipient opted out after they were enqueued end here as
+  // `suppressed` instead of being leased: the claim is the last moment before a send.
+  const std::string opted_out =
+      optOutApplies(lane, optout_lanes_)
+          ? "recipient IN (SELECT recipient FROM " + table("optouts") + ")"
+          : std::string("0");
+  int suppressed = 0;
   Status status = inTransaction([&]() -> Status {
-    auto st =
-        db_->prepare("UPDATE " + table("messages") +
-                     " SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ? "
-                     "WHERE id IN (SELECT id FROM " +
-                     table("messages") +
-                     " WHERE status IN ('queued', 'scheduled') AND lane = ? AND not_before <= ? "
-                     "ORDER BY not_before, id LIMIT ?) RETURNING " +
-                     std::string(kMessageColumns));
+    jobs.clear();
+    suppressed = 0;
+    auto st = db_->prepare(
+        "UPDATE " + table("messages") + " SET status = CASE WHEN " + opted_out +
+        " THEN 'suppressed' ELSE 'sending' END, status_reason = CASE WHEN " + opted_out +
+        " THEN '" + kOptedOutReason + "' ELSE status_reason END, lease_owner = CASE WHEN " +
+        opted_out + " THEN NULL ELSE ?1 END, lease_until = CASE WHEN " + opted_out +
+        " THEN NULL ELSE ?2 END, updated_at = ?3, final_at = CASE WHEN " + opted_out +
+        " THEN ?3 ELSE final_at END WHERE id IN (SELECT id FROM " + table("messages") +
+        " WHERE status IN ('queued', 'scheduled') AND lane = ?4 AND not_before <= ?3 "
+        "ORDER BY not_before, id LIMIT ?5) RETURNING " +
+        std::string(kMessageColumns));
     if (!st) return st.error();
     st->bind(1, owner)
         .bind(2, formatTimestamp(now + lease))
         .bind(3, now_text)
         .bind(4, laneName(lane))
-        .bind(5, now_text)
-        .bind(6, limit);
+        .bind(5, limit);
     while (true) {
       auto row = st->step();
       if (!row) return row.error();
       if (!*row) break;
-      jobs.push_back(readJob(*st));
+      SmsJob job = readJob(*st);
+      if (job.status == JobStatus::kSuppressed) {
+        ++suppressed;
+      } else {
+        jobs.push_back(std::move(job));
+      }
     }
     return Status::ok();
   });
   if (!status.isOk()) return status;
+  if (suppressed > 0) {
+    spdlog::info("Jobs to opted-out recipients suppressed instead of sent. lane={} count={}",
+                 laneName(lane), suppressed);
+  }
   std::sort(jobs.begin(), jobs.end(), [](const SmsJob& a, const SmsJob& b) {
     return a.not_before != b.not_before ? a.not_before < b.not_before : a.id < b.id;
   });
@@ -362,6 +457,9 @@ std::vector<Status> SqliteStore::recordOutcomes(std::span<const JobOutcome> outc
       bool lost = false;
       SMSBRIDGE_RETURN_IF_ERROR(applyOutcome(outcomes[i], owner, now_text, lost));
       lease_lost[i] = lost;
+      if (!lost && outcomes[i].status == JobStatus::kSent) {
+        SMSBRIDGE_RETURN_IF_ERROR(releaseParkedReports(outcomes[i], now_text));
+      }
     }
     return Status::ok();
   });
@@ -404,7 +502,8 @@ Status SqliteStore::applyOutcome(const JobOutcome& outcome, const std::string& o
       "provider_message_id = COALESCE(NULLIF(?, ''), provider_message_id), "
       "price = COALESCE(?, price), currency = COALESCE(NULLIF(?, ''), currency), "
       "attempts = attempts + ?, not_before = COALESCE(?, not_before), lease_owner = NULL, "
-      "lease_until = NULL, updated_at = ?, sent_at = COALESCE(?, sent_at), final_at = ? "
+      "lease_until = NULL, updated_at = ?, sent_at = COALESCE(?, sent_at), final_at = ?, "
+      "provider_message_id_norm = COALESCE(NULLIF(?, ''), provider_message_id_norm) "
       "WHERE id = ? AND status = 'sending' AND lease_owner = ?");
   if (!update) return update.error();
   update->bind(1, statusName(outcome.status))
@@ -424,8 +523,9 @@ Status SqliteStore::applyOutcome(const JobOutcome& outcome, const std::string& o
       .bind(9, now_text)
       .bind(10, sent ? std::optional<std::string>(now_text) : std::nullopt)
       .bind(11, isFinal(outcome.status) ? std::optional<std::string>(now_text) : std::nullopt)
-      .bind(12, outcome.job_id)
-      .bind(13, owner);
+      .bind(12, normaliseProviderMessageId(outcome.provider_message_id))
+      .bind(13, outcome.job_id)
+      .bind(14, owner);
   SMSBRIDGE_RETURN_IF_ERROR(update->run());
   lease_lost = db_->changes() == 0;
   return Status::ok();
@@ -474,41 +574,241 @@ Result<int> SqliteStore::holdExpiredLeases(TimePoint now, std::span<const std::s
 }
 
 Result<ReportEffect> SqliteStore::applyDeliveryReport(const DeliveryReport& report, TimePoint now) {
+  auto effects = applyDeliveryReports(std::span(&report, 1), now);
+  if (!effects) return effects.error();
+  return effects->front();
+}
+
+Result<std::vector<ReportEffect>> SqliteStore::applyDeliveryReports(
+    std::span<const DeliveryReport> reports, TimePoint now) {
   std::lock_guard lock(mu_);
-  ReportEffect effect = ReportEffect::kUnknownJob;
+  std::vector<ReportEffect> effects;
+  const std::string now_text = formatTimestamp(now);
   Status status = inTransaction([&]() -> Status {
-    auto find = db_->prepare("SELECT id, status FROM " + table("messages") +
-                             " WHERE provider = ? AND provider_message_id = ?");
-    if (!find) return find.error();
-    find->bind(1, report.provider).bind(2, report.provider_message_id);
-    auto row = find->step();
-    if (!row) return row.error();
-    if (!*row) return Status::ok();
-    std::int64_t id = find->columnInt(0);
-    std::string current_text = find->columnText(1);
-    auto current = parseStatus(current_text);
-    if (!current || !canTransition(*current, report.status)) {
-      effect = ReportEffect::kNoOp;
-      return Status::ok();
-    }
-    std::string now_text = formatTimestamp(now);
-    auto update =
-        db_->prepare("UPDATE " + table("messages") +
-                     " SET status = ?, status_reason = COALESCE(NULLIF(?, ''), status_reason), "
-                     "updated_at = ?, final_at = ? WHERE id = ? AND status = ?");
-    if (!update) return update.error();
-    update->bind(1, statusName(report.status))
-        .bind(2, report.reason)
-        .bind(3, now_text)
-        .bind(4, isFinal(report.status) ? std::optional<std::string>(now_text) : std::nullopt)
-        .bind(5, id)
-        .bind(6, current_text);
-    SMSBRIDGE_RETURN_IF_ERROR(update->run());
-    effect = db_->changes() > 0 ? ReportEffect::kApplied : ReportEffect::kNoOp;
+    auto applied = applyReports(reports, now_text, /*park=*/true);
+    if (!applied) return applied.error();
+    effects = std::move(*applied);
     return Status::ok();
   });
   if (!status.isOk()) return status;
-  return effect;
+  return effects;
+}
+
+Result<std::optional<MatchedJob>> SqliteStore::findReportedJob(const DeliveryReport& report) {
+  const std::string norm = normaliseProviderMessageId(report.provider_message_id);
+  auto find = db_->prepare("SELECT id, status FROM " + table("messages") +
+                           " WHERE provider = ?1 AND (provider_message_id_norm = ?2 OR id = ?3) "
+                           "ORDER BY provider_message_id = ?4 DESC, "
+                           "provider_message_id_norm = ?2 DESC, id LIMIT 1");
+  if (!find) return find.error();
+  find->bind(1, report.provider)
+      .bind(2, norm.empty() ? std::nullopt : std::optional<std::string>(norm))
+      .bind(4, report.provider_message_id);
+  if (report.job_id != 0) {
+    find->bind(3, report.job_id);
+  } else {
+    find->bindNull(3);
+  }
+  auto row = find->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<MatchedJob>();
+  auto current = parseStatus(find->columnText(1));
+  if (!current) return internalError("job " + find->columnText(0) + " has an unknown status");
+  return std::optional<MatchedJob>(MatchedJob{find->columnInt(0), *current});
+}
+
+Result<std::vector<ReportEffect>> SqliteStore::applyReports(std::span<const DeliveryReport> reports,
+                                                            const std::string& now_text,
+                                                            bool park) {
+  std::vector<std::optional<MatchedJob>> matches;
+  matches.reserve(reports.size());
+  for (const DeliveryReport& report : reports) {
+    std::optional<MatchedJob> match;
+    if (isCorrelatable(report)) {
+      auto found = findReportedJob(report);
+      if (!found) return found.error();
+      match = *found;
+    }
+    matches.push_back(match);
+  }
+  ReportPlan plan = planReports(reports, matches);
+  SMSBRIDGE_RETURN_IF_ERROR(writeStatusChanges(plan.changes, now_text));
+  if (park) {
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      if (plan.effects[i] == ReportEffect::kParked) {
+        SMSBRIDGE_RETURN_IF_ERROR(parkReport(reports[i], now_text));
+      }
+    }
+  }
+  return plan.effects;
+}
+
+Status SqliteStore::writeStatusChanges(std::span<const StatusChange> changes,
+                                       const std::string& now_text) {
+  if (changes.empty()) return Status::ok();
+  auto update =
+      db_->prepare("UPDATE " + table("messages") +
+                   " SET status = ?, status_reason = COALESCE(NULLIF(?, ''), status_reason), "
+                   "updated_at = ?, final_at = ? WHERE id = ? AND status = ?");
+  if (!update) return update.error();
+  for (const StatusChange& change : changes) {
+    update->reset();
+    update->bind(1, statusName(change.to))
+        .bind(2, change.reason)
+        .bind(3, now_text)
+        .bind(4, isFinal(change.to) ? std::optional<std::string>(now_text) : std::nullopt)
+        .bind(5, change.job_id)
+        .bind(6, statusName(change.from));
+    SMSBRIDGE_RETURN_IF_ERROR(update->run());
+  }
+  return Status::ok();
+}
+
+Status SqliteStore::parkReport(const DeliveryReport& report, const std::string& now_text) {
+  auto insert =
+      db_->prepare("INSERT INTO " + table("reports_parked") +
+                   " (provider, provider_message_id, provider_message_id_norm, job_id, status, "
+                   "provider_status, reason, reported_at, parked_at) VALUES (?,?,?,?,?,?,?,?,?) "
+                   "ON CONFLICT (provider, provider_message_id_norm, job_id, status) DO NOTHING");
+  if (!insert) return insert.error();
+  insert->bind(1, report.provider)
+      .bind(2, report.provider_message_id)
+      .bind(3, normaliseProviderMessageId(report.provider_message_id))
+      .bind(4, report.job_id)
+      .bind(5, statusName(report.status))
+      .bind(6, report.provider_status)
+      .bind(7, report.reason)
+      .bind(8, formatTimestamp(report.reported_at))
+      .bind(9, now_text);
+  return insert->run();
+}
+
+Status SqliteStore::releaseParkedReports(const JobOutcome& outcome, const std::string& now_text) {
+  const std::string norm = normaliseProviderMessageId(outcome.provider_message_id);
+  auto find =
+      db_->prepare("SELECT " + std::string(kParkedColumns) + " FROM " + table("reports_parked") +
+                   " WHERE provider = ?1 AND (provider_message_id_norm = ?2 OR "
+                   "job_id = ?3) ORDER BY id");
+  if (!find) return find.error();
+  find->bind(1, outcome.provider)
+      .bind(2, norm.empty() ? std::nullopt : std::optional<std::string>(norm))
+      .bind(3, outcome.job_id);
+  std::vector<DeliveryReport> reports;
+  std::vector<std::int64_t> ids;
+  while (true) {
+    auto row = find->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ids.push_back(find->columnInt(0));
+    reports.push_back(readParked(*find));
+  }
+  if (reports.empty()) return Status::ok();
+  // The job was just recorded as sent: every parked report applies to it, in arrival order.
+  std::vector<std::optional<MatchedJob>> matches(reports.size(),
+                                                 MatchedJob{outcome.job_id, JobStatus::kSent});
+  ReportPlan plan = planReports(reports, matches);
+  SMSBRIDGE_RETURN_IF_ERROR(writeStatusChanges(plan.changes, now_text));
+  auto remove = db_->prepare("DELETE FROM " + table("reports_parked") + " WHERE id = ?");
+  if (!remove) return remove.error();
+  for (std::int64_t id : ids) {
+    remove->reset();
+    remove->bind(1, id);
+    SMSBRIDGE_RETURN_IF_ERROR(remove->run());
+  }
+  return Status::ok();
+}
+
+Result<std::vector<DeliveryReport>> SqliteStore::dropParkedReports(TimePoint parked_before) {
+  std::lock_guard lock(mu_);
+  std::vector<DeliveryReport> dropped;
+  const std::string now_text = formatTimestamp(std::chrono::system_clock::now());
+  const std::string before_text = formatTimestamp(parked_before);
+  Status status = inTransaction([&]() -> Status {
+    dropped.clear();
+    auto all = db_->prepare("SELECT " + std::string(kParkedColumns) + " FROM " +
+                            table("reports_parked") + " ORDER BY id");
+    if (!all) return all.error();
+    std::vector<DeliveryReport> reports;
+    std::vector<std::int64_t> ids;
+    std::vector<bool> old;
+    while (true) {
+      auto row = all->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      ids.push_back(all->columnInt(0));
+      reports.push_back(readParked(*all));
+      old.push_back(all->columnText(8) < before_text);
+    }
+    all = Statement(nullptr, nullptr);
+    // Reports whose job got its send result meanwhile (one that raced the record) apply now.
+    auto effects = applyReports(reports, now_text, /*park=*/false);
+    if (!effects) return effects.error();
+    auto remove = db_->prepare("DELETE FROM " + table("reports_parked") + " WHERE id = ?");
+    if (!remove) return remove.error();
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      const bool parked = (*effects)[i] == ReportEffect::kParked;
+      if (parked && !old[i]) continue;
+      if (parked) dropped.push_back(reports[i]);
+      remove->reset();
+      remove->bind(1, ids[i]);
+      SMSBRIDGE_RETURN_IF_ERROR(remove->run());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return dropped;
+}
+
+Status SqliteStore::recordInbound(const InboundSms& sms) {
+  std::lock_guard lock(mu_);
+  return inTransaction([&]() -> Status {
+    auto insert = db_->prepare("INSERT INTO " + table("inbound") +
+                               " (provider, provider_message_id, sender, recipient, body, "
+                               "received_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+    if (!insert) return insert.error();
+    insert->bind(1, sms.provider)
+        .bind(2, sms.provider_message_id.empty()
+                     ? std::nullopt
+                     : std::optional<std::string>(sms.provider_message_id))
+        .bind(3, sms.sender)
+        .bind(4, sms.recipient)
+        .bind(5, sms.body)
+        .bind(6, formatTimestamp(sms.received_at));
+    return insert->run();
+  });
+}
+
+Status SqliteStore::setOptOut(const std::string& recipient, bool opted_out,
+                              const std::string& reason, TimePoint now) {
+  std::lock_guard lock(mu_);
+  return inTransaction([&]() -> Status {
+    if (!opted_out) {
+      auto remove = db_->prepare("DELETE FROM " + table("optouts") + " WHERE recipient = ?");
+      if (!remove) return remove.error();
+      remove->bind(1, recipient);
+      return remove->run();
+    }
+    auto upsert = db_->prepare("INSERT INTO " + table("optouts") +
+                               " (recipient, reason, created_at) VALUES (?,?,?) "
+                               "ON CONFLICT (recipient) DO UPDATE SET reason = excluded.reason, "
+                               "created_at = excluded.created_at");
+    if (!upsert) return upsert.error();
+    upsert->bind(1, recipient).bind(2, reason).bind(3, formatTimestamp(now));
+    return upsert->run();
+  });
+}
+
+Result<bool> SqliteStore::isOptedOut(const std::string& recipient) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT 1 FROM " + table("optouts") + " WHERE recipient = ?");
+  if (!st) return st.error();
+  st->bind(1, recipient);
+  return st->step();
+}
+
+void SqliteStore::setOptOutLanes(std::vector<Lane> lanes) {
+  std::lock_guard lock(mu_);
+  optout_lanes_ = std::move(lanes);
 }
 
 Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
@@ -524,6 +824,23 @@ Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
     if (auto s = parseStatus(st->columnText(0))) {
       counts.emplace_back(*s, static_cast<int>(st->columnInt(1)));
     }
+  }
+  return counts;
+}
+
+Result<std::vector<JobStore::StatusLaneCount>> SqliteStore::countByStatusAndLane() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT status, lane, count(*) FROM " + table("messages") +
+                         " GROUP BY status, lane ORDER BY status, lane");
+  if (!st) return st.error();
+  std::vector<StatusLaneCount> counts;
+  while (true) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto status = parseStatus(st->columnText(0));
+    auto lane = parseLane(st->columnText(1));
+    if (status && lane) counts.push_back({*status, *lane, st->columnInt(2)});
   }
   return counts;
 }

@@ -8,8 +8,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "connectors/sqlite/sqlite_db.h"
+#include "connectors/store_rules.h"
 #include "core/job_store.h"
 
 namespace smsbridge::sqlite {
@@ -38,9 +40,19 @@ class SqliteStore final : public JobStore {
   Result<int> requeueExpiredLeases(TimePoint now) override;
   Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override;
   Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override;
+  Result<std::vector<ReportEffect>> applyDeliveryReports(std::span<const DeliveryReport> reports,
+                                                         TimePoint now) override;
+  Result<std::vector<DeliveryReport>> dropParkedReports(TimePoint parked_before) override;
+  Status recordInbound(const InboundSms& sms) override;
+  Status setOptOut(const std::string& recipient, bool opted_out, const std::string& reason,
+                   TimePoint now) override;
+  Result<bool> isOptedOut(const std::string& recipient) override;
+  void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
 
-  static constexpr int kSchemaVersion = 1;
+  // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
+  static constexpr int kSchemaVersion = 2;
 
  private:
   SqliteStore(std::unique_ptr<Database> db, std::string prefix)
@@ -54,10 +66,33 @@ class SqliteStore final : public JobStore {
   Status saveShadow(const Checkpoint& checkpoint);
   Status applyOutcome(const JobOutcome& outcome, const std::string& owner,
                       const std::string& now_text, bool& lease_lost);
+  // A statement of migrationSql() and, for ALTER TABLE ADD COLUMN (which SQLite cannot make
+  // idempotent), the column whose existence means it already ran.
+  struct MigrationStep {
+    MigrationStep(std::string statement, std::string in_table = {}, std::string new_column = {})
+        : sql(std::move(statement)), table(std::move(in_table)), column(std::move(new_column)) {}
+    std::string sql;
+    std::string table;
+    std::string column;
+  };
+  std::vector<MigrationStep> migrationSteps() const;
+  Result<bool> hasColumn(const std::string& table_name, const std::string& column);
+  // Inside a transaction. The job `report` names, preferring a verbatim id match.
+  Result<std::optional<MatchedJob>> findReportedJob(const DeliveryReport& report);
+  // Inside a transaction: matches, plans and writes the status changes; parks kParked reports
+  // when `park`.
+  Result<std::vector<ReportEffect>> applyReports(std::span<const DeliveryReport> reports,
+                                                 const std::string& now_text, bool park);
+  Status writeStatusChanges(std::span<const StatusChange> changes, const std::string& now_text);
+  Status parkReport(const DeliveryReport& report, const std::string& now_text);
+  // Inside a transaction, after `outcome` recorded a send result: applies and deletes the
+  // reports parked for its provider message id or job id.
+  Status releaseParkedReports(const JobOutcome& outcome, const std::string& now_text);
 
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<Database> db_;
   std::string prefix_;
+  std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };
 
 }  // namespace smsbridge::sqlite

@@ -83,7 +83,7 @@ TEST_P(PostgresCrashE2eTest, EveryJobExactlyOnceAcrossKills) {
          "    on: [update]\n"
          "    when: \"status == 'paid' and old.status != 'paid'\"\n"
          "    to: \"{{ phone }}\"\n"
-         "    text: \"Order {{ id }} is paid\"\n";  // the default dedup key: positions
+         "    text: \"Order {{ id }} is paid\"\n";  // the default dedup key: row + transition
   out.close();
 
   std::vector<std::string> setup_args = {SMSBRIDGE_BINARY, "setup", "-c", config};

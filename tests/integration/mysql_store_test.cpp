@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "connectors/mysql/mysql_connection.h"
+#include "tests/fakes/store_report_cases.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::mysql {
@@ -73,8 +74,8 @@ class MysqlStoreTest : public ::testing::Test {
   void TearDown() override {
     if (!admin_) return;
     // Children first: attempts references messages.
-    for (const char* name :
-         {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound", "schema"}) {
+    for (const char* name : {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound",
+                             "reports_parked", "schema"}) {
       (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + name + "`");
     }
   }
@@ -90,6 +91,23 @@ class MysqlStoreTest : public ::testing::Test {
     EXPECT_TRUE(rows) << rows.error().toString();
     if (!rows || rows->empty()) return -1;
     return std::stoll(rows->at(0).at(0).value_or("-1"));
+  }
+
+  // The fixture leaves the tables to each test (some need them missing).
+  JobStore& reportCasesStore() {
+    Status migrated = store_->migrate();
+    EXPECT_TRUE(migrated.isOk()) << migrated.toString();
+    return *store_;
+  }
+  std::string statusOf(std::int64_t id) {
+    auto rows = admin_->query("SELECT status FROM `" + prefix_ +
+                              "messages` WHERE id = " + std::to_string(id));
+    EXPECT_TRUE(rows) << rows.error().toString();
+    if (!rows || rows->empty()) return "<none>";
+    return rows->at(0).at(0).value_or("<null>");
+  }
+  std::int64_t rowCount(const std::string& table) {
+    return count("SELECT COUNT(*) FROM `" + prefix_ + table + "`");
   }
 
   std::string prefix_ = uniquePrefix();
@@ -160,11 +178,11 @@ TEST_F(MysqlStoreTest, MigrateIsIdempotentAndCheckSchemaReportsTheVersion) {
   Status old = store_->checkSchema();
   ASSERT_FALSE(old.isOk());
   EXPECT_EQ(old.category(), ErrorCategory::kConfig);
-  EXPECT_NE(old.message().find("is at version 0, this build needs 1; run `smsbridge setup"),
+  EXPECT_NE(old.message().find("is at version 0, this build needs 2; run `smsbridge setup"),
             std::string::npos)
       << old.message();
 
-  ASSERT_TRUE(admin_->exec("UPDATE `" + prefix_ + "schema` SET version = 2").isOk());
+  ASSERT_TRUE(admin_->exec("UPDATE `" + prefix_ + "schema` SET version = 3").isOk());
   Status newer = store_->checkSchema();
   ASSERT_FALSE(newer.isOk());
   EXPECT_NE(newer.message().find("upgrade smsbridge"), std::string::npos) << newer.message();
@@ -318,7 +336,7 @@ TEST_F(MysqlStoreTest, OutcomesAndDeliveryReportsOnlyMoveForward) {
   EXPECT_EQ(*effect, ReportEffect::kApplied);
   EXPECT_EQ(*store_->applyDeliveryReport(late_sent, kNow + seconds(6)), ReportEffect::kNoOp);
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, kNow + seconds(7)), ReportEffect::kNoOp);
-  EXPECT_EQ(*store_->applyDeliveryReport(unknown, kNow), ReportEffect::kUnknownJob);
+  EXPECT_EQ(*store_->applyDeliveryReport(unknown, kNow), ReportEffect::kParked);
 
   auto rows = admin_->query(
       "SELECT status, status_reason, price, provider_message_id, "
@@ -411,6 +429,42 @@ TEST_F(MysqlStoreTest, ClaimSkipsJobsAnotherTransactionHolds) {
   EXPECT_EQ(claimed->front().dedup_key, "free");
 }
 
+SMSBRIDGE_STORE_REPORT_CASES(MysqlStoreTest)
+
+TEST_F(MysqlStoreTest, ASchemaOneStoreIsMigratedInPlace) {
+  // As an earlier release left it: no provider_message_id_norm, no unique inbound ids, no
+  // parked reports, version 1. MySQL has no ADD COLUMN IF NOT EXISTS: migrate() must look.
+  ASSERT_TRUE(store_->migrate().isOk());
+  const std::string messages = "`" + prefix_ + "messages`";
+  for (const std::string& sql :
+       {"DROP TABLE `" + prefix_ + "reports_parked`",
+        "ALTER TABLE " + messages + " DROP KEY messages_provider_norm",
+        "ALTER TABLE " + messages + " DROP COLUMN provider_message_id_norm",
+        "ALTER TABLE `" + prefix_ + "inbound` DROP KEY inbound_provider_id",
+        "UPDATE `" + prefix_ + "schema` SET version = 1"}) {
+    ASSERT_TRUE(admin_->exec(sql).isOk()) << sql;
+  }
+  ASSERT_TRUE(admin_
+                  ->exec("INSERT INTO " + messages +
+                         " (dedup_key, source, mapping, body, encoding, segments, lane, status, "
+                         "provider, provider_message_id, not_before, created_at, updated_at) "
+                         "VALUES ('old', 'shop', 'm', 'Hi', 'gsm7', 1, 'transactional', "
+                         "'sent', 'smsapi', ' OLD-1 ', NOW(), NOW(), NOW())")
+                  .isOk());
+  EXPECT_EQ(store_->checkSchema().category(), ErrorCategory::kConfig);
+  Status migrated = store_->migrate();
+  ASSERT_TRUE(migrated.isOk()) << migrated.toString();
+  ASSERT_TRUE(store_->migrate().isOk()) << "a second migration must skip the ALTERs";
+  EXPECT_TRUE(store_->checkSchema().isOk());
+  DeliveryReport delivered{.provider = "smsapi",
+                           .provider_message_id = "old-1",
+                           .status = JobStatus::kDelivered,
+                           .reported_at = kNow};
+  auto effect = store_->applyDeliveryReport(delivered, kNow);
+  ASSERT_TRUE(effect) << effect.error().toString();
+  EXPECT_EQ(*effect, ReportEffect::kApplied);
+}
+
 TEST_F(MysqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {
   // A user of its own, so killing its sessions cannot disturb tests running in parallel.
   const std::string user = prefix_ + "u";
@@ -448,6 +502,25 @@ TEST_F(MysqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {
   auto counts = store_->countByStatus();
   ASSERT_TRUE(counts) << counts.error().toString();
   EXPECT_EQ(*counts, (std::vector<std::pair<JobStatus, int>>{{JobStatus::kQueued, 1}}));
+}
+
+TEST_F(MysqlStoreTest, CountsJobsByStatusAndLane) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp), job("d", Lane::kMarketing)};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  auto claimed = store_->claimDue(Lane::kOtp, 10, "w1", seconds(30), kNow);
+  ASSERT_TRUE(claimed) << claimed.error().toString();
+  ASSERT_EQ(claimed->size(), 1u);
+  auto counts = store_->countByStatusAndLane();
+  ASSERT_TRUE(counts) << counts.error().toString();
+  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
+  for (const auto& c : *counts) {
+    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
+  }
+  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
+                        {{"queued", "transactional"}, 2},
+                        {{"queued", "marketing"}, 1},
+                        {{"sending", "otp"}, 1}}));
 }
 
 }  // namespace

@@ -156,6 +156,31 @@ TEST_F(PgSqlSessionTest, ExecuteReturnsTheAffectedRows) {
   EXPECT_EQ(*none, 0);
 }
 
+TEST_F(PgSqlSessionTest, ExecuteAllCommitsEveryStatementOrNone) {
+  const std::vector<SqlSession::Statement> failing = {
+      {"INSERT INTO " + table_ + " (id, name) VALUES (:id, 'a')", Row{{"id", 1}}},
+      {"INSERT INTO " + table_ + " (id, name) VALUES (:id, 'b')", Row{{"id", 2}}},
+      {"INSERT INTO " + table_ + " (id, name) VALUES (:id, 'again')", Row{{"id", 1}}}};
+  auto failed = session_->executeAll(failing);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().category(), ErrorCategory::kRejected) << failed.error().toString();
+  auto count = session_->query("SELECT count(*) AS n FROM " + table_, Row{});
+  ASSERT_TRUE(count) << count.error().toString();
+  EXPECT_EQ(*(*count)[0].find("n"), Value(0)) << "the first two rolled back with the third";
+
+  const std::vector<SqlSession::Statement> good = {
+      {"INSERT INTO " + table_ + " (id, name) VALUES (:id, 'a')", Row{{"id", 1}}},
+      {"INSERT INTO " + table_ + " (id, name) VALUES (:id, 'b')", Row{{"id", 2}}},
+      {"UPDATE " + table_ + " SET name = :name", Row{{"name", "c"}}}};
+  auto affected = session_->executeAll(good);
+  ASSERT_TRUE(affected) << affected.error().toString();
+  EXPECT_EQ(*affected, (std::vector<std::int64_t>{1, 1, 2}));
+  auto missing = session_->executeAll(
+      std::vector<SqlSession::Statement>{{"DELETE FROM " + table_ + " WHERE id = :id", Row{}}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().category(), ErrorCategory::kConfig);
+}
+
 TEST_F(PgSqlSessionTest, ALostConnectionIsTransientAndTheNextCallReconnects) {
   auto pid = session_->query("SELECT pg_backend_pid() AS pid", Row{});
   ASSERT_TRUE(pid) << pid.error().toString();

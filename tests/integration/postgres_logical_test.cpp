@@ -262,7 +262,7 @@ TEST_F(PostgresLogicalTest, ChangesOfOneRowInOneTransactionHaveDistinctPositions
   auto events = flatten(collect(*s, 3));
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(commitOf(events[1]), commitOf(events[2]));
-  // Otherwise the default dedup key (which includes the position) would drop the second SMS.
+  // Otherwise a dedup key built from the position would drop the second SMS.
   EXPECT_NE(events[1].position, events[2].position);
   EXPECT_EQ(column(events[2].after, "status"), Value("completed"));
 }

@@ -4,6 +4,7 @@
 #include "connectors/postgres/pg_store.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <pqxx/pqxx>
 
 #include "core/clock.h"
+#include "tests/fakes/store_report_cases.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::postgres {
@@ -39,7 +41,7 @@ class PostgresStoreTest : public ::testing::Test {
     store_.reset();
     admin("DROP TABLE IF EXISTS " + prefix_ + "attempts, " + prefix_ + "messages, " + prefix_ +
           "checkpoints, " + prefix_ + "shadow, " + prefix_ + "optouts, " + prefix_ + "inbound, " +
-          prefix_ + "schema");
+          prefix_ + "reports_parked, " + prefix_ + "schema");
   }
 
   void admin(const std::string& sql) {
@@ -47,6 +49,20 @@ class PostgresStoreTest : public ::testing::Test {
     pqxx::nontransaction txn(conn);
     txn.exec("SET client_min_messages = warning");
     txn.exec(sql);
+  }
+
+  std::string queryText(const std::string& sql) {
+    pqxx::connection conn(dsn_);
+    pqxx::nontransaction txn(conn);
+    auto r = txn.exec(sql);
+    return r.empty() || r[0][0].is_null() ? "<none>" : r[0][0].c_str();
+  }
+  JobStore& reportCasesStore() { return *store_; }
+  std::string statusOf(std::int64_t id) {
+    return queryText("SELECT status FROM " + prefix_ + "messages WHERE id = " + std::to_string(id));
+  }
+  std::int64_t rowCount(const std::string& table) {
+    return std::stoll(queryText("SELECT count(*) FROM " + prefix_ + table));
   }
 
   std::unique_ptr<PostgresStore> openAnother() {
@@ -114,10 +130,10 @@ TEST_F(PostgresStoreTest, CheckSchemaNamesAnOldOrNewerVersion) {
   admin("UPDATE " + prefix_ + "schema SET version = 0 WHERE component = 'store'");
   Status old = store_->checkSchema();
   EXPECT_EQ(old.category(), ErrorCategory::kConfig);
-  EXPECT_NE(old.message().find("is at version 0, this build needs 1; run `smsbridge setup"),
+  EXPECT_NE(old.message().find("is at version 0, this build needs 2; run `smsbridge setup"),
             std::string::npos)
       << old.message();
-  admin("UPDATE " + prefix_ + "schema SET version = 2 WHERE component = 'store'");
+  admin("UPDATE " + prefix_ + "schema SET version = 3 WHERE component = 'store'");
   Status newer = store_->checkSchema();
   EXPECT_NE(newer.message().find("upgrade smsbridge"), std::string::npos) << newer.message();
   EXPECT_TRUE(store_->migrate().isOk());
@@ -348,7 +364,7 @@ TEST_F(PostgresStoreTest, OutcomeThenReportsMoveOnlyForward) {
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kApplied);
   EXPECT_EQ(*store_->applyDeliveryReport(late_sent, clock_.now()), ReportEffect::kNoOp);
   EXPECT_EQ(*store_->applyDeliveryReport(delivered, clock_.now()), ReportEffect::kNoOp);
-  EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kUnknownJob);
+  EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kParked);
   EXPECT_EQ(count(JobStatus::kDelivered), 1);
   EXPECT_EQ(count(JobStatus::kSent), 0);
 
@@ -482,6 +498,31 @@ TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   EXPECT_TRUE(second) << second.error().toString();
 }
 
+SMSBRIDGE_STORE_REPORT_CASES(PostgresStoreTest)
+
+TEST_F(PostgresStoreTest, ASchemaOneStoreIsMigratedInPlace) {
+  // As an earlier release left it: no provider_message_id_norm, no parked reports, version 1.
+  admin("DROP TABLE " + prefix_ + "reports_parked");
+  admin("DROP INDEX " + prefix_ + "messages_provider_norm");
+  admin("ALTER TABLE " + prefix_ + "messages DROP COLUMN provider_message_id_norm");
+  admin("UPDATE " + prefix_ + "schema SET version = 1");
+  admin("INSERT INTO " + prefix_ +
+        "messages (dedup_key, source, mapping, body, encoding, segments, lane, status, provider, "
+        "provider_message_id, not_before, created_at, updated_at) VALUES ('old', 'shop', 'm', "
+        "'Hi', 'gsm7', 1, 'transactional', 'sent', 'smsapi', ' OLD-1 ', now(), now(), now())");
+  EXPECT_EQ(store_->checkSchema().category(), ErrorCategory::kConfig);
+  Status migrated = store_->migrate();
+  ASSERT_TRUE(migrated.isOk()) << migrated.toString();
+  EXPECT_TRUE(store_->checkSchema().isOk());
+  DeliveryReport delivered{.provider = "smsapi",
+                           .provider_message_id = "old-1",
+                           .status = JobStatus::kDelivered,
+                           .reported_at = clock_.now()};
+  auto effect = store_->applyDeliveryReport(delivered, clock_.now());
+  ASSERT_TRUE(effect) << effect.error().toString();
+  EXPECT_EQ(*effect, ReportEffect::kApplied);
+}
+
 TEST(PostgresConnectionTest, WrongPasswordIsAConfigErrorNamingTheServer) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
   auto at = dsn.find(":smsbridge@");
@@ -510,6 +551,22 @@ TEST(PostgresConnectionTest, MissingDatabaseIsAConfigError) {
       PostgresStore::create(dsn.substr(0, slash) + "/no_such_db_here", "smsbridge_", seconds(5));
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().category(), ErrorCategory::kConfig) << store.error().toString();
+}
+
+TEST_F(PostgresStoreTest, CountsJobsByStatusAndLane) {
+  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp), job("d", Lane::kMarketing)};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  ASSERT_EQ(claim(Lane::kOtp).size(), 1u);
+  auto counts = store_->countByStatusAndLane();
+  ASSERT_TRUE(counts) << counts.error().toString();
+  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
+  for (const auto& c : *counts) {
+    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
+  }
+  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
+                        {{"queued", "transactional"}, 2},
+                        {{"queued", "marketing"}, 1},
+                        {{"sending", "otp"}, 1}}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -27,9 +28,11 @@ std::vector<std::string> mappingFiles() {
 }
 
 // YAML scalars typed the way a database would hand them over: quoted → text, plain numbers →
-// numbers, true/false → bool, null/~ → null, anything else → text.
+// numbers, true/false → bool, null/~ → null, `!unsent ''` → unavailable, anything else → text.
 Value toValue(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return Value();
+  // `!unsent ''`: a value the source did not send (PostgreSQL's unchanged TOAST).
+  if (node.Tag() == "!unsent") return Value(UnavailableValue{});
   std::string text = node.Scalar();
   if (node.Tag() == "!") return Value(text);
   if (text == "true" || text == "false") return Value(text == "true");
@@ -47,6 +50,34 @@ std::optional<Row> toRow(const YAML::Node& node) {
   for (const auto& kv : node) row.set(kv.first.Scalar(), toValue(kv.second));
   return row;
 }
+
+// A case's `lookups:` (lookup name → its first row, or null for none), answered by the SQL of
+// the lookup with that name. It records the parameters each lookup was given.
+class CannedLookups final : public LookupRunner {
+ public:
+  CannedLookups(const MappingEngine& mappings, const YAML::Node& rows) {
+    for (const Mapping& m : mappings.mappings()) {
+      for (const LookupSpec& l : m.lookups()) names_[l.sql] = l.name;
+    }
+    if (rows.IsMap()) {
+      for (const auto& kv : rows) rows_[kv.first.Scalar()] = toRow(kv.second);
+    }
+  }
+
+  Result<std::optional<Row>> firstRow(const std::string&, const std::string& sql,
+                                      const Row& params) override {
+    const std::string& name = names_[sql];
+    params_[name] = params;
+    auto it = rows_.find(name);
+    return it == rows_.end() ? std::optional<Row>() : it->second;
+  }
+
+  std::map<std::string, Row> params_;
+
+ private:
+  std::map<std::string, std::string> names_;
+  std::map<std::string, std::optional<Row>> rows_;
+};
 
 class MappingsAsData : public ::testing::TestWithParam<std::string> {};
 
@@ -92,7 +123,16 @@ TEST_P(MappingsAsData, EveryCaseProducesTheExpectedJob) {
     event.after = toRow(e["after"]);
 
     std::vector<ChangeEvent> events = {event};
-    std::vector<SmsJob> jobs = cfg->mappings->map(events, clock.now());
+    CannedLookups lookups(*cfg->mappings, c["lookups"] ? c["lookups"] : YAML::Node());
+    auto mapped = cfg->mappings->map(events, clock.now(), lookups);
+    ASSERT_TRUE(mapped) << mapped.error().toString();
+    std::vector<SmsJob> jobs = std::move(*mapped);
+    if (c["lookup_params"]) {
+      for (const auto& kv : c["lookup_params"]) {
+        EXPECT_EQ(lookups.params_[kv.first.Scalar()], toRow(kv.second).value_or(Row{}))
+            << "parameters of lookup " << kv.first.Scalar();
+      }
+    }
     const YAML::Node& expect = c["expect"];
     if (expect.IsScalar() && expect.Scalar() == "none") {
       EXPECT_TRUE(jobs.empty()) << "expected no job, got one from " << jobs.front().mapping;

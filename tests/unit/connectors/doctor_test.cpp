@@ -46,6 +46,32 @@ TEST(DoctorTest, TableNeedsNameColumnsAndBeforeImageColumns) {
             (std::set<std::string>{"status", "total", "phone", "number", "note"}));
   EXPECT_EQ(needs[0].old_columns, (std::set<std::string>{"status", "total"}));
   EXPECT_TRUE(needs[1].columns.empty());
+  EXPECT_EQ(needs[0].readers["status"], (std::set<std::string>{"mappings.shipped.when"}));
+  EXPECT_EQ(needs[0].readers["note"], (std::set<std::string>{"mappings.created.when"}));
+  EXPECT_EQ(needs[0].readers["number"], (std::set<std::string>{"mappings.shipped.text"}))
+      << "new.<col> is the table's column";
+}
+
+TEST(DoctorTest, AMissingColumnNamesTheMappingAndKeyThatReadIt) {
+  MappingSpec shipped;
+  shipped.name = "shipped";
+  shipped.source = "shop";
+  shipped.table = "orders";
+  shipped.when = "stauts == 'shipped'";
+  shipped.to = "{{ billing.phone }}";
+  shipped.text = "Order {{ id }}";
+  shipped.lookups = {
+      {"billing", "SELECT phone FROM addresses WHERE order_id = :order_id", "", false}};
+  MappingEngine engine({compiled(shipped)});
+  auto needs = tableNeeds(engine, "shop", {"orders"});
+  ASSERT_EQ(needs.size(), 1u);
+  EXPECT_EQ(needs[0].columns, (std::set<std::string>{"stauts", "id", "order_id"}))
+      << "lookup parameters are the table's columns; the lookup's own columns are not";
+  DoctorCheck check = tableColumnsCheck(needs[0], std::set<std::string>{"id", "status"});
+  EXPECT_EQ(check.level, CheckLevel::kFail);
+  EXPECT_EQ(check.found,
+            "mappings read column(s) the table does not have: order_id (read by "
+            "mappings.shipped.lookup.billing), stauts (read by mappings.shipped.when)");
 }
 
 }  // namespace

@@ -90,6 +90,53 @@ class DispatcherTest : public ::testing::Test {
   FakeProvider second_{"second"};
 };
 
+// Records what the dispatcher reports to its observer (the metrics).
+struct RecordingObserver : DispatchObserver {
+  std::vector<std::pair<std::string, SendResultKind>> attempts;
+  std::vector<std::int64_t> sent_jobs;
+  std::map<std::string, int> rate_waits;
+  std::map<std::string, BreakerState> breakers;
+
+  void onAttempt(const std::string& provider, SendResultKind outcome) override {
+    attempts.emplace_back(provider, outcome);
+  }
+  void onSent(const SmsJob& job, TimePoint) override { sent_jobs.push_back(job.id); }
+  void onRateLimitWait(const std::string& provider) override { ++rate_waits[provider]; }
+  void onBreakerState(const std::string& provider, BreakerState state) override {
+    breakers[provider] = state;
+  }
+};
+
+TEST_F(DispatcherTest, ObserverHearsAttemptsSendsRateWaitsAndBreakers) {
+  config_.limits["first"].messages_per_second = 1;
+  config_.limits["second"].breaker = {1, seconds(30)};
+  config_.max_attempts = 1;  // a is not retried, so only b can be sent
+  enqueue("a");
+  enqueue("b");
+  first_.script({SendResultKind::kFailOver, "", 0, {}, "", {}, 401, "auth", "bad credentials"});
+  second_.script({SendResultKind::kRetryLater, "", 0, {}, "", {}, 503, "", "down"});
+  RecordingObserver observer;
+  auto d = dispatcher({"first", "second"});
+  d->setObserver(&observer);
+  d->start();
+  pump();
+
+  // a: refused by first, failed over to second, which is down (its breaker opens after one
+  // failure); b: waits for first's one-per-second rate.
+  ASSERT_GE(observer.attempts.size(), 2u);
+  EXPECT_EQ(observer.attempts[0], std::make_pair(std::string("first"), SendResultKind::kFailOver));
+  EXPECT_EQ(observer.attempts[1],
+            std::make_pair(std::string("second"), SendResultKind::kRetryLater));
+  EXPECT_GE(observer.rate_waits["first"], 1);
+  EXPECT_EQ(observer.breakers["second"], BreakerState::kOpen);
+  EXPECT_EQ(observer.breakers["first"], BreakerState::kClosed);
+  EXPECT_TRUE(observer.sent_jobs.empty());
+
+  clock_.advance(seconds(1));
+  pump();
+  EXPECT_EQ(observer.sent_jobs.size(), 1u) << "b, once first's rate allows it";
+}
+
 TEST_F(DispatcherTest, SendsQueuedJobsAndRecordsSent) {
   enqueue("a");
   enqueue("b");

@@ -57,8 +57,8 @@ CannedResponse reply(int status, std::string body, bool chunked = false) {
   return r;
 }
 
-HttpRequest get(std::string url) {
-  HttpRequest request;
+HttpClientRequest get(std::string url) {
+  HttpClientRequest request;
   request.method = "GET";
   request.url = std::move(url);
   return request;
@@ -90,13 +90,13 @@ class HttpClientTest : public ::testing::Test {
     return true;
   }
 
-  HttpResponse send(HttpTransport& client, HttpRequest request) {
-    std::optional<HttpResponse> response;
-    client.execute(std::move(request), [&](HttpResponse r) { response = std::move(r); });
+  HttpClientResponse send(HttpTransport& client, HttpClientRequest request) {
+    std::optional<HttpClientResponse> response;
+    client.execute(std::move(request), [&](HttpClientResponse r) { response = std::move(r); });
     EXPECT_FALSE(response) << "the callback ran inside execute()";
     EXPECT_TRUE(runUntil([&] { return response.has_value(); }));
     if (response) return *response;
-    HttpResponse missing;
+    HttpClientResponse missing;
     missing.error = HttpError::kOther;
     missing.error_message = "no callback";
     return missing;
@@ -126,10 +126,10 @@ TEST_F(HttpClientTest, GetReturnsStatusHeadersAndBody) {
   });
   options_.user_agent = "smsbridge-test/1";
   auto c = client();
-  HttpRequest request = get(server_.url("/messages?id=42"));
+  HttpClientRequest request = get(server_.url("/messages?id=42"));
   request.headers = {{"Authorization", "Bearer secret"}, {"X-Empty", ""}};
 
-  HttpResponse response = send(*c, request);
+  HttpClientResponse response = send(*c, request);
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   EXPECT_EQ(response.status, 404);
@@ -158,13 +158,13 @@ TEST_F(HttpClientTest, PostSendsBodyWithoutExpectContinue) {
   server_.respondWith(
       [](const RecordedRequest& r) { return reply(201, "echo:" + std::to_string(r.body.size())); });
   auto c = client();
-  HttpRequest request;
+  HttpClientRequest request;
   request.url = server_.url("/sms");
   // Large enough that libcurl would ask for "100 Continue" unless told not to.
   request.body = std::string(2 * 1024 * 1024, 'x');
   request.headers = {{"Content-Type", "application/json"}};
 
-  HttpResponse response = send(*c, request);
+  HttpClientResponse response = send(*c, request);
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   EXPECT_EQ(response.status, 201);
@@ -187,7 +187,7 @@ TEST_F(HttpClientTest, LargeResponsesArriveWhole) {
     server_.respondWith(
         [body, chunked](const RecordedRequest&) { return reply(200, body, chunked); });
 
-    HttpResponse response = send(*c, get(server_.url("/large")));
+    HttpClientResponse response = send(*c, get(server_.url("/large")));
 
     EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
     EXPECT_TRUE(response.body == body) << "chunked=" << chunked;
@@ -198,7 +198,7 @@ TEST_F(HttpClientTest, HostNamesWork) {
   // localhost may resolve to ::1 first, where nothing listens; 127.0.0.1 must still be reached.
   auto c = client();
 
-  HttpResponse response =
+  HttpClientResponse response =
       send(*c, get("http://localhost:" + std::to_string(server_.port()) + "/named"));
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
@@ -207,12 +207,12 @@ TEST_F(HttpClientTest, HostNamesWork) {
 
 TEST_F(HttpClientTest, OtherMethodsKeepTheirNameAndBody) {
   auto c = client();
-  HttpRequest del = get(server_.url("/x"));
+  HttpClientRequest del = get(server_.url("/x"));
   del.method = "DELETE";
-  HttpRequest patch = get(server_.url("/y"));
+  HttpClientRequest patch = get(server_.url("/y"));
   patch.method = "PATCH";
   patch.body = "{\"a\":1}";
-  HttpRequest empty_post;
+  HttpClientRequest empty_post;
   empty_post.url = server_.url("/z");
 
   EXPECT_EQ(send(*c, del).status, 200);
@@ -231,10 +231,10 @@ TEST_F(HttpClientTest, OtherMethodsKeepTheirNameAndBody) {
 
 TEST_F(HttpClientTest, HeaderWithALineBreakIsRefusedBeforeSending) {
   auto c = client();
-  HttpRequest request = get(server_.url("/inject"));
+  HttpClientRequest request = get(server_.url("/inject"));
   request.headers = {{"X-Note", "a\r\nX-Injected: 1"}};
 
-  HttpResponse response = send(*c, request);
+  HttpClientResponse response = send(*c, request);
 
   EXPECT_EQ(response.error, HttpError::kOther);
   EXPECT_EQ(server_.requestCount(), 0u);
@@ -245,7 +245,7 @@ TEST_F(HttpClientTest, SequentialRequestsReuseOneConnection) {
   int completed = 0;
   int failures = 0;
   std::function<void()> next = [&] {
-    c->execute(get(server_.url("/n")), [&](HttpResponse r) {
+    c->execute(get(server_.url("/n")), [&](HttpClientResponse r) {
       if (r.error != HttpError::kNone || r.status != 200) ++failures;
       if (++completed < 50) next();
     });
@@ -266,7 +266,7 @@ TEST_F(HttpClientTest, ManyConcurrentRequestsAllComplete) {
   int wrong = 0;
   for (int i = 0; i < kRequests; ++i) {
     std::string path = "/r" + std::to_string(i);
-    c->execute(get(server_.url(path)), [&, path](HttpResponse r) {
+    c->execute(get(server_.url(path)), [&, path](HttpClientResponse r) {
       ++completed;
       if (r.error != HttpError::kNone || r.status != 200 || r.body != path) ++wrong;
     });
@@ -283,7 +283,7 @@ TEST_F(HttpClientTest, MaxConnectionsPerHostLimitsConnections) {
   int completed = 0;
   int failures = 0;
   for (int i = 0; i < 20; ++i) {
-    c->execute(get(server_.url("/limited")), [&](HttpResponse r) {
+    c->execute(get(server_.url("/limited")), [&](HttpClientResponse r) {
       ++completed;
       if (r.error != HttpError::kNone) ++failures;
     });
@@ -305,7 +305,7 @@ TEST_F(HttpClientTest, RefusedConnectionIsConnectError) {
   }
   auto c = client();
 
-  HttpResponse response =
+  HttpClientResponse response =
       send(*c, get("http://127.0.0.1:" + std::to_string(closed_port) + "/refused"));
 
   EXPECT_EQ(response.error, HttpError::kConnect) << response.error_message;
@@ -318,7 +318,7 @@ TEST_F(HttpClientTest, ServerThatNeverAnswersIsTimeout) {
   options_.timeout = milliseconds(300);
   auto c = client();
 
-  HttpResponse response = send(*c, get(server_.url("/slow")));
+  HttpClientResponse response = send(*c, get(server_.url("/slow")));
 
   EXPECT_EQ(response.error, HttpError::kTimeout) << response.error_message;
   EXPECT_EQ(response.status, 0);
@@ -334,7 +334,7 @@ TEST_F(HttpClientTest, HandshakeThatNeverCompletesIsConnectTimeout) {
   std::string url = server_.url("/tls");
   url.replace(0, 4, "https");
 
-  HttpResponse response = send(*c, get(url));
+  HttpClientResponse response = send(*c, get(url));
 
   EXPECT_EQ(response.error, HttpError::kConnectTimeout) << response.error_message;
   EXPECT_EQ(server_.requestCount(), 0u);
@@ -347,7 +347,7 @@ TEST_F(HttpClientTest, ResponseOverTheCapIsTooLarge) {
     server_.respondWith([chunked](const RecordedRequest&) {
       return reply(200, std::string(64 * 1024, 'b'), chunked);
     });
-    HttpResponse response = send(*c, get(server_.url("/big")));
+    HttpClientResponse response = send(*c, get(server_.url("/big")));
     EXPECT_EQ(response.error, HttpError::kTooLarge) << "chunked=" << chunked;
     EXPECT_LE(response.body.size(), 1024u);
   }
@@ -359,7 +359,7 @@ TEST_F(HttpClientTest, ResponseExactlyAtTheCapIsAccepted) {
       [](const RecordedRequest&) { return reply(200, std::string(1024, 'b'), true); });
   auto c = client();
 
-  HttpResponse response = send(*c, get(server_.url("/exact")));
+  HttpClientResponse response = send(*c, get(server_.url("/exact")));
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   EXPECT_EQ(response.body.size(), 1024u);
@@ -369,7 +369,7 @@ TEST_F(HttpClientTest, ConnectionClosedMidResponseIsOther) {
   server_.setBehaviour(TestHttpServer::Behaviour::kCloseMidResponse);
   auto c = client();
 
-  HttpResponse response = send(*c, get(server_.url("/cut")));
+  HttpClientResponse response = send(*c, get(server_.url("/cut")));
 
   EXPECT_EQ(response.error, HttpError::kOther) << response.error_message;
 }
@@ -380,11 +380,11 @@ TEST_F(HttpClientTest, RequestIsNeverSentTwiceWhenAReusedConnectionDies) {
   auto c = client();
   ASSERT_EQ(send(*c, get(server_.url("/warm-up"))).status, 200);
   server_.setBehaviour(TestHttpServer::Behaviour::kCloseAfterRequest);
-  HttpRequest post;
+  HttpClientRequest post;
   post.url = server_.url("/sms");
   post.body = "to=+48123456789";
 
-  HttpResponse response = send(*c, post);
+  HttpClientResponse response = send(*c, post);
 
   EXPECT_EQ(response.error, HttpError::kOther) << response.error_message;
   int copies = 0;
@@ -397,7 +397,7 @@ TEST_F(HttpClientTest, HttpProxyFromTheEnvironmentIsUsed) {
   ScopedEnv proxy("http_proxy", server_.url("").c_str());
   auto c = client();
 
-  HttpResponse response = send(*c, get("http://provider.invalid/v1/sms?x=1"));
+  HttpClientResponse response = send(*c, get("http://provider.invalid/v1/sms?x=1"));
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   EXPECT_EQ(response.status, 200);
@@ -410,7 +410,7 @@ TEST_F(HttpClientTest, NoProxyExemptsAHost) {
   ScopedEnv exempt("no_proxy", "127.0.0.1");
   auto c = client();
 
-  HttpResponse response = send(*c, get(server_.url("/direct")));
+  HttpClientResponse response = send(*c, get(server_.url("/direct")));
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   ASSERT_EQ(server_.requestCount(), 1u);
@@ -422,12 +422,12 @@ TEST_F(HttpClientTest, ShutdownWithRequestsInFlightRunsNoCallback) {
   auto c = client();
   int callbacks = 0;
   for (int i = 0; i < 5; ++i)
-    c->execute(get(server_.url("/held")), [&](HttpResponse) { ++callbacks; });
+    c->execute(get(server_.url("/held")), [&](HttpClientResponse) { ++callbacks; });
   ASSERT_TRUE(runUntilServer([&] { return server_.requestCount() == 5; }));
 
   c->shutdown();
   c->shutdown();  // idempotent
-  c->execute(get(server_.url("/after")), [&](HttpResponse) { ++callbacks; });
+  c->execute(get(server_.url("/after")), [&](HttpClientResponse) { ++callbacks; });
   io_.restart();
   io_.run();  // returns once nothing is left waiting
 
@@ -438,7 +438,7 @@ TEST_F(HttpClientTest, ShutdownFromACallbackStopsTheRest) {
   auto c = client();
   int callbacks = 0;
   for (int i = 0; i < 10; ++i) {
-    c->execute(get(server_.url("/s")), [&](HttpResponse) {
+    c->execute(get(server_.url("/s")), [&](HttpClientResponse) {
       ++callbacks;
       c->shutdown();
     });
@@ -451,8 +451,8 @@ TEST_F(HttpClientTest, ShutdownFromACallbackStopsTheRest) {
 }
 
 TEST_F(HttpClientTest, ClientOutlivesItsLastReferenceWhileTransfersRun) {
-  std::optional<HttpResponse> response;
-  makeHttpClient(io_, options_)->execute(get(server_.url("/orphan")), [&](HttpResponse r) {
+  std::optional<HttpClientResponse> response;
+  makeHttpClient(io_, options_)->execute(get(server_.url("/orphan")), [&](HttpClientResponse r) {
     response = std::move(r);
   });
 
@@ -467,7 +467,7 @@ TEST_F(HttpClientTest, DestroyingEverythingWithTransfersInFlightIsSafe) {
     boost::asio::io_context io;
     auto c = makeHttpClient(io, options_);
     for (int i = 0; i < 3; ++i)
-      c->execute(get(server_.url("/x")), [&](HttpResponse) { ++callbacks; });
+      c->execute(get(server_.url("/x")), [&](HttpClientResponse) { ++callbacks; });
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (server_.requestCount() < 3 && std::chrono::steady_clock::now() < give_up) {
       io.run_for(milliseconds(5));
@@ -501,7 +501,7 @@ TEST_F(HttpsClientTest, TrustedCaFileSucceeds) {
   options_.ca_file = ca_file_;
   auto c = client();
 
-  HttpResponse response = send(*c, get(tls_server_->url("/secure")));
+  HttpClientResponse response = send(*c, get(tls_server_->url("/secure")));
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   EXPECT_EQ(response.status, 200);
@@ -523,7 +523,7 @@ TEST_F(HttpsClientTest, TrustedCaDirectorySucceeds) {
   options_.ca_path = dir_.file("cas");
   auto c = client();
 
-  HttpResponse response = send(*c, get(tls_server_->url("/secure")));
+  HttpClientResponse response = send(*c, get(tls_server_->url("/secure")));
 
   EXPECT_EQ(response.error, HttpError::kNone) << response.error_message;
   EXPECT_EQ(response.status, 200);
@@ -542,7 +542,7 @@ TEST_F(HttpsClientTest, UnrelatedCaFileIsTlsError) {
   options_.ca_file = other_ca_file_;
   auto c = client();
 
-  HttpResponse response = send(*c, get(tls_server_->url("/secure")));
+  HttpClientResponse response = send(*c, get(tls_server_->url("/secure")));
 
   EXPECT_EQ(response.error, HttpError::kTls) << response.error_message;
   EXPECT_EQ(tls_server_->requestCount(), 0u);
@@ -551,7 +551,7 @@ TEST_F(HttpsClientTest, UnrelatedCaFileIsTlsError) {
 TEST_F(HttpsClientTest, SystemStoreDoesNotTrustASelfSignedServer) {
   auto c = client();
 
-  HttpResponse response = send(*c, get(tls_server_->url("/secure")));
+  HttpClientResponse response = send(*c, get(tls_server_->url("/secure")));
 
   EXPECT_EQ(response.error, HttpError::kTls) << response.error_message;
   EXPECT_EQ(tls_server_->requestCount(), 0u);
@@ -564,7 +564,7 @@ TEST_F(HttpsClientTest, CertificateForAnotherHostIsTlsError) {
   options_.ca_file = dir_.file("elsewhere.pem");  // trusted, but names another host
   auto c = client();
 
-  HttpResponse response = send(*c, get(server.url("/secure")));
+  HttpClientResponse response = send(*c, get(server.url("/secure")));
 
   EXPECT_EQ(response.error, HttpError::kTls) << response.error_message;
   EXPECT_EQ(server.requestCount(), 0u);

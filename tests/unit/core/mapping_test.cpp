@@ -84,11 +84,75 @@ TEST(MappingTest, FiresOnTheTransitionAndBuildsAQueuedJob) {
   EXPECT_EQ(job->entity_id, "17");
   EXPECT_EQ(job->route, "default");
   EXPECT_EQ(job->lane, Lane::kTransactional);
-  // The same change replayed gives the same key; another change gives another.
-  EXPECT_EQ(m.apply(e, clock.now())->dedup_key, job->dedup_key);
-  ChangeEvent later = e;
-  later.position = "43";
-  EXPECT_NE(m.apply(later, clock.now())->dedup_key, job->dedup_key);
+  EXPECT_EQ(job->dedup_key,
+            "order_shipped|shop|orders|17|status='shipped'|old.status='processing'");
+}
+
+// Without `dedup`, the key is (mapping, source, table, pk, values `when` reads): a replay of
+// the change, or the same transition captured again at another position, makes no second job.
+TEST(MappingTest, DefaultDedupKeyIsTheRowAndTheValuesWhenReads) {
+  Mapping m = compileOk(shippedSpec());
+  ChangeEvent e = shipped();
+  const std::string key = m.apply(e, {})->dedup_key;
+  EXPECT_EQ(m.apply(e, {})->dedup_key, key);
+  ChangeEvent elsewhere = e;
+  elsewhere.position = "43";
+  elsewhere.after->set("name", "Anna Maria");  // not read by `when`
+  EXPECT_EQ(m.apply(elsewhere, {})->dedup_key, key);
+
+  ChangeEvent from_pending = e;
+  from_pending.before->set("status", "pending");
+  EXPECT_NE(m.apply(from_pending, {})->dedup_key, key);
+  ChangeEvent other_row = e;
+  other_row.pk = "18";
+  EXPECT_NE(m.apply(other_row, {})->dedup_key, key);
+  MappingSpec renamed = shippedSpec();
+  renamed.name = "order_shipped_again";
+  EXPECT_NE(compileOk(renamed).apply(e, {})->dedup_key, key);
+}
+
+TEST(MappingTest, DefaultDedupKeyQuotesValuesAndNamesNullAndAbsentFields) {
+  MappingSpec spec = shippedSpec();
+  spec.when = "coalesce(note, 'x') != '' and tag is null and changed(status)";
+  Mapping m = compileOk(spec);
+  ChangeEvent e = shipped();
+  e.after->set("note", "a|b='c'");
+  e.after->set("tag", Value());
+  e.before->set("note", "a|b='c'");
+  auto job = m.apply(e, {});
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->dedup_key,
+            "order_shipped|shop|orders|17|note='a|b=''c'''|tag=null|status='shipped'"
+            "|old.status='processing'");
+  // A number and the same number as text are one key: capture modes differ in how they send it.
+  spec.when = "stock < 5";
+  Mapping stock = compileOk(spec);
+  e.after->set("stock", 3);
+  const std::string as_number = stock.apply(e, {})->dedup_key;
+  e.after->set("stock", "3");
+  EXPECT_EQ(stock.apply(e, {})->dedup_key, as_number);
+  EXPECT_EQ(as_number, "order_shipped|shop|orders|17|stock='3'");
+}
+
+TEST(MappingTest, DefaultDedupKeyDigestsLongValuesSoItStaysIndexable) {
+  MappingSpec spec = shippedSpec();
+  spec.when = "note != ''";
+  Mapping m = compileOk(spec);
+  ChangeEvent e = shipped();
+  e.after->set("note", std::string(300, 'x'));
+  const std::string key = m.apply(e, {})->dedup_key;
+  EXPECT_EQ(key.rfind("order_shipped|shop|orders|17|when#", 0), 0u) << key;
+  EXPECT_LT(key.size(), 64u);
+  EXPECT_EQ(m.apply(e, {})->dedup_key, key);
+  e.after->set("note", std::string(299, 'x'));
+  EXPECT_NE(m.apply(e, {})->dedup_key, key);
+}
+
+TEST(MappingTest, DefaultDedupKeyWithoutWhenIsOnePerRow) {
+  MappingSpec spec = shippedSpec();
+  spec.when = "";
+  Mapping m = compileOk(spec);
+  EXPECT_EQ(m.apply(shipped(), {})->dedup_key, "order_shipped|shop|orders|17");
 }
 
 TEST(MappingTest, DoesNotFireWhenStatusWasAlreadyShipped) {

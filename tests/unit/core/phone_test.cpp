@@ -166,5 +166,37 @@ TEST(PhoneTest, RegionCodes) {
   EXPECT_FALSE(isValidRegionCode("Poland"));
 }
 
+// Repeated numbers are answered from a per-thread cache; what it returns must be what a first
+// classification returns, whatever was asked in between.
+TEST(PhoneTest, RepeatedNumbersGetTheSameAnswerAsTheFirstTime) {
+  const auto first_pl = normalizePhone("600 700 800", "PL", PhoneTypePolicy::kMobile);
+  const auto first_de = normalizePhone("600 700 800", "DE", PhoneTypePolicy::kMobile);
+  EXPECT_EQ(first_pl.e164, "+48600700800");
+  EXPECT_NE(first_de.e164, first_pl.e164);  // same text, another region: another answer
+
+  // The type policy applies after the cache: one landline, two policies.
+  EXPECT_EQ(normalizePhone("22 123 45 67", "PL", PhoneTypePolicy::kAny).e164, "+48221234567");
+  EXPECT_EQ(normalizePhone("22 123 45 67", "PL", PhoneTypePolicy::kMobile).problem,
+            PhoneProblem::kNotMobile);
+  EXPECT_EQ(normalizePhone("22 123 45 67", "PL", PhoneTypePolicy::kAny).e164, "+48221234567");
+
+  // Unknown regions are named in the detail, so each keeps its own.
+  const auto unknown = normalizePhone("600 700 800", "XX", PhoneTypePolicy::kMobile);
+  const auto none = normalizePhone("600 700 800", "", PhoneTypePolicy::kMobile);
+  EXPECT_NE(unknown.detail.find("\"XX\""), std::string::npos) << unknown.detail;
+  EXPECT_NE(none.detail.find("no region was given"), std::string::npos) << none.detail;
+  EXPECT_EQ(normalizePhone("600 700 800", "XX", PhoneTypePolicy::kMobile).detail, unknown.detail);
+
+  // Past the cache's size the first numbers are evicted and classified again, alike.
+  for (int i = 0; i < 5000; ++i) {
+    normalizePhone("+48 600 " + std::to_string(100000 + i), "PL", PhoneTypePolicy::kMobile);
+  }
+  const auto again = normalizePhone("600 700 800", "PL", PhoneTypePolicy::kMobile);
+  EXPECT_EQ(again.e164, first_pl.e164);
+  EXPECT_EQ(again.raw, "600 700 800");
+  EXPECT_EQ(normalizePhone(" 600 700 800 ", "pl", PhoneTypePolicy::kMobile).raw, " 600 700 800 ");
+  EXPECT_EQ(normalizePhone("600 700 800", "DE", PhoneTypePolicy::kMobile).e164, first_de.e164);
+}
+
 }  // namespace
 }  // namespace smsbridge

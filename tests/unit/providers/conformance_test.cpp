@@ -23,8 +23,8 @@ const TimePoint kNow = TimePoint(std::chrono::seconds(1'800'000'000));  // Fri, 
 // What the suite needs to know about one API that the registry cannot tell it.
 struct Profile {
   std::string minimal_config;  // the provider's mapping, without `type:`
-  HttpResponse invalid_number;
-  HttpResponse ok_with_error_body;  // a 2xx that is not an acceptance
+  HttpClientResponse invalid_number;
+  HttpClientResponse ok_with_error_body;  // a 2xx that is not an acceptance
   SendResultKind ok_with_error_body_kind;
 };
 
@@ -79,7 +79,7 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
   }
 
   // Sends one SMS, answers it with `response`, and returns the one result.
-  SendResult sendAndAnswer(HttpResponse response) {
+  SendResult sendAndAnswer(HttpClientResponse response) {
     std::vector<SendResult> results;
     provider_->send(sms(), [&](SendResult r) { results.push_back(std::move(r)); });
     EXPECT_TRUE(results.empty()) << "the result must wait for the answer";
@@ -105,7 +105,7 @@ TEST(ConformanceRegistryTest, ProfileExistsForEveryHttpProvider) {
 TEST_P(ConformanceTest, SendsOnePostOverHttpsNamingTheRecipient) {
   sendAndAnswer(httpResponse(503, ""));
   ASSERT_EQ(transport_->requests.size(), 1u);
-  const HttpRequest& request = transport_->requests[0];
+  const HttpClientRequest& request = transport_->requests[0];
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(request.url.rfind("https://", 0), 0u) << request.url;
   EXPECT_FALSE(testing::header(request, "Content-Type").empty());

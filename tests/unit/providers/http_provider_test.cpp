@@ -17,17 +17,18 @@ const TimePoint kNow = TimePoint(std::chrono::seconds(1'800'000'000));  // 2027-
 // An API that sends a fixed request and accepts 200, leaving the rest to the shared rules.
 class EchoApi final : public HttpApi {
  public:
-  Result<HttpRequest> buildSendRequest(const OutgoingSms& sms, TimePoint) const override {
+  Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint) const override {
     if (sms.recipient.empty()) return rejectedError("no recipient");
     if (sms.sender == "unconfigured") {
       return Status(ErrorCategory::kProviderPermanent, "no sender configured");
     }
-    HttpRequest request;
+    HttpClientRequest request;
     request.url = "https://api.example/send";
     request.body = sms.recipient;
     return request;
   }
-  SendResult classifySendResponse(const HttpResponse& response, const OutgoingSms&) const override {
+  SendResult classifySendResponse(const HttpClientResponse& response,
+                                  const OutgoingSms&) const override {
     if (response.status == 200) {
       SendResult accepted;
       accepted.kind = SendResultKind::kAccepted;
@@ -178,7 +179,7 @@ TEST(HttpProviderLateTransportTest, ALateCallbackAfterShutdownIsDropped) {
   // A transport that keeps callbacks across shutdown(), unlike the contract promises.
   class LateTransport final : public HttpTransport {
    public:
-    void execute(HttpRequest, HttpCallback done) override { held = std::move(done); }
+    void execute(HttpClientRequest, HttpCallback done) override { held = std::move(done); }
     void shutdown() override {}
     HttpCallback held;
   };
@@ -203,7 +204,7 @@ TEST(HttpEndpointTest, DefaultsAndOverrides) {
   EXPECT_EQ(spec->client.timeout, std::chrono::milliseconds(3000));
   EXPECT_EQ(spec->client.connect_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(spec->client.max_response_bytes, 4096u);
-  HttpRequest request = *spec->api->buildSendRequest(sms(), kNow);
+  HttpClientRequest request = *spec->api->buildSendRequest(sms(), kNow);
   EXPECT_EQ(request.url, "http://127.0.0.1:8080/sms.do");  // trailing '/' dropped
 }
 

@@ -25,7 +25,7 @@ namespace smsbridge::testing {
 // never calls back inline from execute().
 class FakeHttpTransport final : public HttpTransport {
  public:
-  void execute(HttpRequest request, HttpCallback done) override {
+  void execute(HttpClientRequest request, HttpCallback done) override {
     requests.push_back(std::move(request));
     if (!shut_down) pending_.push_back(std::move(done));
   }
@@ -35,7 +35,7 @@ class FakeHttpTransport final : public HttpTransport {
   }
 
   // Completes the oldest request in flight with `response`.
-  void respond(HttpResponse response) {
+  void respond(HttpClientResponse response) {
     ASSERT_FALSE(pending_.empty()) << "no request in flight";
     HttpCallback done = std::move(pending_.front());
     pending_.pop_front();
@@ -43,23 +43,23 @@ class FakeHttpTransport final : public HttpTransport {
   }
   std::size_t inFlight() const { return pending_.size(); }
 
-  std::vector<HttpRequest> requests;
+  std::vector<HttpClientRequest> requests;
   bool shut_down = false;
 
  private:
   std::deque<HttpCallback> pending_;
 };
 
-inline HttpResponse httpResponse(int status, std::string body, HttpHeaders headers = {}) {
-  HttpResponse response;
+inline HttpClientResponse httpResponse(int status, std::string body, HttpHeaders headers = {}) {
+  HttpClientResponse response;
   response.status = status;
   response.body = std::move(body);
   response.headers = std::move(headers);
   return response;
 }
 
-inline HttpResponse transportFailure(HttpError error) {
-  HttpResponse response;
+inline HttpClientResponse transportFailure(HttpError error) {
+  HttpClientResponse response;
   response.error = error;
   response.error_message = "scripted failure";
   return response;
@@ -118,7 +118,7 @@ inline std::string parseErrors(const std::string& type, const std::string& yaml)
   return diagnostics.toString();
 }
 
-inline std::string header(const HttpRequest& request, const std::string& name) {
+inline std::string header(const HttpClientRequest& request, const std::string& name) {
   for (const auto& [key, value] : request.headers) {
     if (key == name) return value;
   }

@@ -112,6 +112,31 @@ TEST_F(SqliteSqlSessionTest, ExecuteReturnsTheAffectedRowCount) {
   EXPECT_EQ(*(*rows)[0].find("n"), Value(2));
 }
 
+TEST_F(SqliteSqlSessionTest, ExecuteAllCommitsEveryStatementOrNone) {
+  std::vector<SqlSession::Statement> ok{
+      {"UPDATE customers SET note = :note WHERE id = :id",
+       Row{{"note", Value("a")}, {"id", Value(1)}}},
+      {"DELETE FROM customers WHERE id = :id", Row{{"id", Value(3)}}},
+      {"UPDATE customers SET note = 'b' WHERE id > 100", Row{}}};
+  auto counts = session_->executeAll(ok);
+  ASSERT_TRUE(counts) << counts.error().toString();
+  EXPECT_EQ(*counts, (std::vector<std::int64_t>{1, 1, 0}));
+
+  std::vector<SqlSession::Statement> broken{
+      {"DELETE FROM customers", Row{}},
+      {"INSERT INTO customers (id) VALUES (:id)", Row{{"id", Value(7)}}},
+      {"UPDATE nowhere SET x = 1", Row{}}};
+  auto failed = session_->executeAll(broken);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().category(), ErrorCategory::kConfig);
+  EXPECT_NE(failed.error().message().find("no such table: nowhere"), std::string::npos);
+  auto rows = session_->query("SELECT count(*) AS n FROM customers", Row{});
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(*(*rows)[0].find("n"), Value(2)) << "the DELETE was rolled back";
+  // The session is usable after the rollback.
+  EXPECT_TRUE(session_->executeAll(ok));
+}
+
 TEST_F(SqliteSqlSessionTest, ALockedDatabaseIsTransient) {
   auto other = Database::open(dir_.file("shop.db"), Database::OpenMode::kExisting, milliseconds(0));
   ASSERT_TRUE(other);

@@ -1,10 +1,12 @@
 #include "connectors/sqlite/sqlite_store.h"
 
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
 #include "core/clock.h"
+#include "tests/fakes/store_report_cases.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge::sqlite {
@@ -53,6 +55,30 @@ class SqliteStoreTest : public ::testing::Test {
       if (s == status) return n;
     }
     return 0;
+  }
+
+  // Read with a connection of its own, as support staff would.
+  std::string queryText(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(dir_.file("store.db").c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    std::string out = "<none>";
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    } else {
+      ADD_FAILURE() << sqlite3_errmsg(db) << " in " << sql;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+  JobStore& reportCasesStore() { return *store_; }
+  std::string statusOf(std::int64_t id) {
+    return queryText("SELECT status FROM smsbridge_messages WHERE id = " + std::to_string(id));
+  }
+  std::int64_t rowCount(const std::string& table) {
+    return std::stoll(queryText("SELECT count(*) FROM smsbridge_" + table));
   }
 
   testing::TempDir dir_;
@@ -237,13 +263,13 @@ TEST_F(SqliteStoreTest, DeliveryReportsOnlyMoveForward) {
                          .status = JobStatus::kDelivered,
                          .reason = "",
                          .reported_at = clock_.now()};
-  EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kUnknownJob);
+  EXPECT_EQ(*store_->applyDeliveryReport(unknown, clock_.now()), ReportEffect::kParked);
   DeliveryReport other_provider{.provider = "twilio",
                                 .provider_message_id = "sbx-1",
                                 .status = JobStatus::kDelivered,
                                 .reason = "",
                                 .reported_at = clock_.now()};
-  EXPECT_EQ(*store_->applyDeliveryReport(other_provider, clock_.now()), ReportEffect::kUnknownJob);
+  EXPECT_EQ(*store_->applyDeliveryReport(other_provider, clock_.now()), ReportEffect::kParked);
   EXPECT_EQ(count(JobStatus::kDelivered), 1);
 }
 
@@ -275,6 +301,47 @@ TEST_F(SqliteStoreTest, LockedDatabaseIsATransientErrorNamingTheFile) {
   EXPECT_EQ(retry->inserted, 1);
 }
 
+SMSBRIDGE_STORE_REPORT_CASES(SqliteStoreTest)
+
+TEST_F(SqliteStoreTest, ASchemaOneStoreIsMigratedInPlace) {
+  // A store set up by an earlier release: messages without provider_message_id_norm, version 1.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.file("old.db").c_str(), &db), SQLITE_OK);
+  const char* old_schema =
+      "CREATE TABLE smsbridge_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+      "migrated_at TEXT NOT NULL);"
+      "INSERT INTO smsbridge_schema VALUES ('store', 1, '2026-01-01T00:00:00Z');"
+      "CREATE TABLE smsbridge_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT NOT "
+      "NULL UNIQUE, source TEXT NOT NULL, mapping TEXT NOT NULL, entity_table TEXT, entity_id "
+      "TEXT, recipient_raw TEXT, recipient TEXT, sender TEXT, body TEXT NOT NULL, encoding TEXT "
+      "NOT NULL, segments INTEGER NOT NULL, lane TEXT NOT NULL, route TEXT, status TEXT NOT "
+      "NULL, status_reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, provider TEXT, "
+      "provider_message_id TEXT, price REAL, currency TEXT, not_before TEXT NOT NULL, "
+      "expires_at TEXT, lease_owner TEXT, lease_until TEXT, created_at TEXT NOT NULL, "
+      "updated_at TEXT NOT NULL, sent_at TEXT, final_at TEXT);"
+      "INSERT INTO smsbridge_messages (dedup_key, source, mapping, body, encoding, segments, "
+      "lane, status, provider, provider_message_id, not_before, created_at, updated_at) VALUES "
+      "('old', 'shop', 'm', 'Hi', 'gsm7', 1, 'transactional', 'sent', 'smsapi', ' OLD-1 ', "
+      "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');";
+  ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto old = SqliteStore::create(dir_.file("old.db"), "smsbridge_", milliseconds(200));
+  ASSERT_TRUE(old);
+  EXPECT_FALSE((*old)->checkSchema().isOk());
+  ASSERT_TRUE((*old)->migrate().isOk());
+  ASSERT_TRUE((*old)->migrate().isOk()) << "a second migration must not add the column again";
+  EXPECT_TRUE((*old)->checkSchema().isOk());
+  // Ids sent before the upgrade are found by their normalised form too.
+  DeliveryReport delivered{.provider = "smsapi",
+                           .provider_message_id = "old-1",
+                           .status = JobStatus::kDelivered,
+                           .reported_at = clock_.now()};
+  auto effect = (*old)->applyDeliveryReport(delivered, clock_.now());
+  ASSERT_TRUE(effect) << effect.error().toString();
+  EXPECT_EQ(*effect, ReportEffect::kApplied);
+}
+
 TEST(SqliteStoreOpenTest, CorruptFileIsAClearConfigError) {
   testing::TempDir dir;
   std::ofstream(dir.file("corrupt.db")) << "this is not a database, just some text padding "
@@ -299,6 +366,22 @@ TEST(SqliteStoreOpenTest, InvalidPrefixIsRejected) {
   auto store = SqliteStore::create(dir.file("s.db"), "bad prefix;", milliseconds(100));
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().category(), ErrorCategory::kConfig);
+}
+
+TEST_F(SqliteStoreTest, CountsJobsByStatusAndLane) {
+  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp), job("d", Lane::kMarketing)};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  ASSERT_EQ(claim(Lane::kOtp).size(), 1u);
+  auto counts = store_->countByStatusAndLane();
+  ASSERT_TRUE(counts) << counts.error().toString();
+  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
+  for (const auto& c : *counts) {
+    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
+  }
+  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
+                        {{"queued", "transactional"}, 2},
+                        {{"queued", "marketing"}, 1},
+                        {{"sending", "otp"}, 1}}));
 }
 
 }  // namespace
