@@ -96,6 +96,12 @@ const config::Schema& sourceSchema() {
                  duration("poll_interval", "500ms",
                           "How often to look for new changes when idle. Latency from commit "
                           "to enqueue is at most about this long."),
+                 boolean("mirror_statuses",
+                         "When the store lives in another database, keep the status of every "
+                         "job of this source's mappings in a table of this database "
+                         "(`write_back.mirror_table`), so staff can query it beside their "
+                         "data; `smsbridge setup` creates it. Default: true, except for "
+                         "`capture: poll`, whose database is often read-only."),
              },
              "",
              {}},
@@ -302,6 +308,55 @@ const config::Schema& dispatcherSchema() {
   return schema;
 }
 
+const config::Schema& writeBackActionSchema() {
+  using namespace config;
+  static const Schema schema{
+      "write-back action",
+      "SQL run in the mapping's source database when a job's status changes, exactly once per "
+      "change, e.g. an order note. Values are bound as parameters: `:job_id`, `:status`, "
+      "`:status_reason`, `:provider`, `:provider_message_id`, `:entity_table`, `:entity_id`, "
+      "`:mapping`, `:source`, `:recipient`, `:lane`, `:segments`, `:price`, `:currency`, "
+      "`:changed_at`.",
+      {
+          subsetOf("on", writeBackStatusNames(), {},
+                   "Statuses this action runs on. Default: all of them."),
+          required(str("sql",
+                       "The statement, e.g. `INSERT INTO wp_comments (comment_post_ID, "
+                       "comment_content, comment_type) VALUES (:entity_id, :status, "
+                       "'order_note')`. It runs in one transaction with smsbridge's marker row "
+                       "(<table_prefix>write_back_done), so a crash never runs it twice.")),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+const config::Schema& writeBackSchema() {
+  using namespace config;
+  static const Schema schema{
+      "write-back",
+      "How delivery statuses reach the source databases: mappings' `write_back:` actions and "
+      "the status mirror.",
+      {
+          str("mirror_table", "",
+              "Table kept in a source whose store lives elsewhere (see "
+              "`sources.<name>.mirror_statuses`), one row per job. Default: "
+              "<table_prefix>message_status."),
+          integer("max_attempts", 10,
+                  "Tries of a status change whose action keeps failing (wrong SQL, say) before "
+                  "it is given up and logged with its error; an unreachable database is retried "
+                  "without limit."),
+          duration("retry_max", "5m",
+                   "Longest wait between tries of a failing status change (the wait starts at "
+                   "1s and doubles)."),
+          duration("poll_interval", "500ms",
+                   "How often to look for status changes to write back when idle."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
 // The keys that build a job, shared by mappings and schedules: both build jobs with the same
 // code (Mapping::apply), so they read them alike.
 std::vector<config::Field> jobFields(std::string text_description, std::string dedup_description) {
@@ -393,6 +448,8 @@ const config::Schema& mappingSchema() {
               "asks each distinct query once. No row suppresses the job (`lookup_empty`) "
               "unless the lookup is `optional`.",
               "<lookup>"));
+    s.fields.push_back(listOf("write_back", writeBackActionSchema(),
+                              "Actions run in the source database when a job's status changes."));
     return s;
   }();
   return schema;
@@ -537,6 +594,10 @@ const config::Schema& serverSchema() {
                    "the answer."),
           integer("max_connections", 256,
                   "Most connections open at once; further ones are closed at once."),
+          duration("park_reports_for", "10m",
+                   "How long a delivery report for a message id no job has yet is kept, "
+                   "waiting for the send result that names it; then it is dropped and counted "
+                   "as unknown (`smsbridge_delivery_reports_parked_dropped_total`)."),
       },
       "",
       {}};
@@ -770,6 +831,76 @@ std::vector<LayeredMapping> layerSections(const Section& root, const std::deque<
   return out;
 }
 
+std::optional<SqlDialect> dialectOf(std::string_view type) {
+  if (type == "sqlite") return SqlDialect::kSqlite;
+  if (type == "postgres") return SqlDialect::kPostgres;
+  if (type == "mysql") return SqlDialect::kMysql;
+  return std::nullopt;
+}
+
+// A mapping's `write_back:` actions; a `:name` the SQL uses that is no job field is reported
+// where it stands.
+std::vector<WriteBackAction> readWriteBackActions(const Section& mapping,
+                                                  Diagnostics& diagnostics) {
+  std::vector<WriteBackAction> actions;
+  const auto& fields = writeBackFieldNames();
+  for (const Section& item : mapping.items("write_back")) {
+    WriteBackAction action;
+    action.sql = item.str("sql");
+    for (const std::string& name : item.strings("on")) {
+      if (auto status = parseStatus(name)) action.on.insert(*status);
+    }
+    for (const std::string& name : sqlParameterNames(action.sql)) {
+      if (std::find(fields.begin(), fields.end(), name) != fields.end()) continue;
+      std::string list;
+      for (const auto& f : fields) list += (list.empty() ? ":" : ", :") + f;
+      diagnostics.add(
+          item.atOffset("sql", action.sql.find(":" + name),
+                        "':" + name + "' is not a job field; write-back binds " + list));
+    }
+    actions.push_back(std::move(action));
+  }
+  return actions;
+}
+
+// Which sources write-back writes to, and which mappings' status changes the store must log.
+void planWriteBack(BridgeConfig& cfg, const Section& root,
+                   const std::map<std::string, std::vector<WriteBackAction>>& actions) {
+  Section section = root.object("write_back");
+  WriteBackConfig& wb = cfg.write_back;
+  wb.prefix = cfg.store.prefix;
+  wb.mirror_table = section.str("mirror_table");
+  if (wb.mirror_table.empty()) wb.mirror_table = cfg.store.prefix + "message_status";
+  wb.max_attempts = static_cast<int>(section.integer("max_attempts"));
+  wb.retry_max = section.duration("retry_max");
+  wb.poll_interval = section.duration("poll_interval");
+  Section sources = root.object("sources");
+  for (const SourceFactory& factory : cfg.sources) {
+    auto dialect = dialectOf(factory.type);
+    if (!dialect) continue;
+    bool mirror = false;
+    if (factory.name != cfg.store.source && !cfg.mappings->tablesOf(factory.name).empty()) {
+      Section s;
+      for (auto& [name, entry] : sources.entries()) {
+        if (name == factory.name) s = entry;
+      }
+      mirror = s.has("mirror_statuses") ? s.boolean("mirror_statuses") : factory.capture != "poll";
+    }
+    bool has_actions = false;
+    for (const Mapping& mapping : cfg.mappings->mappings()) {
+      if (mapping.source() != factory.name) continue;
+      auto it = actions.find(mapping.name());
+      const bool acts = it != actions.end() && !it->second.empty();
+      has_actions = has_actions || acts;
+      if (acts) wb.actions[mapping.name()] = it->second;
+      if (acts || mirror) cfg.write_back_mappings.push_back(mapping.name());
+    }
+    if (has_actions || mirror) {
+      wb.sources[factory.name] = WriteBackSource{*dialect, mirror, factory.open_sql};
+    }
+  }
+}
+
 std::string hostOwner() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -806,6 +937,7 @@ const config::Schema& bridgeSchema() {
                      "copy one into your config to change it wholesale."),
           mapOf("mappings", mappingSchema(),
                 "Change → SMS rules. Required unless `presets` gives some.", "<mapping>"),
+          object("write_back", writeBackSchema(), "Writing delivery statuses back."),
           mapOf("schedules", scheduleSchema(),
                 "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
           object("inbound", inboundSchema(), "Inbound SMS: opt-out keywords and replies."),
@@ -956,11 +1088,18 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     provider_names.insert(name);
     const ProviderEntry* entry = findProvider(section.str("type"));
     if (!entry) continue;
-    if (auto factory = entry->parse(name, section, diagnostics)) {
-      WebhookSecrets secrets;
-      if (entry->parse_webhook_secrets) {
-        secrets = entry->parse_webhook_secrets(section, diagnostics).value_or(WebhookSecrets{});
+    WebhookSecrets secrets;
+    if (entry->parse_webhook_secrets) {
+      secrets = entry->parse_webhook_secrets(section, diagnostics).value_or(WebhookSecrets{});
+    }
+    if (entry->parse_http) {
+      // Parsed once, for the sender and for status polling alike.
+      if (auto spec = entry->parse_http(name, section, diagnostics)) {
+        if (spec->status_poll.enabled && spec->status_query) cfg.status_polls.push_back(*spec);
+        cfg.providers.push_back(
+            {name, section.str("type"), httpProviderFactory(std::move(*spec)), std::move(secrets)});
       }
+    } else if (auto factory = entry->parse(name, section, diagnostics)) {
       cfg.providers.push_back({name, section.str("type"), std::move(*factory), std::move(secrets)});
     }
     ProviderLimits& limits = cfg.dispatcher.limits[name];
@@ -1070,14 +1209,20 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (settings.http.max_connections < 1) {
       diagnostics.add(server.at("max_connections", "must be at least 1"));
     }
+    settings.park_reports_for = server.duration("park_reports_for");
+    if (settings.park_reports_for.count() <= 0) {
+      diagnostics.add(server.at("park_reports_for", "must be positive"));
+    }
     cfg.server = std::move(settings);
   }
 
   std::vector<Mapping> mappings;
+  std::map<std::string, std::vector<WriteBackAction>> write_back_actions;
   for (const LayeredMapping& layered : layerSections(root, presets, "mappings", diagnostics)) {
     const std::string& name = layered.name;
     auto section = [&](std::string_view key) -> const Section& { return layered.at(key); };
     if (layered.disabled || !section("enabled").boolean("enabled")) continue;
+    write_back_actions[name] = readWriteBackActions(section("write_back"), diagnostics);
     MappingSpec spec;
     spec.name = name;
     spec.source = section("source").str("source");
@@ -1143,6 +1288,7 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     diagnostics.add(root.at("mappings", "required key is missing; give mappings or presets"));
   }
   cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));
+  planWriteBack(cfg, root, write_back_actions);
 
   for (const LayeredMapping& layered : layerSections(root, presets, "schedules", diagnostics)) {
     const std::string& name = layered.name;

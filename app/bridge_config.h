@@ -4,6 +4,7 @@
 // schema, and the typed result of loading a file. Loading validates everything and compiles
 // every mapping, and reports all problems at once; nothing is started.
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "core/mapping.h"
 #include "core/schedule_runner.h"
 #include "core/server_config.h"
+#include "core/write_back.h"
 #include "providers/registry.h"
 #include "providers/webhooks.h"
 
@@ -40,6 +42,9 @@ struct ServerSettings {
   // The base URL clients reach the server at ("https://sms.example.com/bridge"), for webhook
   // signatures computed over the public URL behind a reverse proxy; empty: not configured.
   std::string public_url;
+  // A delivery report for a message id no job has yet is parked this long (its send result may
+  // still be on the way), then dropped and counted as unknown.
+  std::chrono::milliseconds park_reports_for{std::chrono::minutes(10)};
 };
 
 struct NamedProvider {
@@ -65,10 +70,18 @@ struct BridgeConfig {
   StoreSettings store;
   OptOutSettings optouts;
   std::vector<NamedProvider> providers;
+  // HTTP providers with `status_poll.enabled` whose API can answer status queries.
+  std::vector<HttpProviderSpec> status_polls;
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
   std::vector<PresetSetup> preset_setup;
+  // Per-mapping `write_back:` actions and the sources they (and the status mirror) write to;
+  // empty when nothing is written back.
+  WriteBackConfig write_back;
+  // The mappings whose status changes the store logs for write-back (JobStore::
+  // setWriteBackMappings): those with actions, and every mapping of a mirrored source.
+  std::vector<std::string> write_back_mappings;
   std::vector<Schedule> schedules;
   InboundSettings inbound;
   // Absent without a `server:` section: no port is opened, so several bridges can run on one

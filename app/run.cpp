@@ -16,6 +16,8 @@
 #include "app/bridge_metrics.h"
 #include "app/commands.h"
 #include "app/sql_lookups.h"
+#include "app/webhook_service.h"
+#include "core/status_poller.h"
 
 namespace smsbridge {
 namespace {
@@ -239,6 +241,15 @@ int runCommand(const RunOptions& options) {
   auto store = cfg->createStore();
   if (!store) return fail(store.error());
   if (Status s = (*store)->checkSchema(); !s.isOk()) return fail(s);
+  // Before any capture thread starts: every status change from here on is logged.
+  (*store)->setWriteBackMappings(cfg->write_back_mappings);
+  for (const auto& [name, source] : cfg->write_back.sources) {
+    if (!source.open_sql) {
+      return fail(configError("source '" + name +
+                              "' has write-back (actions or the status mirror), but this "
+                              "build cannot run SQL on its database type yet"));
+    }
+  }
   (*store)->setOptOutLanes(cfg->optouts.lanes);
 
   std::vector<std::pair<const SourceFactory*, std::unique_ptr<Source>>> sources;
@@ -272,18 +283,35 @@ int runCommand(const RunOptions& options) {
         [&dispatcher](const DeliveryReport& report) { dispatcher.onDeliveryReport(report); });
   }
 
+  std::vector<StatusPollTarget> poll_targets;
+  for (const HttpProviderSpec& spec : cfg->status_polls) {
+    poll_targets.push_back(
+        {spec.name, spec.status_query, makeHttpClient(io, spec.client), spec.status_poll});
+  }
+  StatusPoller status_poller(**store, std::move(poll_targets), SystemClock::instance(), io);
+
   // Metrics are kept whether or not a server exposes them: updating them costs next to nothing.
   MetricsRegistry registry;
   BridgeMetrics metrics(registry);
   Readiness readiness;
   dispatcher.setObserver(&metrics);
   for (auto& [factory, source] : sources) readiness.expectSource(factory->name);
+  // Declared before the server, so it outlives it: handlers submit to its ingest until the
+  // server has stopped.
+  std::unique_ptr<WebhookService> webhooks;
   std::unique_ptr<OperationalServer> server;
   if (cfg->server) {
     auto created = OperationalServer::create(cfg->server->http, registry, **store, readiness);
     if (!created) return fail(created.error().withContext("server"));
     server = std::move(*created);
-    // Further handlers (webhooks) are registered on server->server() here, before start().
+    WebhookService::Options webhook_options;
+    webhook_options.webhooks.public_url = cfg->server->public_url;
+    webhook_options.webhooks.max_body_bytes = cfg->server->http.max_body_bytes;
+    webhook_options.webhooks.inbound = cfg->inbound;
+    webhook_options.park_for = cfg->server->park_reports_for;
+    webhooks =
+        std::make_unique<WebhookService>(server->server(), cfg->webhookProviders(), webhook_options,
+                                         **store, SystemClock::instance(), registry);
     if (Status s = server->start(); !s.isOk()) return fail(s.withContext("server"));
   }
 
@@ -300,6 +328,7 @@ int runCommand(const RunOptions& options) {
     for (auto& t : threads) {
       if (t.joinable()) t.join();
     }
+    status_poller.stop();
     dispatcher.stop([&] {
       for (auto& [name, provider] : providers) provider->shutdown();
       io.stop();
@@ -331,6 +360,15 @@ int runCommand(const RunOptions& options) {
       }
     });
   }
+  if (!cfg->write_back.sources.empty()) {
+    // Its own thread: a slow or unreachable source database delays write-back, never sending.
+    threads.emplace_back([&] {
+      WriteBack write_back(cfg->write_back, **store, SystemClock::instance());
+      write_back.run([&](std::chrono::milliseconds d) { return stop.waitFor(d); });
+    });
+    spdlog::info("Write-back running. sources={} mappings={}", cfg->write_back.sources.size(),
+                 cfg->write_back_mappings.size());
+  }
   if (!cfg->schedules.empty()) {
     threads.emplace_back([&] {
       auto open_sql = [&cfg](const std::string& name) -> Result<std::unique_ptr<SqlSession>> {
@@ -346,6 +384,7 @@ int runCommand(const RunOptions& options) {
     });
   }
   dispatcher.start();
+  status_poller.start();
   spdlog::info("smsbridge {} running. config={} sources={} providers={} mappings={} schedules={}",
                SMSBRIDGE_VERSION, options.config, cfg->sources.size(), cfg->providers.size(),
                cfg->mappings->mappings().size(), cfg->schedules.size());
@@ -355,6 +394,7 @@ int runCommand(const RunOptions& options) {
   }
   // Before the store goes: handlers may still be writing to it.
   if (server) server->stop();
+  webhooks.reset();  // applies what the last callbacks submitted
   logSummary(**store);
   const DispatcherStats& stats = dispatcher.stats();
   // Without a server, the one place an operator sees how many SMS may have gone out twice.

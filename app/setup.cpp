@@ -21,6 +21,32 @@ void printGrants(const SourceFactory& factory, const std::vector<std::string>& t
   std::printf("\n");
 }
 
+// The marker table of write-back actions, and the status mirror, in the source they write to.
+Status setupWriteBack(const std::string& name, const WriteBackSource& source,
+                      const BridgeConfig& cfg, bool dry_run) {
+  const auto sql = writeBackSetupSql(source.dialect, cfg.store.prefix, cfg.write_back.mirror_table,
+                                     source.mirror);
+  if (dry_run) {
+    std::printf("-- write-back tables in source '%s'\n", name.c_str());
+    for (const auto& statement : sql) std::printf("%s;\n\n", statement.c_str());
+    return Status::ok();
+  }
+  if (!source.open_sql) {
+    return configError("source '" + name +
+                       "' has write-back, but this build cannot run SQL on its database type yet");
+  }
+  auto session = source.open_sql();
+  if (!session) return session.error().withContext("source '" + name + "'");
+  for (const auto& statement : sql) {
+    auto done = (*session)->execute(statement, {});
+    if (!done) return done.error().withContext("source '" + name + "': creating write-back tables");
+  }
+  std::printf(
+      "source '%s': write-back tables are ready%s\n", name.c_str(),
+      source.mirror ? (" (statuses mirrored in " + cfg.write_back.mirror_table + ")").c_str() : "");
+  return Status::ok();
+}
+
 }  // namespace
 
 int setupCommand(const SetupOptions& options) {
@@ -102,6 +128,9 @@ int setupCommand(const SetupOptions& options) {
       }
       printGrants(factory, tables, *cfg);
     }
+  }
+  for (const auto& [name, source] : cfg->write_back.sources) {
+    if (Status s = setupWriteBack(name, source, *cfg, options.dry_run); !s.isOk()) return fail(s);
   }
   if (!options.dry_run)
     std::printf("setup complete; start the bridge with: smsbridge run -c %s\n",

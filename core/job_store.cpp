@@ -1,5 +1,7 @@
 #include "core/job_store.h"
 
+#include <algorithm>
+
 namespace smsbridge {
 
 Status storeSchemaStatus(std::optional<int> version, int expected, std::string_view prefix,
@@ -57,6 +59,28 @@ Status JobStore::setOptOut(const std::string& /*recipient*/, bool /*opted_out*/,
 
 Result<bool> JobStore::isOptedOut(const std::string& /*recipient*/) {
   return internalError("this store does not keep opt-outs");
+}
+
+void JobStore::setWriteBackMappings(std::vector<std::string> /*mappings*/) {}
+
+Result<std::vector<LoggedStatusChange>> JobStore::pendingStatusChanges(int /*limit*/,
+                                                                       TimePoint /*now*/) {
+  return internalError("this store does not log status changes for write-back");
+}
+
+Status JobStore::finishStatusChanges(std::span<const StatusChangeResult> /*results*/,
+                                     TimePoint /*now*/) {
+  return internalError("this store does not log status changes for write-back");
+}
+
+TimePoint nextStatusPoll(TimePoint sent_at, TimePoint now, std::chrono::milliseconds min_interval) {
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - sent_at);
+  return now + std::max(age, min_interval);
+}
+
+Result<std::vector<StatusPollCandidate>> JobStore::claimStatusPolls(
+    const StatusPollQuery& /*query*/, TimePoint /*now*/) {
+  return std::vector<StatusPollCandidate>();
 }
 
 void JobStore::setOptOutLanes(std::vector<Lane> /*lanes*/) {}

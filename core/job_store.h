@@ -91,6 +91,55 @@ struct InboundSms {
   TimePoint received_at{};
 };
 
+// One logged status change of a job whose mapping has write-back (DESIGN.md §1): the write-back
+// worker (core/write_back.h) runs the mapping's actions for it and mirrors the job, then marks
+// it finished. Logged in the same transaction as the change itself, so none is ever lost.
+struct LoggedStatusChange {
+  std::int64_t id = 0;  // <prefix>status_changes.id, increasing in the order changes happened
+  JobStatus status = JobStatus::kQueued;  // the status the job moved to
+  TimePoint changed_at{};
+  int attempts = 0;  // earlier tries of this change that failed
+  SmsJob job;        // the job as it is now (its status may have moved on since)
+};
+
+// What the worker made of one change.
+struct StatusChangeResult {
+  enum class State {
+    kDone,    // every action ran (or had run already) and the mirror is up to date
+    kRetry,   // try again at next_try_at
+    kFailed,  // given up: last_error says why; later changes of the job go ahead
+  };
+  std::int64_t change_id = 0;
+  State state = State::kDone;
+  std::string error = {};  // kRetry / kFailed: why, with the job id
+  TimePoint next_try_at{};
+};
+
+// A job the status poller asks its provider about (JobStore::claimStatusPolls).
+struct StatusPollCandidate {
+  std::int64_t job_id = 0;
+  std::string provider;
+  std::string provider_message_id;
+  std::string recipient;  // E.164
+  TimePoint sent_at{};
+};
+
+// Which jobs claimStatusPolls() hands out: `sent` by `provider` (no final status yet), with
+// sent_at in [sent_from, sent_until], whose next poll is due, oldest first.
+struct StatusPollQuery {
+  std::string provider;
+  TimePoint sent_until{};  // now - status_poll.after
+  TimePoint sent_from{};   // now - status_poll.max_age: older jobs are no longer asked about
+  int limit = 0;
+  // The shortest wait before the same job is asked about again (nextStatusPoll()).
+  std::chrono::milliseconds min_interval{60'000};
+};
+
+// When a job polled at `now` is asked about again: once its age since sent_at has doubled, but
+// not sooner than `min_interval`. A message the handset never confirms is then polled a handful
+// of times a day, not once a minute for days.
+TimePoint nextStatusPoll(TimePoint sent_at, TimePoint now, std::chrono::milliseconds min_interval);
+
 // The verdict of JobStore::checkSchema(), worded alike for every backend. `version` is empty
 // when the store tables do not exist; `where` names the database for the operator ("'shop.db'",
 // "PostgreSQL at db1:5432/shop").
@@ -161,6 +210,25 @@ class JobStore : public ShadowStore {
   // and again at claim time for opt-outs that arrived later. Stores that keep opt-outs start
   // with marketing only; the default ignores it.
   virtual void setOptOutLanes(std::vector<Lane> lanes);
+
+  // Write-back (<prefix>status_changes). Status changes are logged only for jobs of these
+  // mappings, so a bridge without write-back pays nothing; `run` sets it once before the first
+  // job is captured. Logged: a job's first status (enqueue) and every later move except to
+  // `sending` and a retry back to `queued`. The default ignores it (nothing is logged).
+  virtual void setWriteBackMappings(std::vector<std::string> mappings);
+  // Up to `limit` unfinished changes due at `now` (next_try_at <= now), oldest first, each with
+  // its job; a change waits while an earlier unfinished change of the same job exists, so each
+  // job's actions run in the order its statuses changed.
+  virtual Result<std::vector<LoggedStatusChange>> pendingStatusChanges(int limit, TimePoint now);
+  // Records what the worker made of each change, in one transaction.
+  virtual Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now);
+  // Status polling (core/status_poller.h), for deployments without a public webhook URL. Hands
+  // out up to `limit` candidates of StatusPollQuery and, in the same transaction, records that
+  // they are being polled now (<prefix>status_polls), so the next poll of each is due only at
+  // nextStatusPoll() and several bridge instances never ask about the same job at once. A poll
+  // that then fails is simply repeated at that time. The default: nothing to poll.
+  virtual Result<std::vector<StatusPollCandidate>> claimStatusPolls(const StatusPollQuery& query,
+                                                                    TimePoint now);
 
   // Number of jobs per status, for progress lines and summaries.
   virtual Result<std::vector<std::pair<JobStatus, int>>> countByStatus() = 0;

@@ -158,6 +158,12 @@ SmsJob Schedule::jobFor(const Row& row, const std::string& key, TimePoint schedu
     rejected.not_before = now;
     return rejected;
   }
+  // The mapping's own default key (source, table, pk and the values `when` reads) would make
+  // the row's second run — next Friday's reminder — a duplicate of the first: a schedule's
+  // default key names the run, so each run sends once and a re-run of the same one does not.
+  if (spec_.job.dedup.empty()) {
+    job->dedup_key = spec_.name + "|" + spec_.source + "||" + key + "|" + event.position;
+  }
   return std::move(*job);
 }
 

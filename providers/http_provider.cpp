@@ -178,6 +178,36 @@ std::function<Result<std::unique_ptr<Provider>>(boost::asio::io_context&)> httpP
       };
 }
 
+namespace {
+
+// The `status_poll` block every HTTP provider accepts (core/status_poller.h).
+const config::Schema& statusPollSchema() {
+  using namespace config;
+  static const Schema schema{
+      "status poll",
+      "Asking the provider for delivery statuses, for bridges the provider cannot reach with "
+      "delivery-report webhooks (no public URL).",
+      {
+          boolean("enabled", false,
+                  "Poll this provider for the status of jobs that stay `sent` without a final "
+                  "status."),
+          duration("after", "10m",
+                   "How long a job must have been `sent` before it is asked about. Each job is "
+                   "asked again once its age has doubled (at 10m, 20m, 40m...)."),
+          duration("every", "1m", "How often to look for jobs to ask about."),
+          number("per_second", 2,
+                 "Most status requests per second to this provider (Twilio asks one message "
+                 "per request, SMSAPI 20, MessageFlow lists a time window of up to 50 jobs)."),
+          duration("max_age", "48h",
+                   "Jobs sent longer ago than this are no longer asked about; they stay `sent`."),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+}  // namespace
+
 std::vector<config::Field> httpProviderFields() {
   using namespace config;
   return {
@@ -198,6 +228,8 @@ std::vector<config::Field> httpProviderFields() {
           "Public URL the provider posts delivery reports to (smsbridge's webhook for this "
           "provider). Empty: no per-message callback; reports then come only from a callback "
           "set up in the provider's panel."),
+      object("status_poll", statusPollSchema(),
+             "Polling delivery statuses instead of (or besides) webhooks."),
       secret("webhook_token",
              "Secret that authenticates this provider's webhooks: give the provider URLs "
              "ending in `?token=<this value>` (`/webhooks/<name>/status`, "
@@ -250,6 +282,26 @@ std::optional<HttpEndpointConfig> parseHttpEndpoint(const config::Section& secti
     ok = false;
   }
   out.client.max_response_bytes = static_cast<std::size_t>(std::max<std::int64_t>(max_bytes, 0));
+  config::Section poll = section.object("status_poll");
+  out.status_poll.enabled = poll.boolean("enabled");
+  out.status_poll.after = poll.duration("after");
+  out.status_poll.every = poll.duration("every");
+  out.status_poll.per_second = poll.number("per_second");
+  out.status_poll.max_age = poll.duration("max_age");
+  for (const char* key : {"after", "every", "max_age"}) {
+    if (poll.duration(key) <= std::chrono::milliseconds(0)) {
+      diagnostics.add(poll.at(key, "must be longer than 0"));
+      ok = false;
+    }
+  }
+  if (out.status_poll.per_second <= 0) {
+    diagnostics.add(poll.at("per_second", "must be more than 0"));
+    ok = false;
+  }
+  if (out.status_poll.max_age <= out.status_poll.after) {
+    diagnostics.add(poll.at("max_age", "must be longer than `after`"));
+    ok = false;
+  }
   if (!ok) return std::nullopt;
   return out;
 }

@@ -28,6 +28,7 @@
 #include "core/http_client.h"
 #include "core/provider.h"
 #include "core/result.h"
+#include "core/status_poller.h"
 #include "providers/callbacks.h"
 
 namespace smsbridge {
@@ -55,6 +56,10 @@ struct HttpProviderSpec {
   std::string name;
   std::shared_ptr<const HttpApi> api;
   HttpClientOptions client;
+  // Status polling (core/status_poller.h): the API's status queries, when it has them, and the
+  // provider's `status_poll` settings.
+  std::shared_ptr<const StatusQueryApi> status_query = nullptr;
+  StatusPollSettings status_poll = {};
 };
 
 using HttpProviderParser = std::function<std::optional<HttpProviderSpec>(
@@ -113,13 +118,14 @@ std::function<Result<std::unique_ptr<Provider>>(boost::asio::io_context&)> httpP
 // --- Config every HTTP provider shares ---
 
 // base_url, connect_timeout, timeout, ca_file, ca_path, max_response_bytes,
-// status_callback_url and webhook_token, to append to a provider's own fields.
+// status_callback_url, webhook_token and status_poll, to append to a provider's own fields.
 std::vector<config::Field> httpProviderFields();
 
 struct HttpEndpointConfig {
   std::string base_url;  // without a trailing '/'
   std::string status_callback_url;
   HttpClientOptions client;
+  StatusPollSettings status_poll;
 };
 
 // Reads the shared keys; `default_base_url` applies when base_url is not given. Adds a

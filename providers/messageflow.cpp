@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <ctime>
 
 namespace smsbridge {
 namespace {
@@ -61,16 +62,6 @@ std::string lowerCase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
-}
-
-std::optional<JobStatus> mapStatus(const std::string& status) {
-  const std::string lower = lowerCase(status);
-  if (lower == "delivered") return JobStatus::kDelivered;
-  if (lower == "undelivered") return JobStatus::kUndelivered;
-  if (lower == "expired") return JobStatus::kExpired;
-  if (lower == "sent") return JobStatus::kSent;
-  if (lower == "failed" || lower == "rejected") return JobStatus::kFailed;
-  return std::nullopt;
 }
 
 // The first of `keys` that holds a non-empty value, as text.
@@ -183,6 +174,97 @@ SendResult MessageFlowApi::classifySendResponse(const HttpClientResponse& respon
   return classifyHttpStatus(status, std::move(reason));
 }
 
+// --- Delivery status ---
+
+std::optional<JobStatus> mapMessageFlowStatus(std::string_view status) {
+  const std::string lower = lowerCase(std::string(status));
+  if (lower == "delivered") return JobStatus::kDelivered;
+  if (lower == "undelivered") return JobStatus::kUndelivered;
+  if (lower == "expired") return JobStatus::kExpired;
+  if (lower == "sent") return JobStatus::kSent;
+  if (lower == "failed" || lower == "rejected") return JobStatus::kFailed;
+  return std::nullopt;
+}
+
+namespace {
+
+std::string rfc3339(TimePoint t) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+}  // namespace
+
+HttpClientRequest buildMessageFlowStatusQuery(const MessageFlowConfig& config,
+                                              std::span<const StatusPollCandidate> jobs) {
+  TimePoint from = jobs.empty() ? TimePoint{} : jobs.front().sent_at;
+  TimePoint to = from;
+  for (const StatusPollCandidate& job : jobs) {
+    from = std::min(from, job.sent_at);
+    to = std::max(to, job.sent_at);
+  }
+  // A minute of slack: MessageFlow's createTime and our sent_at are taken on different clocks.
+  from -= std::chrono::minutes(1);
+  to += std::chrono::minutes(1);
+  HttpClientRequest request;
+  request.method = "GET";
+  request.url = config.base_url + "/v2.1/sms?" +
+                formEncode({{"dateFrom", rfc3339(from)},
+                            {"dateTo", rfc3339(to)},
+                            {"limit", std::to_string(kMessageFlowListLimit)}});
+  request.headers = {{"Accept", "application/json"},
+                     {"Authorization", config.authorization},
+                     {"Application-Key", config.application_key}};
+  return request;
+}
+
+Result<std::vector<DeliveryReport>> parseMessageFlowStatusResponse(
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) {
+  const int status = response.status;
+  std::string what = "MessageFlow status listing answered HTTP " + std::to_string(status);
+  std::vector<DeliveryReport> reports;
+  if (status == 404) return reports;
+  if (status == 401 || status == 403) return configError(what);
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (status < 200 || status >= 300 || body.is_discarded() || !body.is_object()) {
+    return transientError(what + (body.is_object() ? "" : " without a readable JSON body"));
+  }
+  const json data = body.value("data", json::array());
+  for (const auto& entry : data.is_array() ? data : json::array()) {
+    const std::string external_id = jsonString(entry, "externalId");
+    auto job = std::find_if(jobs.begin(), jobs.end(), [&](const StatusPollCandidate& candidate) {
+      return std::to_string(candidate.job_id) == external_id;
+    });
+    if (job == jobs.end()) continue;
+    const std::string provider_status = jsonString(entry, "status");
+    auto mapped = mapMessageFlowStatus(provider_status);
+    // The job is sent already: "still on its way" is nothing new.
+    if (!mapped || *mapped == JobStatus::kSent) continue;
+    DeliveryReport report;
+    report.provider = job->provider;
+    report.provider_message_id = job->provider_message_id;
+    report.job_id = job->job_id;
+    report.status = *mapped;
+    report.provider_status = provider_status;
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+Result<HttpClientRequest> MessageFlowApi::buildStatusQuery(
+    std::span<const StatusPollCandidate> jobs, TimePoint /*now*/) const {
+  return buildMessageFlowStatusQuery(config_, jobs);
+}
+
+Result<std::vector<DeliveryReport>> MessageFlowApi::parseStatusResponse(
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const {
+  return parseMessageFlowStatusResponse(response, jobs);
+}
+
 Result<std::vector<DeliveryReport>> parseMessageFlowStatusCallback(const HttpRequest& request) {
   auto body = jsonBody(request);
   if (!body) return body.error();
@@ -191,7 +273,7 @@ Result<std::vector<DeliveryReport>> parseMessageFlowStatusCallback(const HttpReq
   for (const auto& event : events) {
     if (!event.is_object()) continue;
     std::string status = jsonString(event, "status");
-    auto ours = mapStatus(status);
+    auto ours = mapMessageFlowStatus(status);
     std::string uniq_id = jsonString(event, "uniqId");
     std::int64_t job_id = jobIdOf(jsonString(event, "externalId"));
     if (!ours || (uniq_id.empty() && job_id == 0)) continue;
@@ -280,8 +362,8 @@ std::optional<HttpProviderSpec> parseMessageFlow(const std::string& name,
   config.status_callback_url = endpoint->status_callback_url;
   config.message_type = static_cast<int>(section.integer("message_type"));
   config.short_link = section.boolean("short_link");
-  return HttpProviderSpec{name, std::make_shared<MessageFlowApi>(std::move(config)),
-                          endpoint->client};
+  auto api = std::make_shared<MessageFlowApi>(std::move(config));
+  return HttpProviderSpec{name, api, endpoint->client, api, endpoint->status_poll};
 }
 
 }  // namespace smsbridge

@@ -188,6 +188,76 @@ SendResult SmsApiApi::classifySendResponse(const HttpClientResponse& response,
   return classifyHttpStatus(status, std::move(reason));
 }
 
+// --- Delivery status ---
+
+std::optional<JobStatus> mapSmsApiStatus(std::string_view status) {
+  const SmsApiStatus* known = findStatus(status);
+  if (!known) return std::nullopt;
+  return known->ours;
+}
+
+HttpClientRequest buildSmsApiStatusQuery(const SmsApiConfig& config,
+                                         std::span<const StatusPollCandidate> jobs) {
+  std::string ids;
+  for (const StatusPollCandidate& job : jobs) {
+    if (!ids.empty()) ids += '|';
+    ids += job.provider_message_id;
+  }
+  HttpClientRequest request;
+  request.method = "GET";
+  request.url = config.base_url + "/sms.do?" + formEncode({{"status", ids}, {"format", "json"}});
+  request.headers = {{"Accept", "application/json"}, {"Authorization", "Bearer " + config.token}};
+  return request;
+}
+
+Result<std::vector<DeliveryReport>> parseSmsApiStatusResponse(
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) {
+  const int status = response.status;
+  std::string what = "SMSAPI status query answered HTTP " + std::to_string(status);
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (status == 401 || status == 403) return configError(what);
+  if (status < 200 || status >= 300 || body.is_discarded() || !body.is_object()) {
+    return transientError(what + (body.is_object() ? "" : " without a readable JSON body"));
+  }
+  std::vector<DeliveryReport> reports;
+  if (body.contains("error") && body["error"].is_number_integer()) {
+    const int code = body["error"].get<int>();
+    if (code == 301) return reports;  // none of the ids is known (any more)
+    what += ", error " + std::to_string(code) + ": " + jsonString(body, "message");
+    return code >= 101 && code <= 105 ? configError(what) : transientError(what);
+  }
+  const json list = body.value("list", json::array());
+  for (const auto& entry : list.is_array() ? list : json::array()) {
+    const std::string id = jsonString(entry, "id");
+    auto job = std::find_if(jobs.begin(), jobs.end(), [&](const StatusPollCandidate& candidate) {
+      return candidate.provider_message_id == id;
+    });
+    if (job == jobs.end()) continue;
+    const std::string provider_status = jsonString(entry, "status");
+    auto mapped = mapSmsApiStatus(provider_status);
+    // The job is sent already: "still on its way" is nothing new.
+    if (!mapped || *mapped == JobStatus::kSent) continue;
+    DeliveryReport report;
+    report.provider = job->provider;
+    report.provider_message_id = id;
+    report.job_id = job->job_id;
+    report.status = *mapped;
+    report.provider_status = provider_status;
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+Result<HttpClientRequest> SmsApiApi::buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                                      TimePoint /*now*/) const {
+  return buildSmsApiStatusQuery(config_, jobs);
+}
+
+Result<std::vector<DeliveryReport>> SmsApiApi::parseStatusResponse(
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const {
+  return parseSmsApiStatusResponse(response, jobs);
+}
+
 Result<std::vector<DeliveryReport>> parseSmsApiStatusCallback(const HttpRequest& request) {
   auto params = callbackParams(request);
   if (!params) return params.error();
@@ -316,7 +386,8 @@ std::optional<HttpProviderSpec> parseSmsApi(const std::string& name, const confi
   config.max_parts = static_cast<int>(max_parts);
   config.test = section.boolean("test");
   config.fast_otp = section.boolean("fast_otp");
-  return HttpProviderSpec{name, std::make_shared<SmsApiApi>(std::move(config)), endpoint->client};
+  auto api = std::make_shared<SmsApiApi>(std::move(config));
+  return HttpProviderSpec{name, api, endpoint->client, api, endpoint->status_poll};
 }
 
 }  // namespace smsbridge

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -71,18 +72,6 @@ std::string errorReason(std::string_view code) {
   return reason;
 }
 
-std::optional<JobStatus> mapTwilioStatus(std::string_view status) {
-  for (std::string_view sent : {"queued", "accepted", "scheduled", "sending", "sent"}) {
-    if (status == sent) return JobStatus::kSent;
-  }
-  for (std::string_view delivered : {"delivered", "read", "partially_delivered"}) {
-    if (status == delivered) return JobStatus::kDelivered;
-  }
-  if (status == "undelivered") return JobStatus::kUndelivered;
-  if (status == "failed" || status == "canceled") return JobStatus::kFailed;
-  return std::nullopt;
-}
-
 // The form parameters of a POST, or the query's of a GET (Twilio may call inbound URLs either
 // way). Twilio sends UTF-8; anything else is not from Twilio.
 Result<FormParams> twilioParams(const HttpRequest& request) {
@@ -143,7 +132,10 @@ Result<std::vector<DeliveryReport>> parseTwilioStatusCallback(const HttpRequest&
   if (sid.empty() || status.empty()) {
     return rejectedError("a Twilio status callback needs MessageSid and MessageStatus");
   }
-  auto ours = mapTwilioStatus(status);
+  const std::string code = firstOf(*params, {"ErrorCode"});
+  int error_code = 0;
+  std::from_chars(code.data(), code.data() + code.size(), error_code);
+  auto ours = mapTwilioStatus(status, error_code);
   if (!ours) {
     return Status(ErrorCategory::kProviderPermanent,
                   "Twilio status '" + status + "' is not a delivery status we know");
@@ -152,11 +144,8 @@ Result<std::vector<DeliveryReport>> parseTwilioStatusCallback(const HttpRequest&
   report.provider_message_id = std::move(sid);
   report.status = *ours;
   report.provider_status = status;
-  if (std::string code = firstOf(*params, {"ErrorCode"}); !code.empty()) {
+  if (!code.empty()) {
     report.reason = errorReason(code);
-    bool final_failure =
-        report.status == JobStatus::kUndelivered || report.status == JobStatus::kFailed;
-    if (code == "30036" && final_failure) report.status = JobStatus::kExpired;
   } else if (status == "canceled") {
     report.reason = "canceled at Twilio";
   }
@@ -288,6 +277,89 @@ SendResult TwilioApi::classifySendResponse(const HttpClientResponse& response,
   return result;
 }
 
+// --- Delivery status ---
+
+std::optional<JobStatus> mapTwilioStatus(std::string_view status, int error_code) {
+  for (std::string_view sent : {"queued", "accepted", "scheduled", "sending", "sent"}) {
+    if (status == sent) return JobStatus::kSent;
+  }
+  for (std::string_view delivered : {"delivered", "read", "partially_delivered"}) {
+    if (status == delivered) return JobStatus::kDelivered;
+  }
+  // 30036: the validity period ran out before the handset took it [doc].
+  const bool expired = error_code == 30036;
+  if (status == "undelivered") return expired ? JobStatus::kExpired : JobStatus::kUndelivered;
+  if (status == "failed" || status == "canceled") {
+    return expired ? JobStatus::kExpired : JobStatus::kFailed;
+  }
+  return std::nullopt;
+}
+
+HttpClientRequest buildTwilioStatusQuery(const TwilioConfig& config, std::string_view sid) {
+  HttpClientRequest request;
+  request.method = "GET";
+  request.url = config.base_url + "/2010-04-01/Accounts/" + config.account_sid + "/Messages/" +
+                percentEncode(sid) + ".json";
+  request.headers = {{"Accept", "application/json"},
+                     {"Authorization", basicAuthorization(config.auth_user, config.auth_password)}};
+  return request;
+}
+
+Result<std::optional<DeliveryReport>> parseTwilioStatusResponse(const HttpClientResponse& response,
+                                                                const StatusPollCandidate& job) {
+  const int status = response.status;
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  std::string what = "Twilio status query for " + job.provider_message_id + " answered HTTP " +
+                     std::to_string(status);
+  if (status < 200 || status >= 300 || body.is_discarded() || !body.is_object()) {
+    if (body.is_object()) {
+      if (auto code = jsonNumber(body, "code")) what += ", error " + std::to_string(int(*code));
+      if (auto message = jsonString(body, "message"); !message.empty()) what += ": " + message;
+    }
+    ErrorCategory category =
+        status == 401 || status == 403 ? ErrorCategory::kConfig : ErrorCategory::kTransient;
+    return Status(category, what);
+  }
+  if (jsonString(body, "sid") != job.provider_message_id) {
+    return Status(ErrorCategory::kTransient,
+                  what + " about another message (sid '" + jsonString(body, "sid") + "')");
+  }
+  const std::string provider_status = jsonString(body, "status");
+  const int error_code = static_cast<int>(jsonNumber(body, "error_code").value_or(0));
+  auto mapped = mapTwilioStatus(provider_status, error_code);
+  // The job is sent already: "still on its way" is nothing new.
+  if (!mapped || *mapped == JobStatus::kSent) return std::optional<DeliveryReport>();
+  DeliveryReport report;
+  report.provider = job.provider;
+  report.provider_message_id = job.provider_message_id;
+  report.job_id = job.job_id;
+  report.status = *mapped;
+  report.provider_status = provider_status;
+  if (error_code != 0) {
+    report.reason = "Twilio error " + std::to_string(error_code);
+    if (auto message = jsonString(body, "error_message"); !message.empty()) {
+      report.reason += ": " + message;
+    }
+  }
+  return std::optional<DeliveryReport>(std::move(report));
+}
+
+Result<HttpClientRequest> TwilioApi::buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                                      TimePoint /*now*/) const {
+  if (jobs.size() != 1) return internalError("Twilio status queries ask about one message");
+  return buildTwilioStatusQuery(config_, jobs.front().provider_message_id);
+}
+
+Result<std::vector<DeliveryReport>> TwilioApi::parseStatusResponse(
+    const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const {
+  if (jobs.size() != 1) return internalError("Twilio status queries ask about one message");
+  auto report = parseTwilioStatusResponse(response, jobs.front());
+  if (!report) return report.error();
+  std::vector<DeliveryReport> reports;
+  if (*report) reports.push_back(std::move(**report));
+  return reports;
+}
+
 const config::Schema& twilioSchema() {
   using namespace config;
   static const Schema schema = [] {
@@ -361,7 +433,8 @@ std::optional<HttpProviderSpec> parseTwilio(const std::string& name, const confi
   config.base_url = endpoint->base_url;
   config.status_callback_url = endpoint->status_callback_url;
   config.smart_encoded = section.boolean("smart_encoded");
-  return HttpProviderSpec{name, std::make_shared<TwilioApi>(std::move(config)), endpoint->client};
+  auto api = std::make_shared<TwilioApi>(std::move(config));
+  return HttpProviderSpec{name, api, endpoint->client, api, endpoint->status_poll};
 }
 
 std::optional<WebhookSecrets> parseTwilioWebhookSecrets(const config::Section& section,

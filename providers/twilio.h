@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status_poller.h"
 #include "providers/callbacks.h"
 #include "providers/http_provider.h"
 
@@ -27,13 +28,20 @@ struct TwilioConfig {
   bool smart_encoded = false;
 };
 
-class TwilioApi final : public HttpApi {
+class TwilioApi final : public HttpApi, public StatusQueryApi {
  public:
   explicit TwilioApi(TwilioConfig config) : config_(std::move(config)) {}
 
   Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
   SendResult classifySendResponse(const HttpClientResponse& response,
                                   const OutgoingSms& sms) const override;
+
+  // Status polling: one GET per message.
+  int maxJobsPerQuery() const override { return 1; }
+  Result<HttpClientRequest> buildStatusQuery(std::span<const StatusPollCandidate> jobs,
+                                             TimePoint now) const override;
+  Result<std::vector<DeliveryReport>> parseStatusResponse(
+      const HttpClientResponse& response, std::span<const StatusPollCandidate> jobs) const override;
 
  private:
   TwilioConfig config_;
@@ -42,6 +50,24 @@ class TwilioApi final : public HttpApi {
 // What a Twilio error code means for this send, when it settles it; nullopt leaves the
 // decision to the HTTP status.
 std::optional<SendResultKind> classifyTwilioError(int code);
+
+// --- Delivery status (status callbacks and status polling) ---
+
+// Our status for a Twilio message status (§3.2 enum) and its error code, the one mapping both
+// status callbacks and status queries use: queued, accepted, scheduled, sending, sent → sent;
+// delivered, read, partially_delivered → delivered; undelivered → undelivered; failed,
+// canceled → failed; error 30036 (validity period over) makes either of the last two expired.
+// nullopt for the inbound statuses.
+std::optional<JobStatus> mapTwilioStatus(std::string_view status, int error_code);
+
+// GET {base}/2010-04-01/Accounts/{AccountSid}/Messages/{sid}.json with Basic auth [spec].
+HttpClientRequest buildTwilioStatusQuery(const TwilioConfig& config, std::string_view sid);
+
+// The message resource a status query returns: a report when its status maps to more than
+// "sent", nullopt when it says nothing new; an error for anything that is not that resource
+// (4xx/5xx, unreadable, another sid).
+Result<std::optional<DeliveryReport>> parseTwilioStatusResponse(const HttpClientResponse& response,
+                                                                const StatusPollCandidate& job);
 
 // --- Webhooks (reference/providers.md §3.4, §3.5) ---
 
@@ -57,10 +83,8 @@ std::string twilioSignature(std::string_view auth_token, std::string_view url, F
 bool verifyTwilioSignature(std::string_view auth_token, std::string_view url,
                            const FormParams& params, std::string_view signature);
 
-// A status callback (form POST: MessageSid, MessageStatus, ErrorCode...) as one report. Twilio's
-// statuses map to ours: queued/accepted/scheduled/sending/sent → sent; delivered, read,
-// partially_delivered → delivered; undelivered → undelivered; failed, canceled → failed; an
-// ErrorCode 30036 (validity period expired) makes either of the last two expired.
+// A status callback (form POST: MessageSid, MessageStatus, ErrorCode...) as one report, its
+// status mapped by mapTwilioStatus.
 Result<std::vector<DeliveryReport>> parseTwilioStatusCallback(const HttpRequest& request);
 // An incoming SMS (form POST, or GET with the same parameters in the query).
 Result<InboundSms> parseTwilioInbound(const HttpRequest& request);

@@ -1,5 +1,6 @@
 #include "connectors/mysql/mysql_store.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -191,6 +192,11 @@ std::vector<MysqlStore::MigrationStep> MysqlStore::migrationSteps() const {
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source VARCHAR(191) NOT NULL PRIMARY KEY, "
                   "position TEXT NOT NULL, updated_at DATETIME(3) NOT NULL) {}",
                   table("checkpoints"), kTableOptions),
+      // When each `sent` job was last asked about by the status poller (claimStatusPolls).
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (message_id BIGINT NOT NULL PRIMARY KEY, polls "
+                  "INT NOT NULL, polled_at DATETIME(3) NOT NULL, next_poll_at DATETIME(3) NOT "
+                  "NULL) {}",
+                  table("status_polls"), kTableOptions),
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source VARCHAR(191) NOT NULL, tbl VARCHAR(191) "
                   "NOT NULL, pk VARCHAR(191) NOT NULL, state LONGTEXT NOT NULL, updated_at "
                   "DATETIME(3) NOT NULL, PRIMARY KEY (source, tbl, pk)) {}",
@@ -205,6 +211,18 @@ std::vector<MysqlStore::MigrationStep> MysqlStore::migrationSteps() const {
                   "  body TEXT NOT NULL,\n  received_at DATETIME(3) NOT NULL,\n"
                   "  UNIQUE KEY inbound_provider_id (provider, provider_message_id)\n) {}",
                   table("inbound"), kTableOptions),
+      // Write-back's durable queue: one row per status change of a job whose mapping has
+      // write-back, written in the transaction that changed the status.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
+                  "  job_id BIGINT NOT NULL,\n  status VARCHAR(16) NOT NULL,\n"
+                  "  changed_at DATETIME(3) NOT NULL,\n  done_at DATETIME(3),\n"
+                  "  result VARCHAR(16),\n  attempts INT NOT NULL DEFAULT 0,\n"
+                  "  last_error TEXT,\n  next_try_at DATETIME(3) NOT NULL,\n"
+                  "  KEY status_changes_pending (done_at, next_try_at, id),\n"
+                  "  KEY status_changes_job (job_id, id),\n"
+                  "  FOREIGN KEY (job_id) REFERENCES {} (id)\n) {}",
+                  table("status_changes"), table("messages"), kTableOptions),
       // A webhook retry delivers the same inbound SMS again.
       {fmt::format("ALTER TABLE {} ADD UNIQUE KEY inbound_provider_id (provider, "
                    "provider_message_id)",
@@ -321,6 +339,13 @@ Result<EnqueueResult> MysqlStore::enqueue(std::span<const SmsJob> jobs,
       if (!affected) return affected.error();
       if (*affected > 0) {
         ++result.inserted;
+        if (logsMapping(job.mapping)) {
+          const Param key[] = {job.dedup_key};
+          auto id = c.query("SELECT id FROM " + table("messages") + " WHERE dedup_key = ?", key);
+          if (!id) return id.error();
+          const std::int64_t job_id = id->empty() ? 0 : integer((*id)[0][0]);
+          SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(c, std::span(&job_id, 1), created));
+        }
       } else {
         ++result.duplicates;
       }
@@ -505,6 +530,12 @@ Status MysqlStore::recordOutcome(const JobOutcome& outcome, const std::string& o
             "WHERE id = ? AND status = 'sending' AND lease_owner = ?",
         params);
     if (!updated) return updated.error();
+    // A retry back to `queued` is the dispatcher's business, not a status anyone acts on.
+    // Logged before the parked reports apply, so write-back sees `sent` before what the reports
+    // say came after it.
+    if (outcome.status != JobStatus::kQueued) {
+      SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(c, std::span(&outcome.job_id, 1), now_text));
+    }
     if (sent) return releaseParkedReports(c, outcome, now_text);
     return Status::ok();
   });
@@ -541,6 +572,17 @@ Result<int> MysqlStore::holdExpiredLeases(TimePoint now, std::span<const std::st
   Status status = inTransaction([&](Connection& c) -> Status {
     const std::string now_text = toSqlTime(now);
     for (const std::string& route : routes) {
+      // With write-back, the held jobs are locked and named first, so their change is logged.
+      std::vector<std::int64_t> held;
+      if (!write_back_mappings_.empty()) {
+        const Param find_params[] = {now_text, route};
+        auto ids = c.query("SELECT id FROM " + table("messages") +
+                               " WHERE status = 'sending' AND lease_until < ? AND route = ? "
+                               "FOR UPDATE",
+                           find_params);
+        if (!ids) return ids.error();
+        for (const auto& row : *ids) held.push_back(integer(row[0]));
+      }
       const Param params[] = {now_text, now_text, now_text, route};
       auto updated = c.execute(
           "UPDATE " + table("messages") +
@@ -552,6 +594,7 @@ Result<int> MysqlStore::holdExpiredLeases(TimePoint now, std::span<const std::st
           params);
       if (!updated) return updated.error();
       count += static_cast<int>(*updated);
+      SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(c, held, now_text));
     }
     return Status::ok();
   });
@@ -646,6 +689,10 @@ Status MysqlStore::writeStatusChanges(Connection& c, std::span<const StatusChang
                       "updated_at = ?, final_at = ? WHERE id = ? AND status = ?",
                   params);
     if (!updated) return updated.error();
+    // Every report that moves a job, batched, parked or released, passes here: one place to log.
+    if (*updated > 0) {
+      SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(c, std::span(&change.job_id, 1), now_text));
+    }
   }
   return Status::ok();
 }
@@ -787,6 +834,50 @@ void MysqlStore::setOptOutLanes(std::vector<Lane> lanes) {
   optout_lanes_ = std::move(lanes);
 }
 
+Result<std::vector<StatusPollCandidate>> MysqlStore::claimStatusPolls(const StatusPollQuery& query,
+                                                                      TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusPollCandidate> candidates;
+  const std::string now_text = toSqlTime(now);
+  Status status = inTransaction([&](Connection& c) -> Status {
+    candidates.clear();
+    // SKIP LOCKED: a job another instance is claiming right now is left to it.
+    const Param select_params[] = {query.provider, toSqlTime(query.sent_until),
+                                   toSqlTime(query.sent_from), now_text, std::int64_t{query.limit}};
+    auto rows = c.query(
+        "SELECT m.id, m.provider, m.provider_message_id, m.recipient, m.sent_at FROM " +
+            table("messages") + " m LEFT JOIN " + table("status_polls") +
+            " p ON p.message_id = m.id WHERE m.status = 'sent' AND m.provider = ? AND "
+            "m.provider_message_id <> '' AND m.sent_at <= ? AND m.sent_at >= ? AND "
+            "(p.next_poll_at IS NULL OR p.next_poll_at <= ?) ORDER BY m.sent_at, m.id LIMIT ? "
+            "FOR UPDATE" +
+            (c.supportsSkipLocked() ? " SKIP LOCKED" : ""),
+        select_params);
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+      StatusPollCandidate candidate;
+      candidate.job_id = integer(row[0]);
+      candidate.provider = text(row[1]);
+      candidate.provider_message_id = text(row[2]);
+      candidate.recipient = text(row[3]);
+      candidate.sent_at = fromSqlTime(row[4]).value_or(TimePoint{});
+      const Param mark_params[] = {
+          candidate.job_id, now_text,
+          toSqlTime(nextStatusPoll(candidate.sent_at, now, query.min_interval))};
+      auto marked = c.execute("INSERT INTO " + table("status_polls") +
+                                  " (message_id, polls, polled_at, next_poll_at) VALUES (?, 1, ?, "
+                                  "?) ON DUPLICATE KEY UPDATE polls = polls + 1, polled_at = "
+                                  "VALUES(polled_at), next_poll_at = VALUES(next_poll_at)",
+                              mark_params);
+      if (!marked) return marked.error();
+      candidates.push_back(std::move(candidate));
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return candidates;
+}
+
 Result<std::vector<std::pair<JobStatus, int>>> MysqlStore::countByStatus() {
   std::lock_guard lock(mu_);
   auto conn = connection();
@@ -801,6 +892,105 @@ Result<std::vector<std::pair<JobStatus, int>>> MysqlStore::countByStatus() {
     }
   }
   return counts;
+}
+
+// ---- Write-back: the status change log ---------------------------------------------------
+
+void MysqlStore::setWriteBackMappings(std::vector<std::string> mappings) {
+  std::sort(mappings.begin(), mappings.end());
+  mappings.erase(std::unique(mappings.begin(), mappings.end()), mappings.end());
+  std::lock_guard lock(mu_);
+  write_back_mappings_ = std::move(mappings);
+}
+
+bool MysqlStore::logsMapping(const std::string& mapping) const {
+  return std::binary_search(write_back_mappings_.begin(), write_back_mappings_.end(), mapping);
+}
+
+Status MysqlStore::logStatusChanges(Connection& c, std::span<const std::int64_t> job_ids,
+                                    const std::string& now_text) {
+  if (write_back_mappings_.empty() || job_ids.empty()) return Status::ok();
+  std::vector<Param> params = {now_text, now_text};
+  for (std::int64_t id : job_ids) params.emplace_back(id);
+  for (const std::string& m : write_back_mappings_) params.emplace_back(m);
+  auto inserted = c.execute("INSERT INTO " + table("status_changes") +
+                                " (job_id, status, changed_at, next_try_at) SELECT id, status, "
+                                "?, ? FROM " +
+                                table("messages") + " WHERE id IN (" +
+                                placeholders(job_ids.size()) + ") AND mapping IN (" +
+                                placeholders(write_back_mappings_.size()) + ") ORDER BY id",
+                            params);
+  return inserted.status();
+}
+
+Result<std::vector<LoggedStatusChange>> MysqlStore::pendingStatusChanges(int limit, TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<LoggedStatusChange> changes;
+  Status status = inTransaction([&](Connection& c) -> Status {
+    changes.clear();
+    const Param params[] = {toSqlTime(now), std::int64_t{limit}};
+    auto rows = c.query("SELECT c.id, c.job_id, c.status, c.changed_at, c.attempts FROM " +
+                            table("status_changes") +
+                            " AS c WHERE c.done_at IS NULL AND c.next_try_at <= ? AND NOT "
+                            "EXISTS (SELECT 1 FROM " +
+                            table("status_changes") +
+                            " AS e WHERE e.job_id = c.job_id AND e.id < c.id AND e.done_at IS "
+                            "NULL) ORDER BY c.id LIMIT ?",
+                        params);
+    if (!rows) return rows.error();
+    std::vector<Param> ids;
+    for (const ResultRow& row : *rows) {
+      LoggedStatusChange change;
+      change.id = integer(row[0]);
+      change.job.id = integer(row[1]);
+      change.status = parseStatus(text(row[2])).value_or(JobStatus::kFailed);
+      change.changed_at = fromSqlTime(row[3]).value_or(TimePoint{});
+      change.attempts = static_cast<int>(integer(row[4]));
+      ids.emplace_back(change.job.id);
+      changes.push_back(std::move(change));
+    }
+    if (changes.empty()) return Status::ok();
+    auto jobs = c.query("SELECT " + std::string(kMessageColumns) + " FROM " + table("messages") +
+                            " WHERE id IN (" + placeholders(ids.size()) + ")",
+                        ids);
+    if (!jobs) return jobs.error();
+    std::map<std::int64_t, SmsJob> by_id;
+    for (const ResultRow& row : *jobs) {
+      SmsJob job = readJob(row);
+      by_id.emplace(job.id, std::move(job));
+    }
+    for (LoggedStatusChange& change : changes) {
+      auto it = by_id.find(change.job.id);
+      if (it != by_id.end()) change.job = it->second;
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return changes;
+}
+
+Status MysqlStore::finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now) {
+  std::lock_guard lock(mu_);
+  const std::string now_text = toSqlTime(now);
+  return inTransaction([&](Connection& c) -> Status {
+    for (const StatusChangeResult& r : results) {
+      const bool retry = r.state == StatusChangeResult::State::kRetry;
+      const Param params[] = {
+          retry ? Param(nullptr) : Param(now_text),
+          retry
+              ? Param(nullptr)
+              : Param(std::string(r.state == StatusChangeResult::State::kDone ? "done" : "failed")),
+          r.error.empty() ? Param(nullptr) : Param(r.error),
+          retry ? Param(toSqlTime(r.next_try_at)) : Param(nullptr), r.change_id};
+      auto updated = c.execute("UPDATE " + table("status_changes") +
+                                   " SET attempts = attempts + 1, done_at = ?, result = ?, "
+                                   "last_error = ?, next_try_at = COALESCE(?, next_try_at) "
+                                   "WHERE id = ? AND done_at IS NULL",
+                               params);
+      if (!updated) return updated.error();
+    }
+    return Status::ok();
+  });
 }
 
 Result<std::vector<JobStore::StatusLaneCount>> MysqlStore::countByStatusAndLane() {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,15 @@ class MysqlStore final : public JobStore {
   Result<bool> isOptedOut(const std::string& recipient) override;
   void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusPollCandidate>> claimStatusPolls(const StatusPollQuery& query,
+                                                            TimePoint now) override;
+
   Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
+
+  // Write-back (core/job_store.h).
+  void setWriteBackMappings(std::vector<std::string> mappings) override;
+  Result<std::vector<LoggedStatusChange>> pendingStatusChanges(int limit, TimePoint now) override;
+  Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now) override;
 
   // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
   static constexpr int kSchemaVersion = 2;
@@ -97,10 +106,17 @@ class MysqlStore final : public JobStore {
   // Inside a transaction: which recipients of jobs subject to opt-outs have opted out.
   Result<std::set<std::string>> optedOutRecipients(Connection& c, std::span<const SmsJob> jobs);
 
+  // Inside a transaction on `c`: logs the current status of each of these jobs whose mapping
+  // has write-back, as a change at `now_text`.
+  Status logStatusChanges(Connection& c, std::span<const std::int64_t> job_ids,
+                          const std::string& now_text);
+  bool logsMapping(const std::string& mapping) const;
+
   std::mutex mu_;  // one connection, one transaction at a time
   ConnectionOptions options_;
   std::string prefix_;
   std::unique_ptr<Connection> conn_;
+  std::vector<std::string> write_back_mappings_;  // sorted; guarded by mu_
   std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };
 

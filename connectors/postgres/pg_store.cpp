@@ -167,6 +167,10 @@ std::vector<std::string> PostgresStore::migrationSql() const {
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source text PRIMARY KEY, position text NOT "
                   "NULL, updated_at timestamptz NOT NULL)",
                   table("checkpoints")),
+      // When each `sent` job was last asked about by the status poller (claimStatusPolls).
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (message_id bigint PRIMARY KEY, polls integer "
+                  "NOT NULL, polled_at timestamptz NOT NULL, next_poll_at timestamptz NOT NULL)",
+                  table("status_polls")),
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source text NOT NULL, tbl text NOT NULL, pk "
                   "text NOT NULL, state text NOT NULL, updated_at timestamptz NOT NULL, PRIMARY "
                   "KEY (source, tbl, pk))",
@@ -179,6 +183,20 @@ std::vector<std::string> PostgresStore::migrationSql() const {
                   "  provider_message_id text,\n  sender text NOT NULL,\n  recipient text,\n"
                   "  body text NOT NULL,\n  received_at timestamptz NOT NULL)",
                   table("inbound")),
+      // Write-back's durable queue: one row per status change of a job whose mapping has
+      // write-back, written in the transaction that changed the status.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id bigserial PRIMARY KEY,\n"
+                  "  job_id bigint NOT NULL REFERENCES {}(id),\n"
+                  "  status text NOT NULL,\n  changed_at timestamptz NOT NULL,\n"
+                  "  done_at timestamptz,\n  result text,\n"
+                  "  attempts integer NOT NULL DEFAULT 0,\n  last_error text,\n"
+                  "  next_try_at timestamptz NOT NULL)",
+                  table("status_changes"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (next_try_at, id) WHERE done_at IS NULL",
+                  idx("status_changes_pending"), table("status_changes")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (job_id, id)", idx("status_changes_job"),
+                  table("status_changes")),
       // A webhook retry delivers the same inbound SMS again.
       fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
                   idx("inbound_provider_id"), table("inbound")),
@@ -287,7 +305,13 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
       "NULLIF(expires_at, '')::timestamptz, created_at::timestamptz, created_at::timestamptz, "
       "CASE WHEN opted THEN created_at::timestamptz ELSE NULLIF(final_at, '')::timestamptz END "
       "FROM checked ORDER BY ord "
-      "ON CONFLICT (dedup_key) DO NOTHING RETURNING 1), "
+      "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, status, mapping, created_at), "
+      // Write-back: the first status of each new job of a write-back mapping (suppressed for
+      // an opt-out included), in this same statement (the array is empty without write-back).
+      "logged AS (INSERT INTO " +
+      table("status_changes") +
+      " (job_id, status, changed_at, next_try_at) SELECT id, status, created_at, created_at "
+      "FROM inserted WHERE mapping = ANY($23::text[]) ORDER BY id), "
       "saved AS (INSERT INTO " +
       table("checkpoints") +
       " (source, position, updated_at) SELECT $20, $21, now() WHERE $21 <> '' "
@@ -308,7 +332,7 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
         entity_id.str(), recipient_raw.str(), recipient.str(), sender.str(), body.str(),
         encoding.str(), segments.str(), lane.str(), route.str(), job_status.str(),
         status_reason.str(), not_before.str(), expires_at.str(), created_at.str(), final_at.str(),
-        checkpoint.source, checkpoint.position, optout_lanes.str());
+        checkpoint.source, checkpoint.position, optout_lanes.str(), write_back_mappings_);
     result.inserted = r[0][0].as<int>();
     result.duplicates = static_cast<int>(jobs.size()) - result.inserted;
     if (!checkpoint.shadow.empty()) saveShadow(txn, checkpoint);
@@ -524,6 +548,14 @@ std::set<std::int64_t> PostgresStore::applyOutcomes(pqxx::work& txn,
       "m.lease_owner = " +
       q(owner) + " RETURNING m.id");
   for (const auto& row : r) applied.insert(row[0].as<std::int64_t>());
+  // Logged before the parked reports below apply, so write-back sees `sent` before what the
+  // reports say came after it. A retry back to `queued` is the dispatcher's business, not a
+  // status anyone acts on.
+  std::vector<std::int64_t> changed;
+  for (const JobOutcome* o : outcomes) {
+    if (o->status != JobStatus::kQueued && applied.count(o->job_id)) changed.push_back(o->job_id);
+  }
+  logStatusChanges(txn, changed, now_text);
   std::vector<const JobOutcome*> sent;
   for (const JobOutcome* o : outcomes) {
     if (o->status == JobStatus::kSent && applied.count(o->job_id)) sent.push_back(o);
@@ -555,6 +587,7 @@ Result<int> PostgresStore::holdExpiredLeases(TimePoint now, std::span<const std:
   int count = 0;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
     std::string now_text = formatTimestamp(now);
+    std::vector<std::int64_t> held;
     for (const std::string& route : routes) {
       auto r = txn.exec_params(
           "UPDATE " + table("messages") +
@@ -563,10 +596,12 @@ Result<int> PostgresStore::holdExpiredLeases(TimePoint now, std::span<const std:
               "lease_owner = NULL, lease_until = NULL, "
               "updated_at = $1::timestamptz, final_at = $1::timestamptz "
               "WHERE status = 'sending' AND lease_until < $1::timestamptz "
-              "AND route = $2",
+              "AND route = $2 RETURNING id",
           now_text, route);
       count += static_cast<int>(r.affected_rows());
+      for (const auto& row : r) held.push_back(row[0].as<std::int64_t>());
     }
+    logStatusChanges(txn, held, now_text);
     return Status::ok();
   });
   if (!status.isOk()) return status;
@@ -672,14 +707,19 @@ void PostgresStore::writeStatusChanges(pqxx::work& txn, std::span<const StatusCh
     reason.add(change.reason);
     final_at.add(isFinal(change.to) ? now_text : std::string());
   }
-  txn.exec_params("UPDATE " + table("messages") +
-                      " AS m SET status = c.to_status, status_reason = "
-                      "COALESCE(NULLIF(c.reason, ''), m.status_reason), updated_at = "
-                      "$6::timestamptz, final_at = NULLIF(c.final_at, '')::timestamptz FROM "
-                      "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS "
-                      "c(id, from_status, to_status, reason, final_at) WHERE m.id = c.id AND "
-                      "m.status = c.from_status",
-                  id.str(), from.str(), to.str(), reason.str(), final_at.str(), now_text);
+  auto r =
+      txn.exec_params("UPDATE " + table("messages") +
+                          " AS m SET status = c.to_status, status_reason = "
+                          "COALESCE(NULLIF(c.reason, ''), m.status_reason), updated_at = "
+                          "$6::timestamptz, final_at = NULLIF(c.final_at, '')::timestamptz FROM "
+                          "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS "
+                          "c(id, from_status, to_status, reason, final_at) WHERE m.id = c.id AND "
+                          "m.status = c.from_status RETURNING m.id",
+                      id.str(), from.str(), to.str(), reason.str(), final_at.str(), now_text);
+  // Every report that moves a job, batched, parked or released, passes here: one place to log.
+  std::vector<std::int64_t> changed;
+  for (const auto& row : r) changed.push_back(row[0].as<std::int64_t>());
+  logStatusChanges(txn, changed, now_text);
 }
 
 namespace {
@@ -826,6 +866,49 @@ void PostgresStore::setOptOutLanes(std::vector<Lane> lanes) {
   optout_lanes_ = std::move(lanes);
 }
 
+Result<std::vector<StatusPollCandidate>> PostgresStore::claimStatusPolls(
+    const StatusPollQuery& query, TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusPollCandidate> candidates;
+  const std::string now_text = formatTimestamp(now);
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    candidates.clear();
+    // SKIP LOCKED: a job another instance is claiming right now is left to it.
+    auto r = txn.exec_params(
+        "SELECT m.id, m.provider, m.provider_message_id, m.recipient, "
+        "(extract(epoch FROM m.sent_at) * 1000000)::bigint FROM " +
+            table("messages") + " m LEFT JOIN " + table("status_polls") +
+            " p ON p.message_id = m.id WHERE m.status = 'sent' AND m.provider = $1 AND "
+            "m.provider_message_id <> '' AND m.sent_at <= $2::timestamptz AND "
+            "m.sent_at >= $3::timestamptz AND (p.next_poll_at IS NULL OR "
+            "p.next_poll_at <= $4::timestamptz) ORDER BY m.sent_at, m.id LIMIT $5 "
+            "FOR UPDATE OF m SKIP LOCKED",
+        query.provider, formatTimestamp(query.sent_until), formatTimestamp(query.sent_from),
+        now_text, query.limit);
+    for (const auto& row : r) {
+      StatusPollCandidate candidate;
+      candidate.job_id = row[0].as<std::int64_t>();
+      candidate.provider = text(row[1]);
+      candidate.provider_message_id = text(row[2]);
+      candidate.recipient = text(row[3]);
+      candidate.sent_at = timeOf(row[4]).value_or(TimePoint{});
+      txn.exec_params("INSERT INTO " + table("status_polls") +
+                          " (message_id, polls, polled_at, next_poll_at) VALUES ($1, 1, "
+                          "$2::timestamptz, $3::timestamptz) ON CONFLICT (message_id) DO UPDATE "
+                          "SET polls = " +
+                          table("status_polls") +
+                          ".polls + 1, polled_at = excluded.polled_at, "
+                          "next_poll_at = excluded.next_poll_at",
+                      candidate.job_id, now_text,
+                      formatTimestamp(nextStatusPoll(candidate.sent_at, now, query.min_interval)));
+      candidates.push_back(std::move(candidate));
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return candidates;
+}
+
 Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {
   std::lock_guard lock(mu_);
   std::vector<std::pair<JobStatus, int>> counts;
@@ -840,6 +923,95 @@ Result<std::vector<std::pair<JobStatus, int>>> PostgresStore::countByStatus() {
   });
   if (!status.isOk()) return status;
   return counts;
+}
+
+// ---- Write-back: the status change log ---------------------------------------------------
+
+void PostgresStore::setWriteBackMappings(std::vector<std::string> mappings) {
+  TextArray array;
+  for (const std::string& m : mappings) array.add(m);
+  std::lock_guard lock(mu_);
+  write_back_mappings_ = array.str();
+}
+
+void PostgresStore::logStatusChanges(pqxx::work& txn, const std::vector<std::int64_t>& job_ids,
+                                     const std::string& now_text) {
+  if (write_back_mappings_ == "{}" || job_ids.empty()) return;
+  TextArray ids;
+  for (std::int64_t id : job_ids) ids.add(std::to_string(id));
+  txn.exec_params("INSERT INTO " + table("status_changes") +
+                      " (job_id, status, changed_at, next_try_at) SELECT id, status, "
+                      "$2::timestamptz, $2::timestamptz FROM " +
+                      table("messages") +
+                      " WHERE id = ANY($1::bigint[]) AND mapping = ANY($3::text[]) ORDER BY id",
+                  ids.str(), now_text, write_back_mappings_);
+}
+
+Result<std::vector<LoggedStatusChange>> PostgresStore::pendingStatusChanges(int limit,
+                                                                            TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<LoggedStatusChange> changes;
+  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+    changes.clear();
+    auto r = txn.exec_params(
+        "SELECT c.id, c.job_id, c.status, (extract(epoch FROM c.changed_at) * 1000000)::bigint, "
+        "c.attempts FROM " +
+            table("status_changes") +
+            " AS c WHERE c.done_at IS NULL AND c.next_try_at <= $1::timestamptz AND NOT EXISTS "
+            "(SELECT 1 FROM " +
+            table("status_changes") +
+            " AS e WHERE e.job_id = c.job_id AND e.id < c.id AND e.done_at IS NULL) "
+            "ORDER BY c.id LIMIT $2",
+        formatTimestamp(now), limit);
+    TextArray ids;
+    for (const auto& row : r) {
+      LoggedStatusChange change;
+      change.id = row[0].as<std::int64_t>();
+      change.job.id = row[1].as<std::int64_t>();
+      change.status = parseStatus(text(row[2])).value_or(JobStatus::kFailed);
+      change.changed_at = timeOf(row[3]).value_or(TimePoint{});
+      change.attempts = row[4].as<int>();
+      ids.add(std::to_string(change.job.id));
+      changes.push_back(std::move(change));
+    }
+    if (changes.empty()) return Status::ok();
+    auto jobs = txn.exec_params("SELECT " + std::string(kMessageColumns) + " FROM " +
+                                    table("messages") + " WHERE id = ANY($1::bigint[])",
+                                ids.str());
+    std::map<std::int64_t, SmsJob> by_id;
+    for (const auto& row : jobs) {
+      SmsJob job = readJob(row);
+      by_id.emplace(job.id, std::move(job));
+    }
+    for (LoggedStatusChange& change : changes) {
+      auto it = by_id.find(change.job.id);
+      if (it != by_id.end()) change.job = it->second;
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return changes;
+}
+
+Status PostgresStore::finishStatusChanges(std::span<const StatusChangeResult> results,
+                                          TimePoint now) {
+  std::lock_guard lock(mu_);
+  const std::string now_text = formatTimestamp(now);
+  return conn_->transact([&](pqxx::work& txn) -> Status {
+    for (const StatusChangeResult& r : results) {
+      const bool retry = r.state == StatusChangeResult::State::kRetry;
+      const std::string result =
+          retry ? "" : (r.state == StatusChangeResult::State::kDone ? "done" : "failed");
+      txn.exec_params("UPDATE " + table("status_changes") +
+                          " SET attempts = attempts + 1, done_at = NULLIF($1, '')::timestamptz, "
+                          "result = NULLIF($2, ''), last_error = NULLIF($3, ''), next_try_at = "
+                          "COALESCE(NULLIF($4, '')::timestamptz, next_try_at) WHERE id = $5 AND "
+                          "done_at IS NULL",
+                      retry ? std::string() : now_text, result, r.error,
+                      retry ? formatTimestamp(r.next_try_at) : std::string(), r.change_id);
+    }
+    return Status::ok();
+  });
 }
 
 Result<std::vector<JobStore::StatusLaneCount>> PostgresStore::countByStatusAndLane() {

@@ -58,7 +58,15 @@ class PostgresStore final : public JobStore {
   Result<bool> isOptedOut(const std::string& recipient) override;
   void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusPollCandidate>> claimStatusPolls(const StatusPollQuery& query,
+                                                            TimePoint now) override;
+
   Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
+
+  // Write-back (core/job_store.h).
+  void setWriteBackMappings(std::vector<std::string> mappings) override;
+  Result<std::vector<LoggedStatusChange>> pendingStatusChanges(int limit, TimePoint now) override;
+  Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now) override;
 
   // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
   static constexpr int kSchemaVersion = 2;
@@ -84,9 +92,16 @@ class PostgresStore final : public JobStore {
   void releaseParkedReports(pqxx::work& txn, std::span<const JobOutcome* const> sent,
                             const std::string& now_text);
 
+  // Inside `txn`: logs the current status of each of these jobs whose mapping has write-back,
+  // as a change at `now_text`.
+  void logStatusChanges(pqxx::work& txn, const std::vector<std::int64_t>& job_ids,
+                        const std::string& now_text);
+
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;
   std::string prefix_;
+  // Mappings whose status changes are logged, as a text[] literal; guarded by mu_.
+  std::string write_back_mappings_ = "{}";
   std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };
 

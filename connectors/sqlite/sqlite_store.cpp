@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/sql_ident.h"
@@ -175,6 +176,10 @@ std::vector<SqliteStore::MigrationStep> SqliteStore::migrationSteps() const {
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source TEXT PRIMARY KEY, position TEXT NOT "
                   "NULL, updated_at TEXT NOT NULL)",
                   table("checkpoints")),
+      // When each `sent` job was last asked about by the status poller (claimStatusPolls).
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (message_id INTEGER PRIMARY KEY, polls INTEGER "
+                  "NOT NULL, polled_at TEXT NOT NULL, next_poll_at TEXT NOT NULL)",
+                  table("status_polls")),
       fmt::format("CREATE TABLE IF NOT EXISTS {} (source TEXT NOT NULL, tbl TEXT NOT NULL, pk "
                   "TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY "
                   "(source, tbl, pk))",
@@ -187,6 +192,19 @@ std::vector<SqliteStore::MigrationStep> SqliteStore::migrationSteps() const {
                   "  provider_message_id TEXT,\n  sender TEXT NOT NULL,\n  recipient TEXT,\n"
                   "  body TEXT NOT NULL,\n  received_at TEXT NOT NULL)",
                   table("inbound")),
+      // Write-back's durable queue: one row per status change of a job whose mapping has
+      // write-back, written in the transaction that changed the status.
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (\n"
+                  "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+                  "  job_id INTEGER NOT NULL REFERENCES {}(id),\n"
+                  "  status TEXT NOT NULL,\n  changed_at TEXT NOT NULL,\n"
+                  "  done_at TEXT,\n  result TEXT,\n  attempts INTEGER NOT NULL DEFAULT 0,\n"
+                  "  last_error TEXT,\n  next_try_at TEXT NOT NULL)",
+                  table("status_changes"), table("messages")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (next_try_at, id) WHERE done_at IS NULL",
+                  idx("status_changes_pending"), table("status_changes")),
+      fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} (job_id, id)", idx("status_changes_job"),
+                  table("status_changes")),
       // A webhook retry delivers the same inbound SMS again.
       fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (provider, provider_message_id)",
                   idx("inbound_provider_id"), table("inbound")),
@@ -303,6 +321,10 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
         SMSBRIDGE_RETURN_IF_ERROR(insert->run());
         if (db_->changes() > 0) {
           ++result.inserted;
+          if (logsMapping(job.mapping)) {
+            const std::int64_t id = db_->lastInsertRowId();
+            SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(std::span(&id, 1), created));
+          }
         } else {
           ++result.duplicates;
         }
@@ -457,6 +479,10 @@ std::vector<Status> SqliteStore::recordOutcomes(std::span<const JobOutcome> outc
       bool lost = false;
       SMSBRIDGE_RETURN_IF_ERROR(applyOutcome(outcomes[i], owner, now_text, lost));
       lease_lost[i] = lost;
+      // A retry back to `queued` is the dispatcher's business, not a status anyone acts on.
+      if (!lost && outcomes[i].status != JobStatus::kQueued) {
+        SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(std::span(&outcomes[i].job_id, 1), now_text));
+      }
       if (!lost && outcomes[i].status == JobStatus::kSent) {
         SMSBRIDGE_RETURN_IF_ERROR(releaseParkedReports(outcomes[i], now_text));
       }
@@ -560,12 +586,20 @@ Result<int> SqliteStore::holdExpiredLeases(TimePoint now, std::span<const std::s
           " SET status = 'failed', status_reason = 'in_doubt: lease expired while sending; the "
           "provider may have sent it, so it is held (route in_doubt: hold)', "
           "lease_owner = NULL, lease_until = NULL, updated_at = ?, final_at = ? "
-          "WHERE status = 'sending' AND lease_until < ? AND route = ?");
+          "WHERE status = 'sending' AND lease_until < ? AND route = ? RETURNING id");
       if (!st) return st.error();
       std::string now_text = formatTimestamp(now);
       st->bind(1, now_text).bind(2, now_text).bind(3, now_text).bind(4, route);
-      SMSBRIDGE_RETURN_IF_ERROR(st->run());
-      count += db_->changes();
+      std::vector<std::int64_t> held;
+      while (true) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        held.push_back(st->columnInt(0));
+      }
+      st = Statement(nullptr, nullptr);
+      count += static_cast<int>(held.size());
+      SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(held, now_text));
     }
     return Status::ok();
   });
@@ -660,6 +694,10 @@ Status SqliteStore::writeStatusChanges(std::span<const StatusChange> changes,
         .bind(5, change.job_id)
         .bind(6, statusName(change.from));
     SMSBRIDGE_RETURN_IF_ERROR(update->run());
+    // Every report that moves a job, batched, parked or released, passes here: one place to log.
+    if (db_->changes() > 0) {
+      SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(std::span(&change.job_id, 1), now_text));
+    }
   }
   return Status::ok();
 }
@@ -811,6 +849,58 @@ void SqliteStore::setOptOutLanes(std::vector<Lane> lanes) {
   optout_lanes_ = std::move(lanes);
 }
 
+Result<std::vector<StatusPollCandidate>> SqliteStore::claimStatusPolls(const StatusPollQuery& query,
+                                                                       TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<StatusPollCandidate> candidates;
+  const std::string now_text = formatTimestamp(now);
+  Status status = inTransaction([&]() -> Status {
+    // Timestamps are fixed-width UTC text, so they compare as strings.
+    auto find = db_->prepare(
+        "SELECT m.id, m.provider, m.provider_message_id, m.recipient, m.sent_at FROM " +
+        table("messages") + " m LEFT JOIN " + table("status_polls") +
+        " p ON p.message_id = m.id WHERE m.status = 'sent' AND m.provider = ? AND "
+        "m.provider_message_id IS NOT NULL AND m.provider_message_id <> '' AND "
+        "m.sent_at <= ? AND m.sent_at >= ? AND (p.next_poll_at IS NULL OR p.next_poll_at <= ?) "
+        "ORDER BY m.sent_at, m.id LIMIT ?");
+    if (!find) return find.error();
+    find->bind(1, query.provider)
+        .bind(2, formatTimestamp(query.sent_until))
+        .bind(3, formatTimestamp(query.sent_from))
+        .bind(4, now_text)
+        .bind(5, query.limit);
+    while (true) {
+      auto row = find->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      StatusPollCandidate candidate;
+      candidate.job_id = find->columnInt(0);
+      candidate.provider = find->columnText(1);
+      candidate.provider_message_id = find->columnText(2);
+      candidate.recipient = find->columnText(3);
+      candidate.sent_at = timeOr(find->columnOptText(4));
+      candidates.push_back(std::move(candidate));
+    }
+    find = Statement(nullptr, nullptr);
+    auto mark =
+        db_->prepare("INSERT INTO " + table("status_polls") +
+                     " (message_id, polls, polled_at, next_poll_at) VALUES (?, 1, ?, ?) "
+                     "ON CONFLICT(message_id) DO UPDATE SET polls = polls + 1, "
+                     "polled_at = excluded.polled_at, next_poll_at = excluded.next_poll_at");
+    if (!mark) return mark.error();
+    for (const StatusPollCandidate& candidate : candidates) {
+      mark->reset();
+      mark->bind(1, candidate.job_id)
+          .bind(2, now_text)
+          .bind(3, formatTimestamp(nextStatusPoll(candidate.sent_at, now, query.min_interval)));
+      SMSBRIDGE_RETURN_IF_ERROR(mark->run());
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return candidates;
+}
+
 Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare("SELECT status, count(*) FROM " + table("messages") +
@@ -826,6 +916,108 @@ Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
     }
   }
   return counts;
+}
+
+// ---- Write-back: the status change log ---------------------------------------------------
+
+void SqliteStore::setWriteBackMappings(std::vector<std::string> mappings) {
+  std::sort(mappings.begin(), mappings.end());
+  mappings.erase(std::unique(mappings.begin(), mappings.end()), mappings.end());
+  std::lock_guard lock(mu_);
+  write_back_mappings_json_ = nlohmann::json(mappings).dump();
+  write_back_mappings_ = std::move(mappings);
+}
+
+bool SqliteStore::logsMapping(const std::string& mapping) const {
+  return std::binary_search(write_back_mappings_.begin(), write_back_mappings_.end(), mapping);
+}
+
+Status SqliteStore::logStatusChanges(std::span<const std::int64_t> job_ids,
+                                     const std::string& now_text) {
+  if (write_back_mappings_.empty() || job_ids.empty()) return Status::ok();
+  auto log = db_->prepare("INSERT INTO " + table("status_changes") +
+                          " (job_id, status, changed_at, attempts, next_try_at) SELECT id, "
+                          "status, ?, 0, ? FROM " +
+                          table("messages") +
+                          " WHERE id = ? AND mapping IN (SELECT value FROM json_each(?))");
+  if (!log) return log.error();
+  for (std::int64_t id : job_ids) {
+    log->reset();
+    log->bind(1, now_text).bind(2, now_text).bind(3, id).bind(4, write_back_mappings_json_);
+    SMSBRIDGE_RETURN_IF_ERROR(log->run());
+  }
+  return Status::ok();
+}
+
+Result<std::vector<LoggedStatusChange>> SqliteStore::pendingStatusChanges(int limit,
+                                                                          TimePoint now) {
+  std::lock_guard lock(mu_);
+  std::vector<LoggedStatusChange> changes;
+  Status status = inTransaction([&]() -> Status {
+    changes.clear();
+    auto st = db_->prepare(
+        "SELECT c.id, c.job_id, c.status, c.changed_at, c.attempts FROM " +
+        table("status_changes") +
+        " AS c WHERE c.done_at IS NULL AND c.next_try_at <= ? AND NOT EXISTS (SELECT 1 FROM " +
+        table("status_changes") +
+        " AS e WHERE e.job_id = c.job_id AND e.id < c.id AND e.done_at IS NULL) "
+        "ORDER BY c.id LIMIT ?");
+    if (!st) return st.error();
+    st->bind(1, formatTimestamp(now)).bind(2, limit);
+    std::vector<std::int64_t> job_ids;
+    while (true) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      LoggedStatusChange change;
+      change.id = st->columnInt(0);
+      change.job.id = st->columnInt(1);
+      change.status = parseStatus(st->columnText(2)).value_or(JobStatus::kFailed);
+      change.changed_at = timeOr(st->columnOptText(3));
+      change.attempts = static_cast<int>(st->columnInt(4));
+      changes.push_back(std::move(change));
+    }
+    auto job = db_->prepare("SELECT " + std::string(kMessageColumns) + " FROM " +
+                            table("messages") + " WHERE id = ?");
+    if (!job) return job.error();
+    for (LoggedStatusChange& change : changes) {
+      job->reset();
+      job->bind(1, change.job.id);
+      auto row = job->step();
+      if (!row) return row.error();
+      if (*row) change.job = readJob(*job);
+    }
+    return Status::ok();
+  });
+  if (!status.isOk()) return status;
+  return changes;
+}
+
+Status SqliteStore::finishStatusChanges(std::span<const StatusChangeResult> results,
+                                        TimePoint now) {
+  std::lock_guard lock(mu_);
+  const std::string now_text = formatTimestamp(now);
+  return inTransaction([&]() -> Status {
+    auto st =
+        db_->prepare("UPDATE " + table("status_changes") +
+                     " SET attempts = attempts + 1, done_at = ?, result = ?, last_error = ?, "
+                     "next_try_at = COALESCE(?, next_try_at) WHERE id = ? AND done_at IS NULL");
+    if (!st) return st.error();
+    for (const StatusChangeResult& r : results) {
+      const bool retry = r.state == StatusChangeResult::State::kRetry;
+      st->reset();
+      st->bind(1, retry ? std::nullopt : std::optional<std::string>(now_text))
+          .bind(2, retry ? std::nullopt
+                         : std::optional<std::string>(
+                               r.state == StatusChangeResult::State::kDone ? "done" : "failed"))
+          .bind(3, r.error.empty() ? std::nullopt : std::optional<std::string>(r.error))
+          .bind(4,
+                retry ? std::optional<std::string>(formatTimestamp(r.next_try_at)) : std::nullopt)
+          .bind(5, r.change_id);
+      SMSBRIDGE_RETURN_IF_ERROR(st->run());
+    }
+    return Status::ok();
+  });
 }
 
 Result<std::vector<JobStore::StatusLaneCount>> SqliteStore::countByStatusAndLane() {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,8 +50,15 @@ class SqliteStore final : public JobStore {
   Result<bool> isOptedOut(const std::string& recipient) override;
   void setOptOutLanes(std::vector<Lane> lanes) override;
   Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override;
+  Result<std::vector<StatusPollCandidate>> claimStatusPolls(const StatusPollQuery& query,
+                                                            TimePoint now) override;
+
   Result<std::vector<StatusLaneCount>> countByStatusAndLane() override;
 
+  // Write-back (core/job_store.h).
+  void setWriteBackMappings(std::vector<std::string> mappings) override;
+  Result<std::vector<LoggedStatusChange>> pendingStatusChanges(int limit, TimePoint now) override;
+  Status finishStatusChanges(std::span<const StatusChangeResult> results, TimePoint now) override;
   // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
   static constexpr int kSchemaVersion = 2;
 
@@ -89,9 +97,16 @@ class SqliteStore final : public JobStore {
   // reports parked for its provider message id or job id.
   Status releaseParkedReports(const JobOutcome& outcome, const std::string& now_text);
 
+  // Inside a transaction: logs the current status of each of these jobs whose mapping has
+  // write-back, as a change at `now_text`.
+  Status logStatusChanges(std::span<const std::int64_t> job_ids, const std::string& now_text);
+  bool logsMapping(const std::string& mapping) const;
+
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<Database> db_;
   std::string prefix_;
+  std::vector<std::string> write_back_mappings_;  // sorted; guarded by mu_
+  std::string write_back_mappings_json_ = "[]";   // the same, for json_each()
   std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };
 

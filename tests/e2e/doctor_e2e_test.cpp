@@ -113,8 +113,9 @@ TEST(DoctorHelpTest, HelpExplainsLevelsAndExitCode) {
 }
 
 // The bridge's own tables, children first so MySQL's foreign keys let them go.
-constexpr const char* kOwnTables[] = {"attempts", "messages", "schema",  "checkpoints",
-                                      "shadow",   "optouts",  "inbound", "changes"};
+constexpr const char* kOwnTables[] = {"attempts", "status_changes", "messages",
+                                      "schema",   "checkpoints",    "shadow",
+                                      "optouts",  "inbound",        "changes"};
 
 std::string randomTag(const std::string& stem) {
   std::random_device random;

@@ -384,6 +384,16 @@ struct Accepted {
   std::string id;
 };
 
+// An accepted message as status queries see it.
+struct AcceptedMessage {
+  FakeApi api{};
+  std::string id;
+  std::string ref;
+  std::string to;
+  std::string from;
+  Clock::time_point accepted_at;
+};
+
 struct CallbackJob {
   FakeApi api{};
   std::string url;
@@ -579,6 +589,10 @@ class FakeProviderServer::Impl {
     entry.path = std::string(path);
     entry.commit_ts = std::string(request["X-Bench-Commit-Ts"]);
 
+    if (request.method() == http::verb::get) {
+      if (auto reply = statusQuery(request, path, query, entry)) return std::move(*reply);
+    }
+
     std::optional<FakeApi> api;
     std::string twilio_sid;
     if (request.method() == http::verb::post && path == "/v2.1/sms") {
@@ -624,30 +638,175 @@ class FakeProviderServer::Impl {
   Reply decide(const SendRequest& send, const Request& request, const std::string& twilio_sid,
                LedgerEntry& entry) {
     Fault fault = takeFault(send.api);
-    switch (fault.kind) {
-      case FaultKind::kStall:
-        entry.outcome = "stall";
-        return {Response{}, Action::kStall};
-      case FaultKind::kReset:
-        entry.outcome = "reset";
-        return {Response{}, Action::kReset};
-      case FaultKind::kHttp500:
-        entry.outcome = "fault_500";
-        return withLatency(serverError(send.api, http::status::internal_server_error));
-      case FaultKind::kHttp503:
-        entry.outcome = "fault_503";
-        return withLatency(serverError(send.api, http::status::service_unavailable));
-      case FaultKind::kHttp429:
-        entry.outcome = "fault_429";
-        return withLatency(throttled(send.api, fault.retry_after));
-      case FaultKind::kNone:
-      case FaultKind::kDelayedAnswer:
-        break;
-    }
+    if (auto reply = faultReply(send.api, fault, entry)) return std::move(*reply);
 
     Reply reply = withLatency(process(send, request, twilio_sid, entry));
     if (fault.kind == FaultKind::kDelayedAnswer) reply.wait = fault.delay;
     return reply;
+  }
+
+  // The answer a fault replaces the normal one with; nullopt when the request is processed.
+  std::optional<Reply> faultReply(FakeApi api, const Fault& fault, LedgerEntry& entry) {
+    switch (fault.kind) {
+      case FaultKind::kStall:
+        entry.outcome = "stall";
+        return Reply{Response{}, Action::kStall};
+      case FaultKind::kReset:
+        entry.outcome = "reset";
+        return Reply{Response{}, Action::kReset};
+      case FaultKind::kHttp500:
+        entry.outcome = "fault_500";
+        return withLatency(serverError(api, http::status::internal_server_error));
+      case FaultKind::kHttp503:
+        entry.outcome = "fault_503";
+        return withLatency(serverError(api, http::status::service_unavailable));
+      case FaultKind::kHttp429:
+        entry.outcome = "fault_429";
+        return withLatency(throttled(api, fault.retry_after));
+      case FaultKind::kNone:
+      case FaultKind::kDelayedAnswer:
+        break;
+    }
+    return std::nullopt;
+  }
+
+  // ---- status queries (status polling) --------------------------------------------------------
+
+  // Answers GET Messages/{sid}.json (Twilio), GET sms.do?status= (SMSAPI) and GET /v2.1/sms
+  // (MessageFlow) about the messages this server accepted; nullopt for any other GET.
+  std::optional<Reply> statusQuery(const Request& request, std::string_view path,
+                                   std::string_view query, LedgerEntry& entry) {
+    std::optional<FakeApi> api;
+    std::string account_sid;
+    std::string message_sid;
+    constexpr std::string_view kPrefix = "/2010-04-01/Accounts/";
+    constexpr std::string_view kMessages = "/Messages/";
+    constexpr std::string_view kJson = ".json";
+    if (path == "/v2.1/sms") {
+      api = FakeApi::kMessageFlow;
+      entry.ref = std::string(query);
+    } else if (path == "/sms.do") {
+      api = FakeApi::kSmsapi;
+      entry.ref = paramOf(parseForm(query), "status");
+    } else if (path.substr(0, kPrefix.size()) == kPrefix && path.ends_with(kJson)) {
+      std::string_view rest = path.substr(kPrefix.size(), path.size() - kPrefix.size() - 5);
+      auto at = rest.find(kMessages);
+      if (at == std::string_view::npos) return std::nullopt;
+      api = FakeApi::kTwilio;
+      account_sid = std::string(rest.substr(0, at));
+      message_sid = std::string(rest.substr(at + kMessages.size()));
+      entry.ref = message_sid;
+    }
+    if (!api) return std::nullopt;
+    entry.api = std::string(fakeApiName(*api));
+    std::lock_guard lock(mu_);
+    Reply reply = statusReply(*api, request, account_sid, message_sid, entry);
+    entry.http_status =
+        reply.action == Action::kAnswer ? static_cast<int>(reply.response.result_int()) : 0;
+    recordLocked(std::move(entry));
+    return reply;
+  }
+
+  Reply statusReply(FakeApi api, const Request& request, const std::string& account_sid,
+                    const std::string& message_sid, LedgerEntry& entry) {
+    if (auto reply = faultReply(api, takeFault(api), entry)) return std::move(*reply);
+    SendRequest who;
+    who.api = api;
+    if (!authorized(api, request, account_sid)) {
+      entry.outcome = "auth_failed";
+      return withLatency(authError(who));
+    }
+    entry.outcome = "status";
+    switch (api) {
+      case FakeApi::kTwilio: {
+        for (const auto& m : accepted_) {
+          if (m.api != api || m.id != message_sid) continue;
+          std::string status = statusNow(m);
+          json body = {{"sid", m.id},
+                       {"account_sid", account_sid},
+                       {"to", m.to},
+                       {"from", m.from},
+                       {"status", status},
+                       {"error_code", nullptr},
+                       {"error_message", nullptr}};
+          if (status == "expired") {
+            body["status"] = "undelivered";
+            body["error_code"] = 30036;
+            body["error_message"] = "Validity Period Expired";
+          } else if (status == "undelivered" || status == "failed") {
+            body["error_code"] = status == "failed" ? 30008 : 30003;
+          }
+          return withLatency(jsonResponse(http::status::ok, body));
+        }
+        entry.outcome = "not_found";
+        return withLatency(jsonResponse(http::status::not_found,
+                                        {{"code", 20404},
+                                         {"message", "The requested resource was not found"},
+                                         {"more_info", "https://www.twilio.com/docs/errors/20404"},
+                                         {"status", 404}}));
+      }
+      case FakeApi::kSmsapi: {
+        json list = json::array();
+        for (const auto& id : split(entry.ref, '|')) {
+          for (const auto& m : accepted_) {
+            if (m.api != api || m.id != id) continue;
+            std::string name = statusNow(m);
+            for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            list.push_back({{"id", m.id},
+                            {"points", 0.165},
+                            {"number", digitsOf(m.to)},
+                            {"submitted_number", digitsOf(m.to)},
+                            {"status", name},
+                            {"error", nullptr},
+                            {"idx", m.ref},
+                            {"parts", 1}});
+          }
+        }
+        if (list.empty()) {
+          entry.outcome = "not_found";
+          return withLatency(smsapiError(who, 301, "Not exists ID message"));
+        }
+        return withLatency(
+            jsonResponse(http::status::ok, {{"count", list.size()}, {"list", list}}));
+      }
+      case FakeApi::kMessageFlow: {
+        // [inference] Listed with the documented status names; the API's numeric data[].status
+        // values are not public (providers.md §1.2).
+        json data = json::array();
+        for (const auto& m : accepted_) {
+          if (m.api != api) continue;
+          data.push_back({{"sender", m.from},
+                          {"phoneNumber", m.to},
+                          {"externalId", m.ref},
+                          {"status", messageflowStatus(statusNow(m))},
+                          {"numberOfParts", 1}});
+        }
+        if (data.empty()) {
+          entry.outcome = "not_found";
+          return withLatency(jsonResponse(
+              http::status::not_found,
+              {{"data", json::array()}, {"errors", json::array()}, {"meta", {{"status", 404}}}}));
+        }
+        return withLatency(jsonResponse(
+            http::status::ok, {{"data", data},
+                               {"errors", json::array()},
+                               {"meta", {{"numberOfData", data.size()}, {"status", 200}}}}));
+      }
+    }
+    return withLatency(textResponse(http::status::not_found, "no such endpoint\n"));
+  }
+
+  // What a status query says about an accepted message now: "sent" until dlr_delay has
+  // passed, then each status of the dlr_status sequence in turn, like its callbacks.
+  std::string statusNow(const AcceptedMessage& m) const {
+    std::vector<std::string> statuses = split(dlr_status_, ',');
+    if (statuses.empty()) return "sent";
+    auto elapsed = Clock::now() - m.accepted_at;
+    std::size_t step = options_.dlr_delay.count() <= 0
+                           ? statuses.size()
+                           : static_cast<std::size_t>(elapsed / options_.dlr_delay);
+    if (step == 0) return "sent";
+    return trim(statuses[std::min(step, statuses.size()) - 1]);
   }
 
   Reply withLatency(Response response) { return {std::move(response), Action::kAnswer, latency_}; }
@@ -708,6 +867,9 @@ class FakeProviderServer::Impl {
     for (size_t i = 0; i < valid.size(); ++i) {
       accepted.push_back({valid[i], valid_refs[i], newMessageId(send.api)});
       if (send.api == FakeApi::kSmsapi && !valid_refs[i].empty()) used_idx_.insert(valid_refs[i]);
+    }
+    for (const auto& a : accepted) {
+      accepted_.push_back({send.api, a.id, a.ref, a.to, send.from, Clock::now()});
     }
     std::string batch_id = send.api == FakeApi::kMessageFlow ? hexId(32) : "";
     entry.outcome = "accepted";
@@ -1352,6 +1514,7 @@ class FakeProviderServer::Impl {
   std::string dlr_status_;
   std::unordered_map<std::string, std::deque<Clock::time_point>> windows_;
   std::unordered_set<std::string> used_idx_;
+  std::vector<AcceptedMessage> accepted_;  // what status queries answer about
   std::vector<LedgerEntry> ledger_;
   std::vector<CallbackAttempt> callbacks_;
   std::FILE* ledger_file_ = nullptr;

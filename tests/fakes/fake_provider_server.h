@@ -2,7 +2,9 @@
 
 // An in-process HTTP/1.1 server that speaks the send APIs of MessageFlow, SMSAPI and Twilio
 // closely enough for our providers, e2e tests and benchmarks to run against it instead of the
-// real services (reference/providers.md has the wire contracts it follows). It can also
+// real services (reference/providers.md has the wire contracts it follows), and answers their
+// status queries (status polling) about the messages it accepted: `sent` until dlr_delay has
+// passed, then the dlr_status sequence, like its callbacks. It can also
 // misbehave on purpose: scripted faults, a per-sender MPS limit and added latency, so the
 // dispatcher's retry, failover and rate-limit code meets the failures it is written for.
 //
@@ -97,15 +99,16 @@ struct LedgerEntry {
   std::string api;   // fakeApiName(), or "unknown"
   std::string method;
   std::string path;
-  std::string to;           // recipients, comma-joined
-  std::string from;         // sender / From
-  std::string text;         // message / Body
-  std::string ref;          // SMSAPI idx, MessageFlow externalId
-  std::string attempt;      // Twilio Attempt
-  std::string commit_ts;    // X-Bench-Commit-Ts header, for latency benchmarks
-  int http_status = 0;      // 0 when no answer was sent (stall, reset)
-  std::string outcome;      // accepted, auth_failed, invalid_number, throttled, duplicate_idx,
-                            // bad_request, fault_500, fault_503, fault_429, stall, reset, not_found
+  std::string to;         // recipients, comma-joined
+  std::string from;       // sender / From
+  std::string text;       // message / Body
+  std::string ref;        // SMSAPI idx, MessageFlow externalId
+  std::string attempt;    // Twilio Attempt
+  std::string commit_ts;  // X-Bench-Commit-Ts header, for latency benchmarks
+  int http_status = 0;    // 0 when no answer was sent (stall, reset)
+  std::string outcome;    // accepted, auth_failed, invalid_number, throttled, duplicate_idx,
+                          // bad_request, fault_500, fault_503, fault_429, stall, reset, not_found,
+                          // status (a status query answered)
   std::string provider_id;  // the message id(s) returned, comma-joined
 };
 

@@ -84,8 +84,8 @@ TEST(MysqlConnectorTest, FactoriesBuildAWorkingStoreAndSource) {
 
   auto admin = Connection::connect(*parseDsn(dsn));
   ASSERT_TRUE(admin);
-  for (const char* name : {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound",
-                           "schema", "changes"}) {
+  for (const char* name : {"attempts", "status_changes", "messages", "checkpoints", "shadow",
+                           "optouts", "inbound", "schema", "changes"}) {
     EXPECT_TRUE((*admin)->exec("DROP TABLE `" + prefix + name + "`").isOk()) << name;
   }
 }

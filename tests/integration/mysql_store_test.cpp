@@ -18,6 +18,8 @@
 #include <gtest/gtest.h>
 
 #include "connectors/mysql/mysql_connection.h"
+#include "tests/fakes/status_change_checks.h"
+#include "tests/fakes/status_poll_cases.h"
 #include "tests/fakes/store_report_cases.h"
 #include "tests/integration/test_env.h"
 
@@ -74,10 +76,11 @@ class MysqlStoreTest : public ::testing::Test {
   void TearDown() override {
     if (!admin_) return;
     // Children first: attempts references messages.
-    for (const char* name : {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound",
-                             "reports_parked", "schema"}) {
+    for (const char* name : {"attempts", "status_changes", "messages", "checkpoints", "shadow",
+                             "optouts", "inbound", "reports_parked", "schema"}) {
       (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + name + "`");
     }
+    (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + "status_polls`");
   }
 
   std::unique_ptr<MysqlStore> newStore() {
@@ -502,6 +505,29 @@ TEST_F(MysqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {
   auto counts = store_->countByStatus();
   ASSERT_TRUE(counts) << counts.error().toString();
   EXPECT_EQ(*counts, (std::vector<std::pair<JobStatus, int>>{{JobStatus::kQueued, 1}}));
+}
+
+TEST_F(MysqlStoreTest, StatusChangesOfWriteBackMappingsAreLoggedWithTheirChange) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ManualClock clock;
+  testing::checkStatusChangeLog(*store_, clock);
+}
+
+TEST_F(MysqlStoreTest, ReportsInBatchesAndParkedReportsLogOneStatusChangeEach) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ManualClock clock;
+  testing::checkReportsLogTheirChanges(*store_, clock);
+}
+
+TEST_F(MysqlStoreTest, NoStatusChangesAreLoggedWithoutWriteBack) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  ManualClock clock;
+  testing::checkNoStatusChangesWithoutWriteBack(*store_, clock);
+}
+
+TEST_F(MysqlStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  testing::checkClaimStatusPolls(*store_);
 }
 
 TEST_F(MysqlStoreTest, CountsJobsByStatusAndLane) {

@@ -86,8 +86,8 @@ TEST(PostgresConnectorTest, FactoriesBuildAWorkingStoreAndSource) {
 
   pqxx::connection admin(dsn);
   pqxx::nontransaction txn(admin);
-  for (const char* name : {"attempts", "messages", "checkpoints", "shadow", "optouts", "inbound",
-                           "schema", "changes"}) {
+  for (const char* name : {"attempts", "status_changes", "messages", "checkpoints", "shadow",
+                           "optouts", "inbound", "schema", "changes"}) {
     txn.exec("DROP TABLE " + prefix + name);
   }
   txn.exec("DROP FUNCTION " + prefix + "capture()");

@@ -13,6 +13,8 @@
 #include <pqxx/pqxx>
 
 #include "core/clock.h"
+#include "tests/fakes/status_change_checks.h"
+#include "tests/fakes/status_poll_cases.h"
 #include "tests/fakes/store_report_cases.h"
 #include "tests/integration/test_env.h"
 
@@ -39,9 +41,10 @@ class PostgresStoreTest : public ::testing::Test {
   void TearDown() override {
     if (dsn_.empty()) return;
     store_.reset();
-    admin("DROP TABLE IF EXISTS " + prefix_ + "attempts, " + prefix_ + "messages, " + prefix_ +
-          "checkpoints, " + prefix_ + "shadow, " + prefix_ + "optouts, " + prefix_ + "inbound, " +
-          prefix_ + "reports_parked, " + prefix_ + "schema");
+    admin("DROP TABLE IF EXISTS " + prefix_ + "status_changes, " + prefix_ + "attempts, " +
+          prefix_ + "messages, " + prefix_ + "checkpoints, " + prefix_ + "shadow, " + prefix_ +
+          "optouts, " + prefix_ + "inbound, " + prefix_ + "reports_parked, " + prefix_ + "schema");
+    admin("DROP TABLE IF EXISTS " + prefix_ + "status_polls");
   }
 
   void admin(const std::string& sql) {
@@ -498,6 +501,21 @@ TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   EXPECT_TRUE(second) << second.error().toString();
 }
 
+TEST_F(PostgresStoreTest, StatusChangesOfWriteBackMappingsAreLoggedWithTheirChange) {
+  ManualClock clock;
+  testing::checkStatusChangeLog(*store_, clock);
+}
+
+TEST_F(PostgresStoreTest, ReportsInBatchesAndParkedReportsLogOneStatusChangeEach) {
+  ManualClock clock;
+  testing::checkReportsLogTheirChanges(*store_, clock);
+}
+
+TEST_F(PostgresStoreTest, NoStatusChangesAreLoggedWithoutWriteBack) {
+  ManualClock clock;
+  testing::checkNoStatusChangesWithoutWriteBack(*store_, clock);
+}
+
 SMSBRIDGE_STORE_REPORT_CASES(PostgresStoreTest)
 
 TEST_F(PostgresStoreTest, ASchemaOneStoreIsMigratedInPlace) {
@@ -551,6 +569,10 @@ TEST(PostgresConnectionTest, MissingDatabaseIsAConfigError) {
       PostgresStore::create(dsn.substr(0, slash) + "/no_such_db_here", "smsbridge_", seconds(5));
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().category(), ErrorCategory::kConfig) << store.error().toString();
+}
+
+TEST_F(PostgresStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  testing::checkClaimStatusPolls(*store_);
 }
 
 TEST_F(PostgresStoreTest, CountsJobsByStatusAndLane) {

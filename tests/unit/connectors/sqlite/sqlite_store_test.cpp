@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "core/clock.h"
+#include "tests/fakes/status_change_checks.h"
+#include "tests/fakes/status_poll_cases.h"
 #include "tests/fakes/store_report_cases.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -299,6 +301,22 @@ TEST_F(SqliteStoreTest, LockedDatabaseIsATransientErrorNamingTheFile) {
   auto retry = store_->enqueue(jobs, {"shop", "1"});
   ASSERT_TRUE(retry) << retry.error().toString();
   EXPECT_EQ(retry->inserted, 1);
+}
+
+TEST_F(SqliteStoreTest, StatusChangesOfWriteBackMappingsAreLoggedWithTheirChange) {
+  testing::checkStatusChangeLog(*store_, clock_);
+}
+
+TEST_F(SqliteStoreTest, ReportsInBatchesAndParkedReportsLogOneStatusChangeEach) {
+  testing::checkReportsLogTheirChanges(*store_, clock_);
+}
+
+TEST_F(SqliteStoreTest, NoStatusChangesAreLoggedWithoutWriteBack) {
+  testing::checkNoStatusChangesWithoutWriteBack(*store_, clock_);
+}
+
+TEST_F(SqliteStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
+  testing::checkClaimStatusPolls(*store_);
 }
 
 SMSBRIDGE_STORE_REPORT_CASES(SqliteStoreTest)

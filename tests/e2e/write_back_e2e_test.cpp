@@ -1,0 +1,164 @@
+// End-to-end write-back: the real binary, a SQLite shop, the sandbox provider reporting
+// delivery by itself. Each `write_back:` action must have run exactly once per status change,
+// and with the store in another database, the shop's status table must show `delivered`.
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/process.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace smsbridge {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ChildProcess;
+using testing::runToCompletion;
+using testing::TempDir;
+using testing::waitUntil;
+
+class Db {
+ public:
+  explicit Db(const std::string& path) {
+    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
+                                     milliseconds(10'000));
+    if (!db) throw std::runtime_error(db.error().toString());
+    db_ = std::move(*db);
+  }
+  void exec(const std::string& sql) {
+    Status s = db_->exec(sql);
+    if (!s.isOk()) throw std::runtime_error(s.toString());
+  }
+  std::int64_t scalar(const std::string& sql) {
+    auto st = db_->prepare(sql);
+    if (!st) return -1;  // e.g. the table does not exist yet
+    auto row = st->step();
+    if (!row || !*row) return -1;
+    return st->columnInt(0);
+  }
+
+ private:
+  std::unique_ptr<sqlite::Database> db_;
+};
+
+constexpr char kShopSchema[] =
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, phone TEXT, status TEXT NOT NULL);"
+    "CREATE TABLE order_notes (id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, "
+    "note TEXT NOT NULL);"
+    "CREATE TABLE sms_log (job_id INTEGER NOT NULL, status TEXT NOT NULL, provider TEXT, "
+    "changed_at TEXT NOT NULL);"
+    "INSERT INTO orders VALUES (1, '600700800', 'new'), (2, '600700801', 'new'), "
+    "(3, '600700802', 'new'), (4, NULL, 'new');";
+
+class WriteBackE2eTest : public ::testing::Test {
+ protected:
+  // `store_source`: empty for the store in the shop database, else a second SQLite file.
+  void start(const std::string& store_line, const std::string& extra_source) {
+    Db(dir_.file("shop.db")).exec(kShopSchema);
+    config_ = dir_.file("smsbridge.yaml");
+    std::ofstream(config_) << "defaults: {region: PL}\n"
+                              "sources:\n"
+                              "  shop: {type: sqlite, path: shop.db, poll_interval: 50ms}\n"
+                           << extra_source << store_line
+                           << "providers:\n"
+                              "  sandbox: {type: sandbox, delivery_delay: 20ms}\n"
+                              "routes:\n"
+                              "  default: [sandbox]\n"
+                              "dispatcher: {poll_interval: 20ms}\n"
+                              "write_back: {poll_interval: 50ms}\n"
+                              "mappings:\n"
+                              "  shipped:\n"
+                              "    source: shop\n"
+                              "    table: orders\n"
+                              "    on: [update]\n"
+                              "    when: \"status == 'shipped' and old.status != 'shipped'\"\n"
+                              "    to: \"{{ phone }}\"\n"
+                              "    text: \"Order {{ id }} shipped\"\n"
+                              "    write_back:\n"
+                              "      - on: [delivered, suppressed]\n"
+                              "        sql: >-\n"
+                              "          INSERT INTO order_notes (order_id, note)\n"
+                              "          VALUES (:entity_id, 'SMS ' || :status)\n"
+                              "      - sql: >-\n"
+                              "          INSERT INTO sms_log (job_id, status, provider, "
+                              "changed_at)\n"
+                              "          VALUES (:job_id, :status, :provider, :changed_at)\n";
+    auto [code, out] =
+        runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
+    ASSERT_EQ(code, 0) << out;
+  }
+
+  // Ships every order, waits until all write-back is done, and checks that each action ran
+  // exactly once per status change; a restart must run nothing again.
+  void shipAndCheck(const std::string& store_file) {
+    ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run.log"));
+    Db shop(dir_.file("shop.db"));
+    Db store(dir_.file(store_file));
+    shop.exec("UPDATE orders SET status = 'shipped'");
+    ASSERT_TRUE(waitUntil(
+        [&] {
+          return store.scalar(
+                     "SELECT count(*) FROM smsbridge_messages WHERE status IN "
+                     "('delivered', 'suppressed')") == 4 &&
+                 store.scalar(
+                     "SELECT count(*) FROM smsbridge_status_changes WHERE done_at IS "
+                     "NULL") == 0;
+        },
+        seconds(60)))
+        << bridge.output();
+    bridge.signal(SIGTERM);
+    ASSERT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+
+    ChildProcess again({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run2.log"));
+    std::this_thread::sleep_for(milliseconds(1000));
+    again.signal(SIGTERM);
+    ASSERT_EQ(again.wait(seconds(15)), 0) << again.output();
+
+    // One note per order: three delivered, one suppressed (no phone).
+    EXPECT_EQ(shop.scalar("SELECT count(*) FROM order_notes"), 4);
+    EXPECT_EQ(shop.scalar("SELECT count(*) FROM order_notes WHERE note = 'SMS delivered'"), 3);
+    EXPECT_EQ(shop.scalar("SELECT count(*) FROM order_notes WHERE order_id = '4' AND note = "
+                          "'SMS suppressed'"),
+              1);
+    // The log action: sent and delivered for each sent SMS, suppressed for the other, once.
+    EXPECT_EQ(shop.scalar("SELECT count(*) FROM sms_log"), 7);
+    EXPECT_EQ(shop.scalar("SELECT count(*) FROM (SELECT DISTINCT job_id, status FROM sms_log)"), 7);
+    EXPECT_EQ(shop.scalar("SELECT count(*) FROM sms_log WHERE status = 'delivered' AND provider "
+                          "= 'sandbox'"),
+              3);
+    EXPECT_EQ(store.scalar("SELECT count(*) FROM smsbridge_status_changes WHERE result = 'done'"),
+              store.scalar("SELECT count(*) FROM smsbridge_status_changes"));
+  }
+
+  TempDir dir_;
+  std::string config_;
+};
+
+TEST_F(WriteBackE2eTest, ActionsRunOncePerStatusChangeWithTheStoreInTheShop) {
+  start("", "");
+  shipAndCheck("shop.db");
+  // The store is in the shop database: smsbridge_messages is the status table, no mirror.
+  EXPECT_EQ(Db(dir_.file("shop.db")).scalar("SELECT count(*) FROM smsbridge_message_status"), -1);
+}
+
+TEST_F(WriteBackE2eTest, ASeparateStoreMirrorsDeliveredStatusesIntoTheShop) {
+  start("store: {source: bridge}\n", "  bridge: {type: sqlite, path: bridge.db}\n");
+  shipAndCheck("bridge.db");
+  Db shop(dir_.file("shop.db"));
+  EXPECT_EQ(shop.scalar("SELECT count(*) FROM smsbridge_message_status WHERE status = "
+                        "'delivered' AND provider = 'sandbox' AND entity_table = 'orders'"),
+            3);
+  EXPECT_EQ(shop.scalar("SELECT count(*) FROM smsbridge_message_status WHERE entity_id = '4' "
+                        "AND status = 'suppressed'"),
+            1);
+}
+
+}  // namespace
+}  // namespace smsbridge

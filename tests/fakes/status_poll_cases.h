@@ -1,0 +1,127 @@
+#pragma once
+
+// JobStore::claimStatusPolls as every backend must answer it, shared by the SQLite unit test and
+// the PostgreSQL and MariaDB integration tests. The store must be migrated and empty.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/job_store.h"
+
+namespace smsbridge::testing {
+
+inline SmsJob statusPollJob(const std::string& key, TimePoint now) {
+  SmsJob job;
+  job.dedup_key = key;
+  job.source = "shop";
+  job.mapping = "order_shipped";
+  job.entity_table = "orders";
+  job.entity_id = key;
+  job.recipient = "+48600700800";
+  job.recipient_raw = "600700800";
+  job.body = "Hello";
+  job.segments = 1;
+  job.lane = Lane::kTransactional;
+  job.route = "default";
+  job.created_at = now;
+  job.not_before = now;
+  return job;
+}
+
+// Enqueues one job per key, claims them and records each as `sent` by `provider` at `sent_at`
+// with provider message id "<key>-id". Returns the job ids in key order.
+inline std::vector<std::int64_t> sendStatusPollJobs(JobStore& store,
+                                                    const std::vector<std::string>& keys,
+                                                    const std::string& provider,
+                                                    TimePoint sent_at) {
+  std::vector<SmsJob> jobs;
+  for (const auto& key : keys) jobs.push_back(statusPollJob(key, sent_at));
+  EXPECT_TRUE(store.enqueue(jobs, {"shop", ""}));
+  auto claimed = store.claimDue(Lane::kTransactional, 100, "me", std::chrono::seconds(30), sent_at);
+  EXPECT_TRUE(claimed) << claimed.error().toString();
+  std::vector<std::int64_t> ids;
+  for (const auto& key : keys) {
+    for (const SmsJob& job : claimed ? *claimed : std::vector<SmsJob>{}) {
+      if (job.dedup_key != key) continue;
+      JobOutcome outcome;
+      outcome.job_id = job.id;
+      outcome.status = JobStatus::kSent;
+      outcome.provider = provider;
+      outcome.provider_message_id = key + "-id";
+      EXPECT_TRUE(store.recordOutcome(outcome, "me", sent_at).isOk());
+      ids.push_back(job.id);
+    }
+  }
+  return ids;
+}
+
+inline std::vector<std::int64_t> claimedIds(JobStore& store, const StatusPollQuery& query,
+                                            TimePoint now) {
+  auto candidates = store.claimStatusPolls(query, now);
+  EXPECT_TRUE(candidates) << candidates.error().toString();
+  std::vector<std::int64_t> ids;
+  for (const auto& candidate : candidates ? *candidates : std::vector<StatusPollCandidate>{}) {
+    ids.push_back(candidate.job_id);
+  }
+  return ids;
+}
+
+inline StatusPollQuery statusPollQuery(const std::string& provider, TimePoint now, int limit = 10) {
+  StatusPollQuery query;
+  query.provider = provider;
+  query.sent_until = now - std::chrono::minutes(10);
+  query.sent_from = now - std::chrono::hours(1);
+  query.limit = limit;
+  query.min_interval = std::chrono::minutes(1);
+  return query;
+}
+
+// Jobs sent without a final status for longer than `after`, of this provider only, oldest
+// first, limited; each handed out once until its next poll is due; never past max_age.
+inline void checkClaimStatusPolls(JobStore& store) {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  const TimePoint t0 = TimePoint(seconds(1'800'000'000));
+  auto older = sendStatusPollJobs(store, {"a"}, "twilio", t0);
+  auto newer = sendStatusPollJobs(store, {"b"}, "twilio", t0 + seconds(1));
+  auto delivered = sendStatusPollJobs(store, {"e"}, "twilio", t0);
+  sendStatusPollJobs(store, {"c"}, "smsapi", t0);
+  ASSERT_EQ(older.size(), 1u);
+  ASSERT_EQ(newer.size(), 1u);
+  ASSERT_EQ(delivered.size(), 1u);
+  DeliveryReport report;
+  report.provider = "twilio";
+  report.provider_message_id = "e-id";
+  report.status = JobStatus::kDelivered;
+  ASSERT_TRUE(store.applyDeliveryReport(report, t0 + seconds(2)));
+
+  // Not sent long enough.
+  EXPECT_TRUE(
+      claimedIds(store, statusPollQuery("twilio", t0 + minutes(5)), t0 + minutes(5)).empty());
+
+  // The limit takes the oldest first; the next call hands out the rest, not the same job again.
+  TimePoint now = t0 + minutes(11);
+  EXPECT_EQ(claimedIds(store, statusPollQuery("twilio", now, 1), now), older);
+  EXPECT_EQ(claimedIds(store, statusPollQuery("twilio", now), now), newer);
+  EXPECT_TRUE(claimedIds(store, statusPollQuery("twilio", now), now).empty());
+
+  // Asked again once the age has doubled: a at 22 min, b at 22 min less a second.
+  now = t0 + minutes(21);
+  EXPECT_TRUE(claimedIds(store, statusPollQuery("twilio", now), now).empty());
+  now = t0 + minutes(22);
+  std::vector<std::int64_t> both = {older[0], newer[0]};
+  EXPECT_EQ(claimedIds(store, statusPollQuery("twilio", now), now), both);
+
+  // Another provider's jobs are its own.
+  auto smsapi = claimedIds(store, statusPollQuery("smsapi", now), now);
+  EXPECT_EQ(smsapi.size(), 1u);
+
+  // Past max_age nobody asks any more.
+  now = t0 + minutes(61);
+  EXPECT_TRUE(claimedIds(store, statusPollQuery("twilio", now), now).empty());
+}
+
+}  // namespace smsbridge::testing
