@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include <gtest/gtest.h>
 
@@ -57,6 +58,64 @@ class App {
  private:
   std::unique_ptr<sqlite::Database> db_;
 };
+
+constexpr const char* kCheckBase = R"(defaults: {region: PL}
+sources:
+  app: {type: sqlite, path: app.db}
+providers:
+  sandbox: {type: sandbox}
+routes:
+  default: [sandbox]
+)";
+
+// `smsbridge check` on a config whose presets list has a typo: one positioned line that names
+// the preset meant and every shipped one, and exit code 1.
+TEST(PresetCheckE2eTest, AnUnknownPresetIsPositionedAndListsTheShippedOnes) {
+  TempDir dir;
+  std::string config = dir.file("shop.yaml");
+  std::ofstream(config) << kCheckBase << "presets:\n  - outbox\n  - {name: easyapointments}\n";
+  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("shop\\.yaml:10:12: presets\\[1\\]\\.name: invalid value "
+                      "'easyapointments' \\(did you mean 'easyappointments'\\?\\)")))
+      << out;
+  EXPECT_NE(out.find("easyappointments, odoo, outbox, woocommerce"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 problem found"), std::string::npos) << out;
+}
+
+// Overriding one key of a preset mapping and disabling others passes `check`; a key the
+// override misspells is reported in the user's file.
+TEST(PresetCheckE2eTest, OverridesAndDisablingPassCheckAndTyposInThemAreCaught) {
+  TempDir dir;
+  std::string good = dir.file("good.yaml");
+  std::ofstream(good) << kCheckBase << R"(presets:
+  - {name: easyappointments, disable: [ea_booking_deleted]}
+mappings:
+  ea_booking_confirmed:
+    text: "Booked: {{ start_datetime | date('%d.%m %H:%M') }}"
+  ea_booking_rescheduled: {enabled: false}
+)";
+  auto [good_code, good_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "check", "-c", good}, dir.file("good.log"));
+  EXPECT_EQ(good_code, 0) << good_out;
+  // Four mappings less the two turned off; the reminder schedule stays.
+  EXPECT_NE(good_out.find("2 mappings, 1 schedule"), std::string::npos) << good_out;
+
+  std::string bad = dir.file("bad.yaml");
+  std::ofstream(bad) << kCheckBase << R"(presets: [easyappointments]
+mappings:
+  ea_booking_confirmed:
+    txet: "Booked"
+)";
+  auto [bad_code, bad_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "check", "-c", bad}, dir.file("bad.log"));
+  EXPECT_EQ(bad_code, 1) << bad_out;
+  EXPECT_TRUE(std::regex_search(
+      bad_out, std::regex("bad\\.yaml:11:5: mappings\\.ea_booking_confirmed\\.txet: unknown key "
+                          "'txet' \\(did you mean 'text'\\?\\)")))
+      << bad_out;
+}
 
 TEST(OutboxPresetE2eTest, CommittedOutboxRowsAreSentOnceAndRolledBackOnesNever) {
   TempDir dir;
