@@ -1292,7 +1292,12 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
 
   for (const LayeredMapping& layered : layerSections(root, presets, "schedules", diagnostics)) {
     const std::string& name = layered.name;
-    SectionAt section = [&layered](std::string_view key) -> const Section& {
+    // `cron` and `every` are one choice: an override that gives either replaces the preset's
+    // trigger, rather than adding a second one.
+    const bool own_trigger =
+        layered.user && (layered.user->has("cron") || layered.user->has("every"));
+    SectionAt section = [&layered, own_trigger](std::string_view key) -> const Section& {
+      if (own_trigger && (key == "cron" || key == "every")) return *layered.user;
       return layered.at(key);
     };
     if (layered.disabled || !section("enabled").boolean("enabled")) continue;

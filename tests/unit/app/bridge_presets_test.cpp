@@ -161,6 +161,54 @@ mappings:
   EXPECT_NE(findMapping(*l.cfg, "outbox"), nullptr);
 }
 
+const Schedule* findSchedule(const BridgeConfig& cfg, const std::string& name) {
+  for (const auto& s : cfg.schedules) {
+    if (s.name() == name) return &s;
+  }
+  return nullptr;
+}
+
+TEST(Presets, AScheduleOverrideReplacesTheKeysItGivesAndTheWholeTrigger) {
+  Loaded l = load(R"(presets: [easyappointments]
+schedules:
+  ea_reminder_24h:
+    cron: "0 * * * *"
+    text: "Tomorrow: {{ service }} at {{ start_datetime | date('%H:%M') }}"
+)");
+  ASSERT_TRUE(l.cfg.has_value()) << l.diagnostics.toString();
+  const Schedule* reminder = findSchedule(*l.cfg, "ea_reminder_24h");
+  ASSERT_NE(reminder, nullptr);
+  // The user's cron replaces the preset's `every: 10m`: not two triggers.
+  EXPECT_EQ(reminder->spec().cron, "0 * * * *");
+  EXPECT_EQ(reminder->spec().every.count(), 0);
+  EXPECT_THAT(reminder->spec().query, HasSubstr("ea_appointments"));  // from the preset
+  Row row{{"id", 40},
+          {"start_datetime", "2026-11-26 09:30:00"},
+          {"phone", "600 100 200"},
+          {"service", "Haircut"}};
+  SmsJob job = reminder->jobFor(row, "40", std::chrono::system_clock::now(),
+                                std::chrono::system_clock::now());
+  EXPECT_EQ(job.body, "Tomorrow: Haircut at 09:30");
+  EXPECT_EQ(job.recipient, "+48600100200");
+}
+
+TEST(Presets, SchedulesTurnOffLikeMappings) {
+  Loaded disabled = load("presets: [{name: easyappointments, disable: [ea_reminder_24h]}]\n");
+  ASSERT_TRUE(disabled.cfg.has_value()) << disabled.diagnostics.toString();
+  EXPECT_EQ(findSchedule(*disabled.cfg, "ea_reminder_24h"), nullptr);
+  EXPECT_NE(findMapping(*disabled.cfg, "ea_booking_confirmed"), nullptr);
+  Loaded off = load(R"(presets: [easyappointments]
+schedules:
+  ea_reminder_24h: {enabled: false}
+)");
+  ASSERT_TRUE(off.cfg.has_value()) << off.diagnostics.toString();
+  EXPECT_EQ(findSchedule(*off.cfg, "ea_reminder_24h"), nullptr);
+  Loaded on = load("presets: [easyappointments]\n");
+  ASSERT_TRUE(on.cfg.has_value()) << on.diagnostics.toString();
+  ASSERT_NE(findSchedule(*on.cfg, "ea_reminder_24h"), nullptr);
+  EXPECT_EQ(findSchedule(*on.cfg, "ea_reminder_24h")->spec().every, std::chrono::minutes(10));
+}
+
 TEST(Presets, DisableNamesOnlyThePresetsMappings) {
   Loaded l = load("presets: [{name: outbox, disable: [outbox_sms]}]\n");
   ASSERT_FALSE(l.cfg.has_value());
