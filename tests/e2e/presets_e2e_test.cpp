@@ -298,5 +298,93 @@ TEST(OutboxPresetE2eTest, MariadbSetupCreatesTheOutboxAndInsertsAreSent) {
   outboxOnServer(app, "mysql", "SMSBRIDGE_TEST_MYSQL_DSN", "`");
 }
 
+// The easyappointments preset on MariaDB with trigger capture: a booking is confirmed, blocked
+// time is ignored, a hard delete is a cancellation (trigger capture sees the whole row), and
+// the reminder schedule finds the appointment due in 23-24 hours, once.
+TEST(EasyAppointmentsPresetE2eTest, BookingsDeletesAndTheReminderOnMariadb) {
+  SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
+  setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);
+  MysqlApp app(dsn);
+  std::string tag = "e2e" + std::to_string(getpid()) + "_";
+  std::string ea = tag + "ea_";
+  std::string messages = tag + "sb_messages";
+  for (const char* table : {"appointments", "users", "services"}) {
+    app.exec("DROP TABLE IF EXISTS " + ea + table);
+  }
+  app.exec("CREATE TABLE " + ea +
+           "users (id INT PRIMARY KEY, first_name VARCHAR(256), mobile_number VARCHAR(128), "
+           "phone_number VARCHAR(128))");
+  app.exec("CREATE TABLE " + ea + "services (id INT PRIMARY KEY, name VARCHAR(256))");
+  app.exec("CREATE TABLE " + ea +
+           "appointments (id INT AUTO_INCREMENT PRIMARY KEY, start_datetime DATETIME, "
+           "status VARCHAR(512) DEFAULT '', is_unavailability TINYINT DEFAULT 0, "
+           "id_users_customer INT, id_services INT)");
+  app.exec("INSERT INTO " + ea + "users VALUES (9, 'Anna', '', '600 100 200')");
+  app.exec("INSERT INTO " + ea + "services VALUES (1, 'Haircut')");
+
+  TempDir dir;
+  std::string config = dir.file("smsbridge.yaml");
+  std::ofstream(config) << "defaults: {region: PL}\n"
+                           "sources:\n"
+                           "  booking: {type: mysql, dsn: \"${SMSBRIDGE_TEST_MYSQL_DSN}\", "
+                           "capture: trigger, poll_interval: 100ms}\n"
+                           "store: {table_prefix: "
+                        << tag
+                        << "sb_}\n"
+                           "providers:\n"
+                           "  sandbox: {type: sandbox, delivery_delay: 100ms}\n"
+                           "routes:\n"
+                           "  default: [sandbox]\n"
+                           "presets: [{name: easyappointments, table_prefix: "
+                        << ea
+                        << "}]\n"
+                           "schedules:\n"
+                           "  ea_reminder_24h: {every: 1s}\n";
+  auto [setup_code, setup_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
+  ASSERT_EQ(setup_code, 0) << setup_out;
+
+  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  const std::string insert = "INSERT INTO " + ea +
+                             "appointments (id, start_datetime, status, is_unavailability, "
+                             "id_users_customer, id_services) VALUES ";
+  app.exec(insert + "(1, NOW() + INTERVAL 3 DAY, 'Booked', 0, 9, 1)");
+  app.exec(insert + "(2, NOW() + INTERVAL 1410 MINUTE, 'Booked', 0, 9, 1)");
+  app.exec(insert + "(3, NOW() + INTERVAL 2 DAY, '', 1, NULL, NULL)");
+  app.exec("DELETE FROM " + ea + "appointments WHERE id = 1");
+  auto count = [&](const std::string& where) {
+    return app.scalar("SELECT count(*) FROM " + messages + " WHERE " + where);
+  };
+  bool settled = waitUntil(
+      [&] {
+        return count("mapping = 'ea_reminder_24h'") == 1 && count("1 = 1") == 4 &&
+               count("status <> 'delivered'") == 0;
+      },
+      seconds(30));
+  // A later reminder run finds the same appointment again and sends nothing more.
+  bool rerun = settled && waitUntil(
+                              [&] {
+                                return std::regex_search(
+                                    bridge.output(),
+                                    std::regex("Schedule run complete\\. schedule=ea_reminder_24h "
+                                               "[^\\n]* rows=1 jobs=0 duplicates=1"));
+                              },
+                              seconds(30));
+  bridge.signal(SIGTERM);
+  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  ASSERT_TRUE(settled) << bridge.output();
+  EXPECT_TRUE(rerun) << bridge.output();
+  EXPECT_EQ(count("mapping = 'ea_booking_confirmed'"), 2);
+  EXPECT_EQ(count("mapping = 'ea_booking_deleted' AND entity_id = '1'"), 1);
+  EXPECT_EQ(count("mapping = 'ea_reminder_24h'"), 1);
+  EXPECT_EQ(count("recipient = '+48600100200'"), 4);
+  EXPECT_EQ(app.text("SELECT body FROM " + messages + " WHERE mapping = 'ea_booking_deleted'")
+                .rfind("Your Haircut on ", 0),
+            0u);
+  for (const char* table : {"appointments", "users", "services"}) {
+    app.exec("DROP TABLE IF EXISTS " + ea + table);
+  }
+}
+
 }  // namespace
 }  // namespace smsbridge
