@@ -305,7 +305,8 @@ TEST(EasyAppointmentsPresetE2eTest, BookingsDeletesAndTheReminderOnMariadb) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
   setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);
   MysqlApp app(dsn);
-  std::string tag = "e2e" + std::to_string(getpid()) + "_";
+  // Not the outbox tests' tag: their store tables live in the same database.
+  std::string tag = "e2e" + std::to_string(getpid()) + "_appt_";
   std::string ea = tag + "ea_";
   std::string messages = tag + "sb_messages";
   for (const char* table : {"appointments", "users", "services"}) {
