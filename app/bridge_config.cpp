@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
+#include <functional>
 #include <map>
 #include <set>
 
+#include "config/preset.h"
 #include "config/section.h"
 #include "config/validate.h"
 #include "core/phone.h"
@@ -433,6 +436,9 @@ const config::Schema& mappingSchema() {
         duration("delay", "0s", "Send this long after the change (e.g. a follow-up)."));
     s.fields.push_back(
         duration("expires_in", "Overrides the lane's `expires_in` for this mapping."));
+    s.fields.push_back(boolean("enabled", true,
+                               "`false` turns the mapping off; with a preset, `mappings.<name>: "
+                               "{enabled: false}` turns off one of the preset's mappings."));
     s.fields.push_back(
         mapOf("lookup", lookupSchema(),
               "Named queries run for each change that fires, before the templates render: "
@@ -490,6 +496,9 @@ const config::Schema& scheduleSchema() {
     }
     s.fields.push_back(
         duration("expires_in", "Overrides the lane's `expires_in` for this schedule."));
+    s.fields.push_back(boolean("enabled", true,
+                               "`false` turns the schedule off; with a preset, `schedules.<name>: "
+                               "{enabled: false}` turns off one of the preset's schedules."));
     s.fields.push_back(
         oneOf("misfire", {"skip", "run_once"}, "skip",
               "Scheduled times that passed while the bridge was stopped (more than a minute ago): "
@@ -507,31 +516,39 @@ const config::Schema& scheduleSchema() {
   return schema;
 }
 
-// Reads the job-building keys (jobFields) of a mapping or schedule section.
-void readJobFields(const config::Section& section, MappingSpec& spec) {
-  spec.to = section.str("to");
-  spec.region = section.str("region");
-  spec.text = section.str("text");
-  spec.sender = section.str("sender");
-  spec.lane = section.str("lane");
-  spec.route = section.str("route");
-  spec.dedup = section.str("dedup");
-  spec.phone_types = section.str("phone_types");
-  spec.normalize = section.boolean("normalize");
-  spec.max_segments = static_cast<int>(section.integer("max_segments"));
-  spec.truncate = section.str("too_long") == "truncate";
-  if (section.has("expires_in")) spec.expires_in = section.duration("expires_in");
+// Which section gives a key: a preset's mapping or schedule with the user's overrides on top
+// (LayeredMapping::at), or one plain section.
+using SectionAt = std::function<const config::Section&(std::string_view key)>;
+
+// Reads the job-building keys (jobFields) of a mapping or schedule, each from where it was given.
+void readJobFields(const SectionAt& at, MappingSpec& spec) {
+  spec.to = at("to").str("to");
+  spec.region = at("region").str("region");
+  spec.text = at("text").str("text");
+  spec.sender = at("sender").str("sender");
+  spec.lane = at("lane").str("lane");
+  spec.route = at("route").str("route");
+  spec.dedup = at("dedup").str("dedup");
+  spec.phone_types = at("phone_types").str("phone_types");
+  spec.normalize = at("normalize").boolean("normalize");
+  spec.max_segments = static_cast<int>(at("max_segments").integer("max_segments"));
+  spec.truncate = at("too_long").str("too_long") == "truncate";
+  if (at("expires_in").has("expires_in")) spec.expires_in = at("expires_in").duration("expires_in");
 }
 
-// Where compile errors of a mapping or schedule go: at their offset inside the value, unless
-// the schema already rejected that value (a lane outside the list, say).
-Mapping::ReportFn reportInto(const config::Section& section, config::Diagnostics& diagnostics) {
-  return [&section, &diagnostics](std::string_view key, std::size_t offset, std::string message) {
-    config::Diagnostic d = section.atOffset(key, offset, std::move(message));
-    for (const auto& seen : diagnostics.all()) {
-      if (seen.key_path == d.key_path) return;
-    }
-    diagnostics.add(std::move(d));
+// Adds a compile error of a mapping or schedule at its offset inside the value, unless the
+// schema already rejected that value (a lane outside the list, say).
+void addUnlessSeen(config::Diagnostic d, config::Diagnostics& diagnostics) {
+  for (const auto& seen : diagnostics.all()) {
+    if (seen.key_path == d.key_path && seen.file == d.file) return;
+  }
+  diagnostics.add(std::move(d));
+}
+
+Mapping::ReportFn reportInto(SectionAt at, config::Diagnostics& diagnostics) {
+  return [at = std::move(at), &diagnostics](std::string_view key, std::size_t offset,
+                                            std::string message) {
+    addUnlessSeen(at(key).atOffset(key, offset, std::move(message)), diagnostics);
   };
 }
 
@@ -585,6 +602,233 @@ const config::Schema& serverSchema() {
       "",
       {}};
   return schema;
+}
+
+// A key whose value this schema does not check: the preset header's parts, which
+// config/preset.cpp reads.
+config::Field opaque(std::string key, std::string description) {
+  return config::Field{
+      .key = std::move(key), .type = config::FieldType::kObject, .description = description};
+}
+
+// A preset file (config/preset.h): its header, and mappings and schedules checked like a
+// config's.
+const config::Schema& presetDocumentSchema() {
+  using namespace config;
+  static const Schema header{"preset header",
+                             "What a preset is and which parameters it takes.",
+                             {
+                                 str("description", "", "What the preset does."),
+                                 opaque("parameters", "Parameters a presets: entry may set."),
+                                 opaque("choose", "Values derived from a parameter's value."),
+                                 opaque("detect", "Queries that resolve `auto` parameters."),
+                                 opaque("setup", "Tables `smsbridge setup` creates."),
+                             },
+                             "",
+                             {}};
+  static const Schema schema{
+      "preset file",
+      "A preset: ready mappings for one application.",
+      {
+          required(object("preset", header, "The preset's header.")),
+          mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>"),
+          mapOf("schedules", scheduleSchema(), "Query → SMS rules on a cron or interval trigger.",
+                "<schedule>"),
+      },
+      "",
+      {}};
+  return schema;
+}
+
+std::string presetList() {
+  std::string out;
+  for (const auto& name : config::builtinPresetNames()) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+// "mappings.<name>" and "schedules.<name>" of what the presets listed under `presets:` ship.
+std::set<std::string> presetMappingNames(const Section& root) {
+  std::set<std::string> names;
+  for (const Section& entry : root.items("presets")) {
+    if (const config::Preset* preset = config::findPreset(entry.str("name"))) {
+      for (const auto& m : preset->mappings) names.insert("mappings." + m);
+      for (const auto& m : preset->schedules) names.insert("schedules." + m);
+    }
+  }
+  return names;
+}
+
+// "mappings.<a preset's mapping>.<key>: required key is missing" (or a schedule's): the preset
+// gives that key.
+bool isOverrideGap(const config::Diagnostic& d, const std::set<std::string>& preset_mappings) {
+  if (d.message != "required key is missing") return false;
+  std::size_t dot = d.key_path.rfind('.');
+  return dot != std::string::npos && preset_mappings.count(d.key_path.substr(0, dot)) > 0;
+}
+
+// One `presets:` entry, instantiated with its parameters. Sections point into `document`,
+// so uses live in a deque (stable addresses) for as long as the mappings are read.
+struct PresetUse {
+  const config::Preset* preset = nullptr;
+  Section entry;
+  config::Document document;
+  Section root;
+};
+
+// `auto` for a parameter the preset can detect: one query on the preset's source. Without
+// database reads (`check`), the preset's fallback.
+std::string detectParameter(const config::Preset& preset, const std::string& parameter,
+                            const std::map<std::string, std::string>& values,
+                            const BridgeConfig& cfg, const config::LoadOptions& options,
+                            const Section& entry, Diagnostics& diagnostics) {
+  const config::PresetDetect& detect = preset.detect.at(parameter);
+  if (!options.read_databases) return detect.fallback;
+  const SourceFactory* source = cfg.findSource(values.at("source"));
+  if (source == nullptr) return detect.fallback;  // reported with the mappings
+  auto fail = [&](const std::string& why) {
+    diagnostics.add(entry.at(
+        parameter, parameter + ": auto cannot be resolved: " + why + "; set it explicitly"));
+    return detect.fallback;
+  };
+  if (!source->open_sql) return fail("source '" + source->name + "' cannot run queries yet");
+  auto session = source->open_sql();
+  if (!session) return fail(session.error().message());
+  auto rows = (*session)->query(config::substitutePresetValues(detect.sql, values), Row{});
+  if (!rows) return fail(rows.error().message());
+  if (rows->empty()) return detect.fallback;
+  const Value* value = rows->front().find("value");
+  if (value == nullptr) return fail("the detection query returned no `value` column");
+  return value->toText();
+}
+
+std::deque<PresetUse> usePresets(const Section& root, BridgeConfig& cfg,
+                                 const std::vector<std::string>& source_names,
+                                 const config::LoadOptions& options, Diagnostics& diagnostics) {
+  std::deque<PresetUse> uses;
+  for (const Section& entry : root.items("presets")) {
+    const config::Preset* preset = config::findPreset(entry.str("name"));
+    if (preset == nullptr) continue;  // validation listed the presets there are
+    if (!preset->error.empty()) {
+      diagnostics.add(
+          entry.at("name", "preset file " + preset->path + " is broken: " + preset->error));
+      continue;
+    }
+    std::map<std::string, std::string> values;
+    values["source"] = entry.str("source");
+    if (values["source"].empty()) {
+      if (source_names.size() == 1) {
+        values["source"] = source_names.front();
+      } else if (source_names.size() > 1) {
+        diagnostics.add(entry.at("source",
+                                 "several sources are configured; name the one "
+                                 "preset '" +
+                                     preset->name + "' reads"));
+      }
+    }
+    bool complete = true;
+    for (const config::PresetParameter& p : preset->parameters) {
+      // A plain-name entry has no variant to take defaults from.
+      std::string value = entry.has(p.name) ? entry.str(p.name) : p.default_value;
+      if (value.empty() && p.required) {
+        // Validation reports this for {name: ...}, not for the plain-name shorthand.
+        if (entry.node().IsScalar()) {
+          diagnostics.add(entry.at("", "preset '" + preset->name + "' needs parameter '" + p.name +
+                                           "': write {name: " + preset->name + ", " + p.name +
+                                           ": ...}"));
+        }
+        complete = false;
+      }
+      if (p.identifier && !value.empty() && !isValidIdentifier(value + "x")) {
+        diagnostics.add(entry.at(p.name, "'" + value + "' may hold only letters, digits and _"));
+        complete = false;
+      }
+      values[p.name] = std::move(value);
+    }
+    if (!complete) continue;
+    for (const auto& [parameter, detect] : preset->detect) {
+      if (values[parameter] == "auto") {
+        values[parameter] =
+            detectParameter(*preset, parameter, values, cfg, options, entry, diagnostics);
+      }
+    }
+    config::addChoices(*preset, values);
+    auto document = config::instantiatePreset(*preset, values, root.document()->options());
+    if (!document) {
+      diagnostics.add(entry.at("name", document.error().message()));
+      continue;
+    }
+    PresetUse& use = uses.emplace_back();
+    use.preset = preset;
+    use.entry = entry;
+    use.document = std::move(*document);
+    use.root = Section(&use.document, use.document.root(), &presetDocumentSchema(), "");
+    config::validate(use.document, presetDocumentSchema(), diagnostics);
+    if (const SourceFactory* source = cfg.findSource(values["source"])) {
+      auto setup = preset->setup.find(source->type);
+      if (setup != preset->setup.end()) {
+        PresetSetup ps{preset->name, source->name, {}};
+        for (const auto& sql : setup->second) {
+          ps.statements.push_back(config::substitutePresetValues(sql, values));
+        }
+        cfg.preset_setup.push_back(std::move(ps));
+      } else if (!preset->setup.empty()) {
+        diagnostics.add(entry.at("source", "preset '" + preset->name +
+                                               "' cannot create its tables in a " + source->type +
+                                               " database"));
+      }
+    }
+  }
+  return uses;
+}
+
+// A mapping as the bridge reads it: from a preset with the user's overrides on top, or the
+// user's own. Each key, and each diagnostic about it, comes from where it was given.
+struct LayeredMapping {
+  std::string name;
+  std::optional<Section> preset;
+  std::optional<Section> user;
+  bool disabled = false;
+
+  const Section& at(std::string_view key) const {
+    if (user && (!preset || user->has(key))) return *user;
+    return *preset;
+  }
+};
+
+// `kind` is "mappings" or "schedules": both layer alike.
+std::vector<LayeredMapping> layerSections(const Section& root, const std::deque<PresetUse>& uses,
+                                          const std::string& kind, Diagnostics& diagnostics) {
+  std::vector<LayeredMapping> out;
+  std::map<std::string, std::string> owner;  // mapping name → preset that ships it
+  auto find = [&](const std::string& name) -> LayeredMapping* {
+    for (auto& m : out) {
+      if (m.name == name) return &m;
+    }
+    return nullptr;
+  };
+  for (const PresetUse& use : uses) {
+    std::vector<std::string> disabled = use.entry.strings("disable");
+    for (auto& [name, section] : use.root.object(kind).entries()) {
+      if (auto [it, fresh] = owner.emplace(name, use.preset->name); !fresh) {
+        diagnostics.add(use.entry.at("name", "preset '" + use.preset->name + "' ships " +
+                                                 kind.substr(0, kind.size() - 1) + " '" + name +
+                                                 "', which preset '" + it->second +
+                                                 "' listed earlier already defines"));
+        continue;
+      }
+      LayeredMapping m{name, section, std::nullopt, false};
+      m.disabled = std::find(disabled.begin(), disabled.end(), name) != disabled.end();
+      out.push_back(std::move(m));
+    }
+  }
+  for (auto& [name, section] : root.object(kind).entries()) {
+    if (LayeredMapping* m = find(name)) {
+      m->user = section;
+    } else {
+      out.push_back({name, std::nullopt, section, false});
+    }
+  }
+  return out;
 }
 
 std::optional<SqlDialect> dialectOf(std::string_view type) {
@@ -683,7 +927,16 @@ const config::Schema& bridgeSchema() {
                          "<route>")),
           object("lanes", lanesSchema(), "Expiry and quiet hours per lane."),
           object("dispatcher", dispatcherSchema(), "Sending."),
-          required(mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>")),
+          listOf("presets", config::presetEntrySchema(),
+                 "Ready mappings for an application, by name (" + presetList() +
+                     "), with parameters: `presets: [outbox, {name: woocommerce, "
+                     "admin_phone: \"+48600100200\"}]`. Each preset mapping keeps its name; a "
+                     "mapping of the same name under `mappings` overrides the keys it gives "
+                     "(only `text`, say) and `enabled: false` turns it off. The files are "
+                     "config/presets/<name>.yaml in the source tree, built into the binary; "
+                     "copy one into your config to change it wholesale."),
+          mapOf("mappings", mappingSchema(),
+                "Change → SMS rules. Required unless `presets` gives some.", "<mapping>"),
           object("write_back", writeBackSchema(), "Writing delivery statuses back."),
           mapOf("schedules", scheduleSchema(),
                 "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
@@ -734,15 +987,22 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     diagnostics.add(config::Diagnostic{"", 0, 0, "", document.error().message()});
     return std::nullopt;
   }
-  for (const auto& d : document->diagnostics().all()) diagnostics.add(d);
-  config::validate(*document, bridgeSchema(), diagnostics);
+  Section root(&*document, document->root(), &bridgeSchema(), "");
+  {
+    // A mapping that overrides a preset's gives only the keys it changes.
+    Diagnostics found;
+    config::validate(*document, bridgeSchema(), found);
+    std::set<std::string> preset_mappings = presetMappingNames(root);
+    for (const auto& d : found.all()) {
+      if (!isOverrideGap(d, preset_mappings)) diagnostics.add(d);
+    }
+  }
   // Go on after schema problems: the readers below fall back to defaults on bad values, and
   // compiling the mappings finds expression and template errors the schema cannot see, so the
   // operator gets every problem in one run.
 
   BridgeConfig cfg;
   cfg.file = path;
-  Section root(&*document, document->root(), &bridgeSchema(), "");
 
   Section log = root.object("log");
   cfg.log_level = log.str("level");
@@ -916,6 +1176,8 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
     if (dispatcher.integer(key) < 1) diagnostics.add(dispatcher.at(key, "must be at least 1"));
   }
 
+  std::deque<PresetUse> presets = usePresets(root, cfg, source_names, options, diagnostics);
+
   if (root.has("server")) {
     Section server = root.object("server");
     ServerSettings settings;
@@ -956,19 +1218,24 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
 
   std::vector<Mapping> mappings;
   std::map<std::string, std::vector<WriteBackAction>> write_back_actions;
-  for (auto& [name, section] : root.object("mappings").entries()) {
-    write_back_actions[name] = readWriteBackActions(section, diagnostics);
+  for (const LayeredMapping& layered : layerSections(root, presets, "mappings", diagnostics)) {
+    const std::string& name = layered.name;
+    auto section = [&](std::string_view key) -> const Section& { return layered.at(key); };
+    if (layered.disabled || !section("enabled").boolean("enabled")) continue;
+    write_back_actions[name] = readWriteBackActions(section("write_back"), diagnostics);
     MappingSpec spec;
     spec.name = name;
-    spec.source = section.str("source");
+    spec.source = section("source").str("source");
     if (spec.source.empty() && source_names.size() == 1) spec.source = source_names.front();
-    spec.table = section.str("table");
-    spec.on = section.strings("on");
-    spec.when = section.str("when");
+    spec.table = section("table").str("table");
+    spec.on = section("on").strings("on");
+    spec.when = section("when").str("when");
     readJobFields(section, spec);
-    spec.delay = section.duration("delay");
+    spec.delay = section("delay").duration("delay");
+    // A lookup: map comes whole from one layer: overriding one query keeps the others'
+    // parameters and column names consistent only if the user restates them all.
     std::map<std::string, Section> lookup_sections;
-    for (auto& [lookup_name, lookup] : section.entries("lookup")) {
+    for (auto& [lookup_name, lookup] : section("lookup").entries("lookup")) {
       LookupSpec l{lookup_name, lookup.str("sql"), lookup.str("source"),
                    lookup.boolean("optional")};
       if (!l.source.empty() &&
@@ -979,28 +1246,30 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
       lookup_sections.emplace(lookup_name, lookup);
     }
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
-      if (spec.table.rfind(cfg.store.prefix, 0) == 0) {
-        diagnostics.add(section.at("table", "tables starting with '" + cfg.store.prefix +
-                                                "' are smsbridge's own and cannot be mapped"));
+      if (isBridgeOwnedTable(spec.table, cfg.store.prefix)) {
+        diagnostics.add(section("table").at("table", "tables starting with '" + cfg.store.prefix +
+                                                         "' are smsbridge's own and cannot be "
+                                                         "mapped"));
       } else if (Status s = validateIdentifier(spec.table, "table"); !s.isOk()) {
-        diagnostics.add(section.at("table", s.message()));
+        diagnostics.add(section("table").at("table", s.message()));
       } else if (!source->tables.empty() && std::find(source->tables.begin(), source->tables.end(),
                                                       spec.table) == source->tables.end()) {
         // The mapping would silently never fire.
-        diagnostics.add(section.at("table", "source '" + spec.source + "' does not capture '" +
-                                                spec.table + "'; add it to sources." + spec.source +
-                                                ".tables"));
+        diagnostics.add(section("table").at(
+            "table", "source '" + spec.source + "' does not capture '" + spec.table +
+                         "'; add it to sources." + spec.source + ".tables"));
       }
     } else if (spec.source.empty()) {
       if (source_names.size() > 1) {
-        diagnostics.add(section.at("source", "several sources are configured; name one"));
+        diagnostics.add(section("source").at("source", "several sources are configured; name one"));
       }
     } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
                source_names.end()) {
-      diagnostics.add(section.at("source", "no source named '" + spec.source + "'"));
+      diagnostics.add(section("source").at("source", "no source named '" + spec.source + "'"));
     }  // else: that source's own section has problems, reported above
     if (!cfg.routes.count(spec.route)) {
-      diagnostics.add(section.at("route", "no route named '" + spec.route + "' under routes"));
+      diagnostics.add(
+          section("route").at("route", "no route named '" + spec.route + "' under routes"));
     }
     auto mapping = Mapping::compile(
         spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
@@ -1008,53 +1277,65 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
           auto lookup = key.starts_with("lookup.")
                             ? lookup_sections.find(std::string(key.substr(7)))
                             : lookup_sections.end();
-          config::Diagnostic d = lookup != lookup_sections.end()
-                                     ? lookup->second.atOffset("sql", offset, std::move(message))
-                                     : section.atOffset(key, offset, std::move(message));
-          // The schema already rejected this value (a lane outside the list, say).
-          for (const auto& seen : diagnostics.all()) {
-            if (seen.key_path == d.key_path) return;
-          }
-          diagnostics.add(std::move(d));
+          addUnlessSeen(lookup != lookup_sections.end()
+                            ? lookup->second.atOffset("sql", offset, std::move(message))
+                            : section(key).atOffset(key, offset, std::move(message)),
+                        diagnostics);
         });
     if (mapping) mappings.push_back(std::move(*mapping));
+  }
+  if (mappings.empty() && !root.has("mappings") && !root.has("presets")) {
+    diagnostics.add(root.at("mappings", "required key is missing; give mappings or presets"));
   }
   cfg.mappings = std::make_shared<MappingEngine>(std::move(mappings));
   planWriteBack(cfg, root, write_back_actions);
 
-  for (auto& [name, section] : root.object("schedules").entries()) {
+  for (const LayeredMapping& layered : layerSections(root, presets, "schedules", diagnostics)) {
+    const std::string& name = layered.name;
+    // `cron` and `every` are one choice: an override that gives either replaces the preset's
+    // trigger, rather than adding a second one.
+    const bool own_trigger =
+        layered.user && (layered.user->has("cron") || layered.user->has("every"));
+    SectionAt section = [&layered, own_trigger](std::string_view key) -> const Section& {
+      if (own_trigger && (key == "cron" || key == "every")) return *layered.user;
+      return layered.at(key);
+    };
+    if (layered.disabled || !section("enabled").boolean("enabled")) continue;
     ScheduleSpec spec;
     spec.name = name;
-    spec.source = section.str("source");
+    spec.source = section("source").str("source");
     if (spec.source.empty() && source_names.size() == 1) spec.source = source_names.front();
-    spec.cron = section.str("cron");
-    if (section.has("every")) spec.every = section.duration("every");
-    spec.time_zone = section.str("time_zone");
-    spec.query = section.str("query");
-    Section params = section.object("params");
+    spec.cron = section("cron").str("cron");
+    if (section("every").has("every")) spec.every = section("every").duration("every");
+    spec.time_zone = section("time_zone").str("time_zone");
+    spec.query = section("query").str("query");
+    Section params = section("params").object("params");
     for (auto& [param, value] : params.entries())
       spec.params.emplace_back(param, params.str(param));
-    spec.key = section.str("key");
+    spec.key = section("key").str("key");
     readJobFields(section, spec.job);
-    spec.misfire = section.str("misfire") == "run_once" ? Misfire::kRunOnce : Misfire::kSkip;
-    spec.batch_size = static_cast<int>(section.integer("batch_size"));
-    spec.pace = section.number("pace");
+    spec.misfire =
+        section("misfire").str("misfire") == "run_once" ? Misfire::kRunOnce : Misfire::kSkip;
+    spec.batch_size = static_cast<int>(section("batch_size").integer("batch_size"));
+    spec.pace = section("pace").number("pace");
     if (const SourceFactory* source = cfg.findSource(spec.source)) {
       if (!source->open_sql) {
-        diagnostics.add(section.at("source", "source '" + spec.source +
-                                                 "' cannot run queries yet (its database type "
-                                                 "has no SQL session)"));
+        diagnostics.add(
+            section("source").at("source", "source '" + spec.source +
+                                               "' cannot run queries yet (its database type "
+                                               "has no SQL session)"));
       }
     } else if (spec.source.empty()) {
       if (source_names.size() > 1) {
-        diagnostics.add(section.at("source", "several sources are configured; name one"));
+        diagnostics.add(section("source").at("source", "several sources are configured; name one"));
       }
     } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
                source_names.end()) {
-      diagnostics.add(section.at("source", "no source named '" + spec.source + "'"));
+      diagnostics.add(section("source").at("source", "no source named '" + spec.source + "'"));
     }
     if (!cfg.routes.count(spec.job.route)) {
-      diagnostics.add(section.at("route", "no route named '" + spec.job.route + "' under routes"));
+      diagnostics.add(
+          section("route").at("route", "no route named '" + spec.job.route + "' under routes"));
     }
     auto schedule = Schedule::compile(spec, cfg.defaults, reportInto(section, diagnostics));
     if (schedule) cfg.schedules.push_back(std::move(*schedule));

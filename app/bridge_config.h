@@ -54,6 +54,13 @@ struct NamedProvider {
   WebhookSecrets webhook_secrets = {};  // empty for providers without webhooks
 };
 
+// Tables a preset needs in a source's database (the outbox), which `smsbridge setup` creates.
+struct PresetSetup {
+  std::string preset;
+  std::string source;
+  std::vector<std::string> statements;  // for that source's database type
+};
+
 struct BridgeConfig {
   std::string file;
   std::string log_level = "info";
@@ -68,6 +75,7 @@ struct BridgeConfig {
   std::map<std::string, Route> routes;
   DispatcherConfig dispatcher;
   std::shared_ptr<MappingEngine> mappings;
+  std::vector<PresetSetup> preset_setup;
   // Per-mapping `write_back:` actions and the sources they (and the status mirror) write to;
   // empty when nothing is written back.
   WriteBackConfig write_back;

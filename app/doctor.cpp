@@ -98,7 +98,9 @@ std::map<std::string, std::string> checkStore(const BridgeConfig& cfg, const std
 int doctorCommand(const DoctorOptions& options) {
   (void)setupLogging("warn", LogFormat::kText);  // this command reports on stdout itself
   config::Diagnostics diagnostics;
-  auto cfg = loadBridgeConfig(options.config, {}, diagnostics);
+  config::LoadOptions load;
+  load.read_databases = true;  // presets with `auto` parameters look at the database
+  auto cfg = loadBridgeConfig(options.config, load, diagnostics);
   if (!cfg) {
     std::fprintf(stderr, "%s\n", diagnostics.toString().c_str());
     std::fprintf(stderr,

@@ -215,7 +215,9 @@ void installEarlyStopHandler() {
 
 int runCommand(const RunOptions& options) {
   config::Diagnostics diagnostics;
-  auto cfg = loadBridgeConfig(options.config, {}, diagnostics);
+  config::LoadOptions load;
+  load.read_databases = true;  // presets with `auto` parameters look at the database
+  auto cfg = loadBridgeConfig(options.config, load, diagnostics);
   if (!cfg) {
     std::fprintf(stderr, "%s\n", diagnostics.toString().c_str());
     std::fprintf(stderr, "smsbridge: not started: the config has problems\n");

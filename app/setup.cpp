@@ -52,7 +52,9 @@ Status setupWriteBack(const std::string& name, const WriteBackSource& source,
 int setupCommand(const SetupOptions& options) {
   (void)setupLogging("warn", LogFormat::kText);  // this command reports on stdout itself
   config::Diagnostics diagnostics;
-  auto cfg = loadBridgeConfig(options.config, {}, diagnostics);
+  config::LoadOptions load;
+  load.read_databases = true;  // presets with `auto` parameters look at the database
+  auto cfg = loadBridgeConfig(options.config, load, diagnostics);
   if (!cfg) {
     std::fprintf(stderr, "%s\n", diagnostics.toString().c_str());
     return 1;
@@ -71,6 +73,29 @@ int setupCommand(const SetupOptions& options) {
     if (Status s = (*store)->migrate(); !s.isOk()) return fail(s);
     std::printf("store: %s* tables are ready in source '%s'\n", cfg->store.prefix.c_str(),
                 cfg->store.source.c_str());
+  }
+
+  // Tables presets need (the outbox) exist before capture is installed on them.
+  for (const PresetSetup& preset : cfg->preset_setup) {
+    const SourceFactory* factory = cfg->findSource(preset.source);
+    if (options.dry_run) {
+      std::printf("-- preset '%s' in source '%s'\n", preset.preset.c_str(), preset.source.c_str());
+      for (const auto& sql : preset.statements) std::printf("%s;\n\n", sql.c_str());
+      continue;
+    }
+    if (factory == nullptr || !factory->open_sql) {
+      return fail(configError("source '" + preset.source + "' cannot run the SQL preset '" +
+                              preset.preset +
+                              "' needs yet; run it yourself (smsbridge setup --dry-run prints "
+                              "it), then setup again"));
+    }
+    auto session = factory->open_sql();
+    if (!session) return fail(session.error());
+    for (const auto& sql : preset.statements) {
+      if (auto done = (*session)->execute(sql, Row{}); !done) return fail(done.error());
+    }
+    std::printf("preset '%s': tables are ready in source '%s'\n", preset.preset.c_str(),
+                preset.source.c_str());
   }
 
   for (const SourceFactory& factory : cfg->sources) {

@@ -161,8 +161,11 @@ void Document::substituteScalar(YAML::Node node, const std::string& key_path) {
     std::size_t dash = inner.find(":-");
     std::string name = inner.substr(0, dash);
     bool has_default = dash != std::string::npos;
-    bool valid = !name.empty() && isNameStart(name.front()) &&
-                 std::all_of(name.begin(), name.end(), isNameChar);
+    // Dots only inside a name: ${preset.table_prefix} (config/preset.h) reads a preset's
+    // parameter through the same lookup.
+    bool valid =
+        !name.empty() && isNameStart(name.front()) && name.back() != '.' &&
+        std::all_of(name.begin(), name.end(), [](char c) { return isNameChar(c) || c == '.'; });
     if (!valid) {
       diagnostics_.add(diagnosticInScalar(
           node, i, key_path,
@@ -175,8 +178,11 @@ void Document::substituteScalar(YAML::Node node, const std::string& key_path) {
       } else if (has_default) {
         out += inner.substr(dash + 2);
       } else {
-        diagnostics_.add(diagnosticInScalar(node, i, key_path,
-                                            "environment variable '" + name + "' is not set"));
+        std::string what = name.rfind("preset.", 0) == 0
+                               ? "preset parameter '" + name.substr(7) +
+                                     "' is not declared under preset.parameters"
+                               : "environment variable '" + name + "' is not set";
+        diagnostics_.add(diagnosticInScalar(node, i, key_path, std::move(what)));
       }
     }
     i = close + 1;

@@ -24,6 +24,9 @@ struct LoadOptions {
   // Section::secret() reads `<key>_file` files. `check` turns this off to stay free of I/O;
   // secret() then returns a placeholder naming the file instead of its contents.
   bool read_secret_files = true;
+  // Presets' `auto` parameters (config/preset.h) are resolved with one query on their source
+  // when set (`run`, `setup`); off, they take the preset's fallback so `check` stays pure.
+  bool read_databases = false;
   // Looks up ${VAR}; unset (the default) means the process environment. Tests inject a map.
   std::function<std::optional<std::string>(const std::string&)> env;
 };

@@ -257,7 +257,7 @@ Result<std::unique_ptr<PollSource>> PollSource::create(Settings settings,
   if (settings.batch_size < 1) return configError("batch_size must be at least 1");
   for (const TableSpec& t : settings.tables) {
     SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(t.table, "table"));
-    if (t.table.rfind(settings.prefix, 0) == 0) {
+    if (isBridgeOwnedTable(t.table, settings.prefix)) {
       return configError("source '" + settings.name + "' cannot capture '" + t.table +
                          "': tables starting with '" + settings.prefix +
                          "' are smsbridge's own (capturing them would loop)");

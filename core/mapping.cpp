@@ -367,7 +367,13 @@ Result<std::optional<SmsJob>> Mapping::build(const ChangeEvent& event, TimePoint
   job.status = JobStatus::kQueued;
   if (!dedup_) job.dedup_key = defaultDedupKey(event, context);
 
+  // A job that ends before `dedup` renders (a failed lookup or when) still needs a key of its
+  // own: an empty one would collide with every other such job under the UNIQUE index.
+  auto keyEarlyEnd = [&]() {
+    if (job.dedup_key.empty()) job.dedup_key = defaultDedupKey(event, context);
+  };
   auto reject = [&](std::string reason) {
+    keyEarlyEnd();
     job.status = JobStatus::kRejected;
     job.status_reason = std::move(reason);
     spdlog::warn("Mapping rejected a change. mapping={} table={} pk={} reason=\"{}\"", spec_.name,
@@ -382,6 +388,7 @@ Result<std::optional<SmsJob>> Mapping::build(const ChangeEvent& event, TimePoint
   };
   auto ended = [&]() {
     if (problem->first == JobStatus::kRejected) return reject(std::move(problem->second));
+    keyEarlyEnd();
     job.status = problem->first;
     job.status_reason = std::move(problem->second);
     spdlog::info("Lookup found no row; job suppressed. mapping={} table={} pk={} reason=\"{}\"",

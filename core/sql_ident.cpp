@@ -56,4 +56,11 @@ std::string quoteLiteral(std::string_view text) {
   return out;
 }
 
+bool isBridgeOwnedTable(std::string_view table, std::string_view prefix) {
+  std::size_t dot = table.rfind('.');
+  std::string_view base = dot == std::string_view::npos ? table : table.substr(dot + 1);
+  if (base.substr(0, prefix.size()) != prefix) return false;
+  return base.substr(prefix.size()) != "outbox";
+}
+
 }  // namespace smsbridge

@@ -21,6 +21,11 @@ Status validateIdentifier(std::string_view name, std::string_view what);
 // ("public.orders") is quoted part by part.
 std::string quoteIdentifier(std::string_view name, SqlDialect dialect);
 
+// Whether `table` is one smsbridge writes (its name starts with the store prefix), so capturing
+// it would loop. `<prefix>outbox` is the exception: applications write it and smsbridge only
+// reads it (the outbox preset, config/presets/outbox.yaml). `table` may be schema-qualified.
+bool isBridgeOwnedTable(std::string_view table, std::string_view prefix);
+
 // A string literal for DDL that cannot take parameters (trigger bodies): 'it''s'.
 std::string quoteLiteral(std::string_view text);
 

@@ -7,6 +7,8 @@
 #include <unicode/unistr.h>
 #include <unicode/utf16.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -228,6 +230,81 @@ Result<Value> applyMoney(const Value& input, std::span<const Value> args,
   if (input.isNull()) return input;
   const auto decimals = static_cast<std::size_t>(*wholeNumber(args[0], 0, kMaxRoundDigits));
   return roundNumber("money", input, decimals, subject);
+}
+
+// ---------------------------------------------------------------------------------------------
+// join(sep)
+
+// The elements of a JSON array, read without building a document: each top-level element is
+// kept as the text a message shows, null elements are dropped, and a nested array or object
+// stops the parse (a list of lists has no obvious rendering). Anything but one array fails.
+class JoinElements final : public nlohmann::json::json_sax_t {
+ public:
+  std::vector<std::string> elements;
+  bool nested = false;
+
+  bool null() override { return inArray(); }
+  bool boolean(bool v) override { return add(v ? "true" : "false"); }
+  bool number_integer(number_integer_t v) override { return add(std::to_string(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return add(std::to_string(v)); }
+  // As written in the column: 2.50 stays "2.50".
+  bool number_float(number_float_t, const string_t& text) override { return add(text); }
+  bool string(string_t& v) override { return add(std::move(v)); }
+  bool binary(binary_t&) override { return false; }
+  bool start_object(std::size_t) override { return enter(); }
+  bool key(string_t&) override { return false; }
+  bool end_object() override { return false; }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_array() override { return --depth_ == 0; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) override {
+    return false;
+  }
+
+ private:
+  bool inArray() const { return depth_ == 1; }
+  bool add(std::string text) {
+    if (!inArray()) return false;
+    elements.push_back(std::move(text));
+    return true;
+  }
+  bool enter() {
+    if (depth_ == 1) nested = true;
+    return ++depth_ == 1;
+  }
+
+  int depth_ = 0;
+};
+
+bool looksLikeList(const Value& input) {
+  if (!input.isString()) return false;
+  const std::string& text = input.asString();
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && text[first] == '[';
+}
+
+Result<Value> applyJoin(const Value& input, std::span<const Value> args, std::string_view subject) {
+  if (input.isNull()) return input;
+  // A single value is a list of one: a column that sometimes holds one item needs no special
+  // case in the template.
+  if (!looksLikeList(input)) return Value(input.toText());
+  JoinElements list;
+  const bool parsed =
+      nlohmann::json::sax_parse(input.asString(), &list, nlohmann::json::input_format_t::json,
+                                /*strict=*/true, /*ignore_comments=*/false);
+  if (!parsed) {
+    return rejectedError(
+        "template filter 'join': " + describeInput(subject, input) +
+        (list.nested ? " a list holding a list or an object" : " not a JSON array"));
+  }
+  // Nothing to show is null, so `| default('none')` can say so.
+  if (list.elements.empty()) return Value();
+  const std::string separator = args[0].toText();
+  std::string out;
+  for (std::size_t i = 0; i < list.elements.size(); ++i) {
+    if (i > 0) out += separator;
+    out += list.elements[i];
+  }
+  return Value(std::move(out));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,10 +560,11 @@ Result<Value> applyDate(const Value& input, std::span<const Value> args, std::st
 }
 
 // Sorted by name: the list doubles as the "known filters" of a diagnostic.
-const std::array<FilterSpec, 9> kFilters = {{
+const std::array<FilterSpec, 10> kFilters = {{
     {"capitalize", 0, 0, noArgCheck, applyCase<CaseMapping::kCapitalize>},
     {"date", 1, 2, checkDateArg, applyDate},
     {"default", 1, 1, noArgCheck, applyDefault},
+    {"join", 1, 1, noArgCheck, applyJoin},
     {"lower", 0, 0, noArgCheck, applyCase<CaseMapping::kLower>},
     {"money", 1, 1, checkRoundArg, applyMoney},
     {"replace", 2, 2, checkReplaceArg, applyReplace},

@@ -21,6 +21,17 @@
 //   truncate(n)    at most n characters (code points, never a split one). No ellipsis is
 //                  added: "…" would switch the SMS to UCS-2 and "..." costs three characters.
 //   replace(a, b)  every occurrence of the text a replaced by b.
+//   join(sep)      the elements of a list, separated by sep: '["Tee", "Mug"]' | join(', ')
+//                  → "Tee, Mug". Values have no list type of their own; a list is text
+//                  holding a JSON array, which is what a JSON column (PostgreSQL json/jsonb,
+//                  MySQL JSON, SQLite JSON text) hands over and what a lookup returns for
+//                  several rows aggregated in its SQL (json_agg, JSON_ARRAYAGG,
+//                  json_group_array): one round trip, one value. Strings are joined as they
+//                  are, numbers as written, null elements are left out, and a list with
+//                  nothing left renders as null (so `| default('none')` applies). Any other
+//                  value is a list of one and renders as itself. Text that starts with '['
+//                  but is no flat JSON array (broken, or holding arrays or objects) rejects
+//                  the message, naming the value.
 //   round, round(n)  a number (or numeric text) rounded half away from zero to n decimals
 //                  (default 0) and written with exactly n decimals: 12.5 | round(2) → "12.50".
 //   money(n)       an amount: round(n) with n required, so a price always shows the decimals

@@ -469,7 +469,7 @@ std::optional<BinlogPosition> BinlogPosition::parse(std::string_view text) {
 Result<std::unique_ptr<MysqlBinlogSource>> MysqlBinlogSource::create(BinlogSourceConfig config) {
   for (const auto& table : config.tables) {
     SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(table, "table"));
-    if (table.rfind(config.prefix, 0) == 0) {
+    if (isBridgeOwnedTable(table, config.prefix)) {
       return configError("source '" + config.name + "' cannot capture '" + table +
                          "': tables starting with '" + config.prefix +
                          "' are smsbridge's own (capturing them would loop)");

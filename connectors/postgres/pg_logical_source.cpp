@@ -58,7 +58,7 @@ Result<std::unique_ptr<PgLogicalSource>> PgLogicalSource::create(LogicalSourceCo
   for (const auto& table : config.tables) {
     SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(table, "table"));
     // The bridge writes its own tables; publishing them would capture its own writes.
-    if (baseName(table).rfind(config.prefix, 0) == 0) {
+    if (isBridgeOwnedTable(baseName(table), config.prefix)) {
       return configError("source '" + config.name + "' cannot capture '" + table +
                          "': tables starting with '" + config.prefix +
                          "' are smsbridge's own (capturing them would loop)");

@@ -83,7 +83,7 @@ Result<std::unique_ptr<PgTriggerSource>> PgTriggerSource::create(TriggerSourceCo
   SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(config.prefix + "changes", "table prefix"));
   for (const auto& table : config.tables) {
     SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(table, "table"));
-    if (baseName(table).rfind(config.prefix, 0) == 0) {
+    if (isBridgeOwnedTable(baseName(table), config.prefix)) {
       return configError("source '" + config.name + "' cannot capture '" + table +
                          "': tables starting with '" + config.prefix +
                          "' are smsbridge's own (capturing them would loop)");

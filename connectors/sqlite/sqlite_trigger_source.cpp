@@ -104,7 +104,7 @@ Result<std::unique_ptr<SqliteTriggerSource>> SqliteTriggerSource::create(
     TriggerSourceConfig config) {
   for (const auto& table : config.tables) {
     SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(table, "table"));
-    if (table.rfind(config.prefix, 0) == 0) {
+    if (isBridgeOwnedTable(table, config.prefix)) {
       return configError("source '" + config.name + "' cannot capture '" + table +
                          "': tables starting with '" + config.prefix +
                          "' are smsbridge's own (capturing them would loop)");

@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include "app/bridge_config.h"
+#include "config/preset.h"
 #include "core/clock.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -79,6 +81,42 @@ class CannedLookups final : public LookupRunner {
   std::map<std::string, std::optional<Row>> rows_;
 };
 
+// Checks the jobs one case produced against its `expect`.
+void expectJobs(const YAML::Node& c, const std::vector<SmsJob>& jobs) {
+  const YAML::Node& expect = c["expect"];
+  if (expect.IsScalar() && expect.Scalar() == "none") {
+    EXPECT_TRUE(jobs.empty()) << "expected no job, got one from " << jobs.front().mapping;
+    return;
+  }
+  ASSERT_TRUE(expect.IsMap()) << "`expect` is a mapping or `none`";
+  std::size_t want = expect["jobs"] ? expect["jobs"].as<std::size_t>() : 1;
+  ASSERT_EQ(jobs.size(), want);
+  const SmsJob& job = jobs.front();
+  auto check = [&](const char* key, const std::string& actual) {
+    if (expect[key]) {
+      EXPECT_EQ(actual, expect[key].Scalar()) << key;
+    }
+  };
+  check("mapping", job.mapping);
+  check("status", std::string(statusName(job.status)));
+  check("recipient", job.recipient);
+  check("recipient_raw", job.recipient_raw);
+  check("body", job.body);
+  check("segments", std::to_string(job.segments));
+  check("encoding", std::string(encodingName(job.encoding)));
+  check("lane", std::string(laneName(job.lane)));
+  check("route", job.route);
+  check("sender", job.sender);
+  check("dedup_key", job.dedup_key);
+  check("not_before", formatTimestamp(job.not_before));
+  check("expires_at", job.expires_at ? formatTimestamp(*job.expires_at) : "never");
+  if (expect["reason"]) {
+    EXPECT_EQ(job.status_reason.rfind(expect["reason"].Scalar(), 0), 0u)
+        << "status_reason '" << job.status_reason << "' does not start with '"
+        << expect["reason"].Scalar() << "'";
+  }
+}
+
 class MappingsAsData : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(MappingsAsData, EveryCaseProducesTheExpectedJob) {
@@ -110,6 +148,21 @@ TEST_P(MappingsAsData, EveryCaseProducesTheExpectedJob) {
   for (const auto& c : file["cases"]) {
     ++index;
     SCOPED_TRACE(c["name"] ? c["name"].Scalar() : "case " + std::to_string(index));
+    std::vector<SmsJob> jobs;
+    if (c["schedule"]) {
+      // A schedule's case: one row its query returned, turned into a job at the file's `now`.
+      const Schedule* schedule = nullptr;
+      for (const Schedule& s : cfg->schedules) {
+        if (s.name() == c["schedule"].Scalar()) schedule = &s;
+      }
+      ASSERT_NE(schedule, nullptr) << "no schedule named " << c["schedule"].Scalar();
+      Row row = toRow(c["row"]).value_or(Row{});
+      auto key = schedule->rowKey(row);
+      ASSERT_TRUE(key) << key.error().toString();
+      jobs.push_back(schedule->jobFor(row, *key, clock.now(), clock.now()));
+      expectJobs(c, jobs);
+      continue;
+    }
     const YAML::Node& e = c["event"];
     ChangeEvent event;
     event.source = e["source"] ? e["source"].Scalar() : source;
@@ -126,44 +179,46 @@ TEST_P(MappingsAsData, EveryCaseProducesTheExpectedJob) {
     CannedLookups lookups(*cfg->mappings, c["lookups"] ? c["lookups"] : YAML::Node());
     auto mapped = cfg->mappings->map(events, clock.now(), lookups);
     ASSERT_TRUE(mapped) << mapped.error().toString();
-    std::vector<SmsJob> jobs = std::move(*mapped);
+    jobs = std::move(*mapped);
     if (c["lookup_params"]) {
       for (const auto& kv : c["lookup_params"]) {
         EXPECT_EQ(lookups.params_[kv.first.Scalar()], toRow(kv.second).value_or(Row{}))
             << "parameters of lookup " << kv.first.Scalar();
       }
     }
-    const YAML::Node& expect = c["expect"];
-    if (expect.IsScalar() && expect.Scalar() == "none") {
-      EXPECT_TRUE(jobs.empty()) << "expected no job, got one from " << jobs.front().mapping;
-      continue;
-    }
-    ASSERT_TRUE(expect.IsMap()) << "`expect` is a mapping or `none`";
-    std::size_t want = expect["jobs"] ? expect["jobs"].as<std::size_t>() : 1;
-    ASSERT_EQ(jobs.size(), want);
-    const SmsJob& job = jobs.front();
-    auto check = [&](const char* key, const std::string& actual) {
-      if (expect[key]) {
-        EXPECT_EQ(actual, expect[key].Scalar()) << key;
+    expectJobs(c, jobs);
+  }
+}
+
+// Every mapping and schedule a shipped preset defines is exercised by a case of its own file,
+// tests/mappings/preset_<name>.yaml (or preset_<name>_<variant>.yaml), that expects a job from
+// it: a preset mapping added without a test fails here.
+TEST(MappingsAsDataCoverage, EveryPresetMappingAndScheduleHasACase) {
+  // The WooCommerce files belong to the WooCommerce work, which adds its admin cases.
+  const std::set<std::string> pending = {"wc_admin_new_order", "wc_admin_low_stock",
+                                         "wc_admin_out_of_stock"};
+  for (const config::Preset& preset : config::builtinPresets()) {
+    SCOPED_TRACE(preset.name);
+    std::set<std::string> covered;
+    bool has_file = false;
+    for (const std::string& path : mappingFiles()) {
+      const std::string stem = fs::path(path).stem().string();
+      const std::string own = "preset_" + preset.name;
+      if (stem != own && stem.rfind(own + "_", 0) != 0) continue;
+      has_file = true;
+      for (const auto& c : YAML::LoadFile(path)["cases"]) {
+        if (c["schedule"]) covered.insert(c["schedule"].Scalar());
+        if (c["expect"].IsMap() && c["expect"]["mapping"]) {
+          covered.insert(c["expect"]["mapping"].Scalar());
+        }
       }
-    };
-    check("mapping", job.mapping);
-    check("status", std::string(statusName(job.status)));
-    check("recipient", job.recipient);
-    check("recipient_raw", job.recipient_raw);
-    check("body", job.body);
-    check("segments", std::to_string(job.segments));
-    check("encoding", std::string(encodingName(job.encoding)));
-    check("lane", std::string(laneName(job.lane)));
-    check("route", job.route);
-    check("sender", job.sender);
-    check("dedup_key", job.dedup_key);
-    check("not_before", formatTimestamp(job.not_before));
-    check("expires_at", job.expires_at ? formatTimestamp(*job.expires_at) : "never");
-    if (expect["reason"]) {
-      EXPECT_EQ(job.status_reason.rfind(expect["reason"].Scalar(), 0), 0u)
-          << "status_reason '" << job.status_reason << "' does not start with '"
-          << expect["reason"].Scalar() << "'";
+    }
+    EXPECT_TRUE(has_file) << "no tests/mappings/preset_" << preset.name << ".yaml";
+    std::vector<std::string> parts = preset.mappings;
+    parts.insert(parts.end(), preset.schedules.begin(), preset.schedules.end());
+    for (const std::string& part : parts) {
+      if (pending.count(part)) continue;
+      EXPECT_TRUE(covered.count(part)) << part << " has no case that expects a job from it";
     }
   }
 }

@@ -361,6 +361,44 @@ TEST_F(TemplateTest, ReferencedFields) {
             "{{ word | truncate(len) }}");
 }
 
+TEST_F(TemplateTest, JoinJoinsAJsonArray) {
+  ctx_.after.set("items", Value(std::string(R"(["Tee", "Mug", "Łyżka"])")));
+  ctx_.after.set("sizes", Value(std::string("[38, 2.50, true, null, -1]")));
+  ctx_.after.set("none", Value(std::string("[ ]")));
+  ctx_.after.set("nulls", Value(std::string("[null, null]")));
+  ctx_.after.set("single", Value(std::string("Tee")));
+  ctx_.after.set("sep", Value(std::string(" + ")));
+  EXPECT_EQ(render("{{ items | join(', ') }}"), "Tee, Mug, Łyżka");
+  EXPECT_EQ(render("{{ items | join('') }}"), "TeeMugŁyżka");
+  EXPECT_EQ(render("{{ items | join(sep) }}"), "Tee + Mug + Łyżka");
+  // Numbers as written, null elements left out.
+  EXPECT_EQ(render("{{ sizes | join('/') }}"), "38/2.50/true/-1");
+  // Nothing to list is null: default applies, and alone it renders blank.
+  EXPECT_EQ(render("[{{ none | join(', ') | default('nothing') }}]"), "[nothing]");
+  EXPECT_EQ(render("[{{ nulls | join(', ') | default('nothing') }}]"), "[nothing]");
+  EXPECT_EQ(render("[{{ note | join(', ') }}]"), "[]");
+  // A plain value is a list of one.
+  EXPECT_EQ(render("{{ single | join(', ') }} {{ qty | join(', ') }}"), "Tee 4");
+  EXPECT_EQ(render("{{ items | join(', ') | upper }}"), "TEE, MUG, ŁYŻKA");
+}
+
+TEST_F(TemplateTest, JoinRejectsWhatIsNoFlatList) {
+  ctx_.after.set("broken", Value(std::string("[\"Tee\", ")));
+  ctx_.after.set("nested", Value(std::string(R"(["Tee", {"sku": 1}])")));
+  ctx_.after.set("trailing", Value(std::string("[1] [2]")));
+  Status broken = renderError("{{ broken | join(', ') }}");
+  EXPECT_EQ(broken.category(), ErrorCategory::kRejected);
+  EXPECT_EQ(broken.message(), "template filter 'join': broken is '[\"Tee\", ', not a JSON array");
+  EXPECT_EQ(renderError("{{ nested | join(', ') }}").message(),
+            "template filter 'join': nested is '[\"Tee\", {\"sku\": 1}]', a list holding a "
+            "list or an object");
+  EXPECT_EQ(renderError("{{ trailing | join(', ') }}").message(),
+            "template filter 'join': trailing is '[1] [2]', not a JSON array");
+  // Unavailable is still an error, even with join in between.
+  EXPECT_NE(renderError("{{ body | join(', ') }}").message().find("unavailable"),
+            std::string::npos);
+}
+
 TEST(TemplateCompileTest, ErrorsArePositionedInTheWholeTemplate) {
   expectErrors("Hi {{ name", {{3, "unclosed '{{'"}});
   expectErrors("x {{ 'abc }}", {{2, "unclosed '{{'"}, {5, "unterminated string"}});
@@ -378,14 +416,13 @@ TEST(TemplateCompileTest, ErrorsArePositionedInTheWholeTemplate) {
 TEST(TemplateCompileTest, FiltersAreCheckedAtCompileTime) {
   expectErrors("{{ name | uper }}",
                {{10,
-                 "unknown filter 'uper' (known filters: capitalize, date, default, lower, money, "
-                 "replace, round, truncate, upper)"}});
-  // Values have no list type yet, so there is no join; the diagnostic only lists what exists.
-  const auto join = compileErrors("{{ items | join(', ') }}");
-  ASSERT_EQ(join.size(), 1u);
-  EXPECT_EQ(join[0].message,
-            "unknown filter 'join' (known filters: capitalize, date, default, lower, money, "
-            "replace, round, truncate, upper)");
+                 "unknown filter 'uper' (known filters: capitalize, date, default, join, lower, "
+                 "money, replace, round, truncate, upper)"}});
+  expectErrors("Items: {{ items | join }}", {{18, "filter 'join' takes 1 argument, got 0"}});
+  expectErrors("{{ items | join(', ', 'and') }}", {{11, "filter 'join' takes 1 argument, got 2"}});
+  // A constant list is joined now, so a broken one is a compile diagnostic too.
+  expectErrors("{{ '[1, [2]]' | join(',') }}",
+               {{3, "template filter 'join': '[1, [2]]' is a list holding a list or an object"}});
   expectErrors("{{ name | truncate }}", {{10, "filter 'truncate' takes 1 argument, got 0"}});
   expectErrors("{{ name | default }}", {{10, "filter 'default' takes 1 argument, got 0"}});
   expectErrors("{{ name | upper(1) }}", {{10, "filter 'upper' takes 0 arguments, got 1"}});

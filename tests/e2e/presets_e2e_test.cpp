@@ -1,0 +1,391 @@
+// End-to-end with presets: the real binary, `smsbridge setup` creating what a preset needs, and
+// rows written by "the application" becoming SMS.
+
+#include <libpq-fe.h>
+#include <mysql.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/process.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/integration/test_env.h"
+
+namespace smsbridge {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ChildProcess;
+using testing::runToCompletion;
+using testing::TempDir;
+using testing::waitUntil;
+
+// The application's own connection to the database file.
+class App {
+ public:
+  explicit App(const std::string& path) {
+    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
+                                     milliseconds(10'000));
+    if (!db) throw std::runtime_error(db.error().toString());
+    db_ = std::move(*db);
+  }
+  void exec(const std::string& sql) {
+    Status s = db_->exec(sql);
+    if (!s.isOk()) throw std::runtime_error(s.toString());
+  }
+  std::int64_t scalar(const std::string& sql) {
+    auto st = db_->prepare(sql);
+    if (!st) throw std::runtime_error(st.error().toString());
+    auto row = st->step();
+    if (!row || !*row) throw std::runtime_error("no row for " + sql);
+    return st->columnInt(0);
+  }
+  std::string text(const std::string& sql) {
+    auto st = db_->prepare(sql);
+    if (!st) throw std::runtime_error(st.error().toString());
+    auto row = st->step();
+    if (!row || !*row) return "";
+    return st->columnText(0);
+  }
+
+ private:
+  std::unique_ptr<sqlite::Database> db_;
+};
+
+constexpr const char* kCheckBase = R"(defaults: {region: PL}
+sources:
+  app: {type: sqlite, path: app.db}
+providers:
+  sandbox: {type: sandbox}
+routes:
+  default: [sandbox]
+)";
+
+// `smsbridge check` on a config whose presets list has a typo: one positioned line that names
+// the preset meant and every shipped one, and exit code 1.
+TEST(PresetCheckE2eTest, AnUnknownPresetIsPositionedAndListsTheShippedOnes) {
+  TempDir dir;
+  std::string config = dir.file("shop.yaml");
+  std::ofstream(config) << kCheckBase << "presets:\n  - outbox\n  - {name: easyapointments}\n";
+  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("shop\\.yaml:10:12: presets\\[1\\]\\.name: invalid value "
+                      "'easyapointments' \\(did you mean 'easyappointments'\\?\\)")))
+      << out;
+  EXPECT_NE(out.find("easyappointments, odoo, outbox, woocommerce"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 problem found"), std::string::npos) << out;
+}
+
+// Overriding one key of a preset mapping and disabling others passes `check`; a key the
+// override misspells is reported in the user's file.
+TEST(PresetCheckE2eTest, OverridesAndDisablingPassCheckAndTyposInThemAreCaught) {
+  TempDir dir;
+  std::string good = dir.file("good.yaml");
+  std::ofstream(good) << kCheckBase << R"(presets:
+  - {name: easyappointments, disable: [ea_booking_deleted]}
+mappings:
+  ea_booking_confirmed:
+    text: "Booked: {{ start_datetime | date('%d.%m %H:%M') }}"
+  ea_booking_rescheduled: {enabled: false}
+)";
+  auto [good_code, good_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "check", "-c", good}, dir.file("good.log"));
+  EXPECT_EQ(good_code, 0) << good_out;
+  // Four mappings less the two turned off; the reminder schedule stays.
+  EXPECT_NE(good_out.find("2 mappings, 1 schedule"), std::string::npos) << good_out;
+
+  std::string bad = dir.file("bad.yaml");
+  std::ofstream(bad) << kCheckBase << R"(presets: [easyappointments]
+mappings:
+  ea_booking_confirmed:
+    txet: "Booked"
+)";
+  auto [bad_code, bad_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "check", "-c", bad}, dir.file("bad.log"));
+  EXPECT_EQ(bad_code, 1) << bad_out;
+  EXPECT_TRUE(std::regex_search(
+      bad_out, std::regex("bad\\.yaml:11:5: mappings\\.ea_booking_confirmed\\.txet: unknown key "
+                          "'txet' \\(did you mean 'text'\\?\\)")))
+      << bad_out;
+}
+
+TEST(OutboxPresetE2eTest, CommittedOutboxRowsAreSentOnceAndRolledBackOnesNever) {
+  TempDir dir;
+  std::string config = dir.file("smsbridge.yaml");
+  std::ofstream(config) << R"(defaults: {region: PL}
+sources:
+  app: {type: sqlite, path: app.db, capture: trigger, poll_interval: 100ms}
+providers:
+  sandbox: {type: sandbox, delivery_delay: 100ms}
+routes:
+  default: [sandbox]
+presets: [outbox]
+)";
+  auto [setup_code, setup_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
+  ASSERT_EQ(setup_code, 0) << setup_out;
+  // Setup again changes nothing: the table and its triggers exist.
+  auto [again_code, again_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup2.log"));
+  ASSERT_EQ(again_code, 0) << again_out;
+
+  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  App app(dir.file("app.db"));
+  app.exec(
+      "BEGIN; INSERT INTO smsbridge_outbox (\"to\", text, lane) VALUES ('600 100 200', 'Code: "
+      "4711', "
+      "'otp'); COMMIT");
+  app.exec(
+      "BEGIN; INSERT INTO smsbridge_outbox (\"to\", text) VALUES ('600 100 201', 'never'); "
+      "ROLLBACK");
+  // The application retries an insert with its own key: one SMS.
+  for (int i = 0; i < 2; ++i) {
+    app.exec(
+        "INSERT INTO smsbridge_outbox (\"to\", text, dedup) VALUES ('+48 600 100 202', "
+        "'Your order shipped', 'order-77-shipped')");
+  }
+
+  bool settled = waitUntil(
+      [&] {
+        return app.scalar("SELECT count(*) FROM smsbridge_messages") == 2 &&
+               app.scalar(
+                   "SELECT count(*) FROM smsbridge_messages WHERE status <> "
+                   "'delivered'") == 0;
+      },
+      seconds(30));
+  bridge.signal(SIGTERM);
+  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  ASSERT_TRUE(settled) << bridge.output();
+  EXPECT_EQ(app.text("SELECT lane || ' ' || recipient || ' ' || body FROM smsbridge_messages "
+                     "WHERE mapping = 'outbox_otp'"),
+            "otp +48600100200 Code: 4711");
+  EXPECT_EQ(app.text("SELECT recipient FROM smsbridge_messages WHERE mapping = 'outbox'"),
+            "+48600100202");
+  EXPECT_EQ(app.scalar("SELECT count(*) FROM smsbridge_messages WHERE body = 'never'"), 0);
+}
+
+// The application's connection to a server database: plain SQL, one scalar answer.
+class ServerApp {
+ public:
+  virtual ~ServerApp() = default;
+  virtual void exec(const std::string& sql) = 0;
+  virtual std::string text(const std::string& sql) = 0;
+  long long scalar(const std::string& sql) { return std::atoll(text(sql).c_str()); }
+};
+
+class PgApp final : public ServerApp {
+ public:
+  explicit PgApp(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
+    if (PQstatus(conn_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn_));
+  }
+  ~PgApp() override { PQfinish(conn_); }
+  void exec(const std::string& sql) override { text(sql); }
+  std::string text(const std::string& sql) override {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string out = ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    std::string error = ok ? "" : PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) throw std::runtime_error(sql + ": " + error);
+    return out;
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+class MysqlApp final : public ServerApp {
+ public:
+  explicit MysqlApp(const std::string& dsn) : conn_(mysql_init(nullptr)) {
+    auto parts = testing::parseMysqlDsn(dsn);
+    if (!parts) throw std::runtime_error("bad mysql DSN");
+    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
+                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
+                            CLIENT_MULTI_STATEMENTS)) {
+      throw std::runtime_error(mysql_error(conn_));
+    }
+    mysql_set_character_set(conn_, "utf8mb4");
+  }
+  ~MysqlApp() override { mysql_close(conn_); }
+  void exec(const std::string& sql) override { text(sql); }
+  std::string text(const std::string& sql) override {
+    if (mysql_query(conn_, sql.c_str()) != 0) {
+      throw std::runtime_error(sql + ": " + mysql_error(conn_));
+    }
+    std::string out;
+    do {
+      if (MYSQL_RES* r = mysql_store_result(conn_)) {
+        MYSQL_ROW row = mysql_fetch_row(r);
+        if (row && row[0] && out.empty()) out = row[0];
+        mysql_free_result(r);
+      }
+    } while (mysql_next_result(conn_) == 0);
+    return out;
+  }
+
+ private:
+  MYSQL* conn_;
+};
+
+// `smsbridge setup` creates the outbox in the server's dialect and a committed INSERT becomes
+// one SMS; a rolled-back one never does.
+void outboxOnServer(ServerApp& app, const std::string& type, const std::string& dsn_var,
+                    const std::string& quote) {
+  std::string tag = "e2e" + std::to_string(getpid()) + "_";
+  std::string outbox = tag + "outbox";
+  std::string messages = tag + "sb_messages";
+  TempDir dir;
+  std::string config = dir.file("smsbridge.yaml");
+  std::ofstream(config) << "defaults: {region: PL}\n"
+                           "sources:\n"
+                           "  app: {type: "
+                        << type << ", dsn: \"${" << dsn_var
+                        << "}\", capture: trigger, poll_interval: 100ms}\n"
+                           "store: {table_prefix: "
+                        << tag
+                        << "sb_}\n"
+                           "providers:\n"
+                           "  sandbox: {type: sandbox, delivery_delay: 100ms}\n"
+                           "routes:\n"
+                           "  default: [sandbox]\n"
+                           "presets: [{name: outbox, table: "
+                        << outbox << "}]\n";
+  auto [setup_code, setup_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
+  ASSERT_EQ(setup_code, 0) << setup_out;
+
+  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  std::string to = quote + "to" + quote;
+  app.exec("BEGIN");
+  app.exec("INSERT INTO " + outbox + " (" + to + ", text, lane) VALUES ('600 100 200', " +
+           "'Code: 4711', 'otp')");
+  app.exec("COMMIT");
+  app.exec("BEGIN");
+  app.exec("INSERT INTO " + outbox + " (" + to + ", text) VALUES ('600 100 201', 'never')");
+  app.exec("ROLLBACK");
+  bool settled = waitUntil(
+      [&] {
+        return app.scalar("SELECT count(*) FROM " + messages) == 1 &&
+               app.scalar("SELECT count(*) FROM " + messages + " WHERE status <> 'delivered'") == 0;
+      },
+      seconds(30));
+  bridge.signal(SIGTERM);
+  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(settled) << bridge.output();
+  EXPECT_EQ(app.text("SELECT recipient FROM " + messages + " WHERE mapping = 'outbox_otp'"),
+            "+48600100200");
+}
+
+TEST(OutboxPresetE2eTest, PostgresSetupCreatesTheOutboxAndInsertsAreSent) {
+  SMSBRIDGE_REQUIRE_PG_DSN(dsn);
+  setenv("SMSBRIDGE_TEST_PG_DSN", dsn.c_str(), 1);
+  PgApp app(dsn);
+  outboxOnServer(app, "postgres", "SMSBRIDGE_TEST_PG_DSN", "\"");
+}
+
+TEST(OutboxPresetE2eTest, MariadbSetupCreatesTheOutboxAndInsertsAreSent) {
+  SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
+  setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);
+  MysqlApp app(dsn);
+  outboxOnServer(app, "mysql", "SMSBRIDGE_TEST_MYSQL_DSN", "`");
+}
+
+// The easyappointments preset on MariaDB with trigger capture: a booking is confirmed, blocked
+// time is ignored, a hard delete is a cancellation (trigger capture sees the whole row), and
+// the reminder schedule finds the appointment due in 23-24 hours, once.
+TEST(EasyAppointmentsPresetE2eTest, BookingsDeletesAndTheReminderOnMariadb) {
+  SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
+  setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);
+  MysqlApp app(dsn);
+  // Not the outbox tests' tag: their store tables live in the same database.
+  std::string tag = "e2e" + std::to_string(getpid()) + "_appt_";
+  std::string ea = tag + "ea_";
+  std::string messages = tag + "sb_messages";
+  for (const char* table : {"appointments", "users", "services"}) {
+    app.exec("DROP TABLE IF EXISTS " + ea + table);
+  }
+  app.exec("CREATE TABLE " + ea +
+           "users (id INT PRIMARY KEY, first_name VARCHAR(256), mobile_number VARCHAR(128), "
+           "phone_number VARCHAR(128))");
+  app.exec("CREATE TABLE " + ea + "services (id INT PRIMARY KEY, name VARCHAR(256))");
+  app.exec("CREATE TABLE " + ea +
+           "appointments (id INT AUTO_INCREMENT PRIMARY KEY, start_datetime DATETIME, "
+           "status VARCHAR(512) DEFAULT '', is_unavailability TINYINT DEFAULT 0, "
+           "id_users_customer INT, id_services INT)");
+  app.exec("INSERT INTO " + ea + "users VALUES (9, 'Anna', '', '600 100 200')");
+  app.exec("INSERT INTO " + ea + "services VALUES (1, 'Haircut')");
+
+  TempDir dir;
+  std::string config = dir.file("smsbridge.yaml");
+  std::ofstream(config) << "defaults: {region: PL}\n"
+                           "sources:\n"
+                           "  booking: {type: mysql, dsn: \"${SMSBRIDGE_TEST_MYSQL_DSN}\", "
+                           "capture: trigger, poll_interval: 100ms}\n"
+                           "store: {table_prefix: "
+                        << tag
+                        << "sb_}\n"
+                           "providers:\n"
+                           "  sandbox: {type: sandbox, delivery_delay: 100ms}\n"
+                           "routes:\n"
+                           "  default: [sandbox]\n"
+                           "presets: [{name: easyappointments, table_prefix: "
+                        << ea
+                        << "}]\n"
+                           "schedules:\n"
+                           "  ea_reminder_24h: {every: 1s}\n";
+  auto [setup_code, setup_out] =
+      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
+  ASSERT_EQ(setup_code, 0) << setup_out;
+
+  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  const std::string insert = "INSERT INTO " + ea +
+                             "appointments (id, start_datetime, status, is_unavailability, "
+                             "id_users_customer, id_services) VALUES ";
+  app.exec(insert + "(1, NOW() + INTERVAL 3 DAY, 'Booked', 0, 9, 1)");
+  app.exec(insert + "(2, NOW() + INTERVAL 1410 MINUTE, 'Booked', 0, 9, 1)");
+  app.exec(insert + "(3, NOW() + INTERVAL 2 DAY, '', 1, NULL, NULL)");
+  app.exec("DELETE FROM " + ea + "appointments WHERE id = 1");
+  auto count = [&](const std::string& where) {
+    return app.scalar("SELECT count(*) FROM " + messages + " WHERE " + where);
+  };
+  bool settled = waitUntil(
+      [&] {
+        return count("mapping = 'ea_reminder_24h'") == 1 && count("1 = 1") == 4 &&
+               count("status <> 'delivered'") == 0;
+      },
+      seconds(30));
+  // A later reminder run finds the same appointment again and sends nothing more.
+  bool rerun = settled && waitUntil(
+                              [&] {
+                                return std::regex_search(
+                                    bridge.output(),
+                                    std::regex("Schedule run complete\\. schedule=ea_reminder_24h "
+                                               "[^\\n]* rows=1 jobs=0 duplicates=1"));
+                              },
+                              seconds(30));
+  bridge.signal(SIGTERM);
+  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  ASSERT_TRUE(settled) << bridge.output();
+  EXPECT_TRUE(rerun) << bridge.output();
+  EXPECT_EQ(count("mapping = 'ea_booking_confirmed'"), 2);
+  EXPECT_EQ(count("mapping = 'ea_booking_deleted' AND entity_id = '1'"), 1);
+  EXPECT_EQ(count("mapping = 'ea_reminder_24h'"), 1);
+  EXPECT_EQ(count("recipient = '+48600100200'"), 4);
+  EXPECT_EQ(app.text("SELECT body FROM " + messages + " WHERE mapping = 'ea_booking_deleted'")
+                .rfind("Your Haircut on ", 0),
+            0u);
+  for (const char* table : {"appointments", "users", "services"}) {
+    app.exec("DROP TABLE IF EXISTS " + ea + table);
+  }
+}
+
+}  // namespace
+}  // namespace smsbridge
