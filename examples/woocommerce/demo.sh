@@ -7,7 +7,7 @@
 #   examples/woocommerce/demo.sh [hpos|legacy|sync] [trigger|binlog]     (default: hpos trigger)
 #
 # hpos: HPOS tables authoritative; legacy: posts storage; sync: HPOS with compatibility mode,
-# both storages written. Every mode prints the same 21 SMS.
+# both storages written. Every mode prints the same 24 SMS.
 #
 # The MariaDB server: MARIADB_DSN (mysql://user:password@host:port, a user that may create a
 # database), else the test services' (scripts/test-services.sh start), else this script starts
@@ -108,6 +108,6 @@ fi
 echo "bridge running (log: $log); placing and moving orders (drive.sql)..."
 sql "$database" <"$here/drive.sql"
 
-wait_for 60 "SELECT count(*) = 21 AND sum(status IN ('queued', 'sending')) = 0
+wait_for 60 "SELECT count(*) = 24 AND sum(status IN ('queued', 'sending')) = 0
              FROM smsbridge_messages"
 sql -t "$database" -e "SELECT mapping, recipient, status, body FROM smsbridge_messages ORDER BY id"

@@ -18,9 +18,13 @@ CALL wc_update_status(@juergen, 'wc-on-hold');
 -- He never pays: cancelled, the coffee goes back (2 -> 3, above the threshold again).
 CALL wc_update_status(@juergen, 'wc-cancelled');
 
--- Marta's card is declined, she retries and pays: a new order once paid; coffee 3 -> 0 is out
--- of stock (only that alert: it went straight past the low threshold).
-CALL wc_place_order('Marta', 'Wiśniewska', '+48 601 234 567', 'PL', 10, 3, 179.97, @marta);
+-- Kasia buys one coffee: 3 -> 2 is low stock again, through the same numbers as Jürgen's.
+CALL wc_place_order('Kasia', 'Lewandowska', '604 333 444', 'PL', 10, 1, 59.99, @kasia);
+CALL wc_update_status(@kasia, 'wc-processing');
+
+-- Marta's card is declined, she retries and pays: a new order once paid; coffee 2 -> 0 is out
+-- of stock.
+CALL wc_place_order('Marta', 'Wiśniewska', '+48 601 234 567', 'PL', 10, 2, 119.98, @marta);
 CALL wc_update_status(@marta, 'wc-failed');
 CALL wc_update_status(@marta, 'wc-processing');
 CALL wc_update_status(@marta, 'wc-refunded');

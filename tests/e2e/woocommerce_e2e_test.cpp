@@ -3,7 +3,8 @@
 // `run` with the example's own smsbridge.yaml and `storage: auto` (only the DSN and the capture
 // mode come from the test), then drive.sql's orders and stock movements. Each mode must make
 // exactly the same SMS: one per order and status (a status applied twice included), one admin
-// SMS per new order, and one stock alert per crossing of the effective threshold.
+// SMS per new order, and one stock alert per crossing of the effective threshold, also when a
+// re-armed alert crosses through the same numbers again.
 
 #include <signal.h>
 #include <unistd.h>
@@ -77,19 +78,22 @@ const std::vector<std::string> kExpectedSms = {
     "+48600100200 New order #15: 59.99 PLN from Jürgen Schmidt",
     "+48600100200 Low stock: Coffee beans 1 kg (ID 10, SKU COF-1KG) is down to 2.",
     "+4915123456789 Your order #15 has been cancelled.",
-    "+48601234567 The payment for your order #16 failed. Please try again or contact us.",
-    "+48601234567 Hi Marta, thank you for order #16. We are preparing it now.",
-    "+48600100200 New order #16: 179.97 PLN from Marta Wiśniewska",
-    "+48600100200 Out of stock: Coffee beans 1 kg (ID 10, SKU COF-1KG).",
-    "+48601234567 Your order #16 has been refunded.",
-    "+48602111222 Hi Piotr, thank you for order #17. We are preparing it now.",
-    "+48600100200 New order #17: 999.00 PLN from Piotr Zieliński",
+    "+48604333444 Hi Kasia, thank you for order #16. We are preparing it now.",
+    "+48600100200 New order #16: 59.99 PLN from Kasia Lewandowska",
     "+48600100200 Low stock: Coffee beans 1 kg (ID 10, SKU COF-1KG) is down to 2.",
+    "+48601234567 The payment for your order #17 failed. Please try again or contact us.",
+    "+48601234567 Hi Marta, thank you for order #17. We are preparing it now.",
+    "+48600100200 New order #17: 119.98 PLN from Marta Wiśniewska",
+    "+48600100200 Out of stock: Coffee beans 1 kg (ID 10, SKU COF-1KG).",
+    "+48601234567 Your order #17 has been refunded.",
     "+48602111222 Hi Piotr, thank you for order #18. We are preparing it now.",
-    "+48600100200 New order #18: 49.00 PLN from Piotr Zieliński",
+    "+48600100200 New order #18: 999.00 PLN from Piotr Zieliński",
+    "+48600100200 Low stock: Coffee beans 1 kg (ID 10, SKU COF-1KG) is down to 2.",
+    "+48602111222 Hi Piotr, thank you for order #19. We are preparing it now.",
+    "+48600100200 New order #19: 49.00 PLN from Piotr Zieliński",
     "+48600100200 Low stock: Espresso cups (ID 11, SKU CUP-ESP) is down to 10.",
-    "+48603222333 Hi Ewa, thank you for order #19. We are preparing it now.",
-    "+48600100200 New order #19: 98.00 PLN from Ewa Kowalczyk",
+    "+48603222333 Hi Ewa, thank you for order #20. We are preparing it now.",
+    "+48600100200 New order #20: 98.00 PLN from Ewa Kowalczyk",
     "+48600100200 Low stock: T-shirt - Blue, L (ID 13, SKU TS-BLUE-L) is down to 2.",
 };
 
@@ -140,7 +144,7 @@ TEST_P(WooCommerceE2eTest, EachOrderAndStockCrossingMakesExactlyItsSms) {
         << bridge.output();
   }
   const auto statements = testing::splitSqlScript(readFile(kExample / "drive.sql"));
-  ASSERT_EQ(statements.size(), 18u);
+  ASSERT_EQ(statements.size(), 20u);
   for (const std::string& statement : statements) shop.exec(statement);
 
   // Ewa's low-stock alert comes from drive.sql's last change. Capture keeps commit order, so
