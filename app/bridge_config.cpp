@@ -429,7 +429,9 @@ const config::Schema& mappingSchema() {
                               "Dedup key template. Jobs with the same key are sent once. "
                               "Default: source, table, primary key, mapping and the values of "
                               "the columns `when` reads, so a row's transition makes one job "
-                              "however often it is captured.")) {
+                              "however often it is captured. `{{ change.position }}` (the "
+                              "change's source position) makes each captured change its own "
+                              "job, while a replayed one keeps its key.")) {
       s.fields.push_back(std::move(f));
     }
     s.fields.push_back(

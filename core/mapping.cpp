@@ -16,12 +16,20 @@ namespace {
 // Fields of one change event: unprefixed names read the current row, `old.<col>` the before
 // image, `<lookup>.<col>` a lookup's row. A table that has a column named "old" is still
 // reachable as `new.old`.
+// `change.position` reads the captured change's own position (unless a lookup is named
+// `change`): see Mapping::apply.
+const std::string kChange = "change";
+
 class EventContext final : public EvalContext {
  public:
   EventContext(const ChangeEvent& event, TimePoint now,
                const std::vector<LookupSpec>* lookups = nullptr,
                const std::vector<std::optional<std::optional<Row>>>* lookup_rows = nullptr)
-      : event_(event), now_(now), lookups_(lookups), lookup_rows_(lookup_rows) {}
+      : event_(event),
+        now_(now),
+        lookups_(lookups),
+        lookup_rows_(lookup_rows),
+        position_(event.position) {}
 
   std::chrono::system_clock::time_point now() const override { return now_; }
 
@@ -31,6 +39,9 @@ class EventContext final : public EvalContext {
     }
     if (path.size() == 2 && path[0] == "new") {
       return event_.after ? event_.after->find(path[1]) : nullptr;
+    }
+    if (path.size() == 2 && path[0] == kChange && !hasLookup(kChange)) {
+      return path[1] == "position" ? &position_ : nullptr;
     }
     if (path.size() == 2) return resolveLookup(path[0], path[1]);
     if (path.size() != 1) return nullptr;
@@ -53,10 +64,17 @@ class EventContext final : public EvalContext {
     return nullptr;
   }
 
+  bool hasLookup(const std::string& name) const {
+    if (!lookups_) return false;
+    return std::any_of(lookups_->begin(), lookups_->end(),
+                       [&](const LookupSpec& l) { return l.name == name; });
+  }
+
   const ChangeEvent& event_;
   TimePoint now_;
   const std::vector<LookupSpec>* lookups_;
   const std::vector<std::optional<std::optional<Row>>>* lookup_rows_;
+  Value position_;
 };
 
 bool isIdentifier(std::string_view name) {
@@ -274,6 +292,7 @@ bool Mapping::compileLookups(const ReportFn& report) {
     for (const std::string& field : fields) {
       const std::string head = fieldHead(field);
       if (head.empty() || head == "old" || head == "new" || names.count(head)) continue;
+      if (head == kChange && field == "change.position") continue;
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
       report(key, 0,

@@ -123,6 +123,11 @@ class Mapping {
   // is captured, and a replay (same row, same values) always lands on the same key. Values too
   // long for a readable key are replaced by a digest of them.
   //
+  // `change.position` (in templates and `when`) is the source position of the change: its
+  // binlog transaction, trigger-table row or poll round. A dedup key with it makes each
+  // captured change its own job (a stock alert that re-arms and fires again through the same
+  // values), while a replay of that change lands on the same key.
+  //
   // Lookups run through `lookups`, one query each: first those `when` reads (so `when` may
   // test `billing.country`), the rest only once `when` is true. A lookup without a row
   // suppresses the job with reason `lookup_empty: <name>` unless it is optional. An error is

@@ -2,7 +2,6 @@
 // `trigger` capture, keeps its store in the same database, and writes the statuses back there.
 
 #include <libpq-fe.h>
-#include <mysql.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/mariadb_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/integration/test_env.h"
@@ -82,51 +82,13 @@ class PgShop final : public ShopDb {
 
 class MysqlShop final : public ShopDb {
  public:
-  explicit MysqlShop(const std::string& dsn) : conn_(mysql_init(nullptr)) {
-    auto parts = testing::parseMysqlDsn(dsn);
-    if (!parts) throw std::runtime_error("bad mysql DSN");
-    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
-                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
-                            0)) {
-      throw std::runtime_error(mysql_error(conn_));
-    }
-    mysql_set_character_set(conn_, "utf8mb4");
-  }
-  ~MysqlShop() override { mysql_close(conn_); }
-  void exec(const std::string& sql) override {
-    if (mysql_query(conn_, sql.c_str()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_error(conn_));
-    }
-    if (MYSQL_RES* r = mysql_store_result(conn_)) mysql_free_result(r);
-  }
-  long long scalar(const std::string& sql) override {
-    if (mysql_query(conn_, sql.c_str()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_error(conn_));
-    }
-    MYSQL_RES* r = mysql_store_result(conn_);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
-    long long v = row && row[0] ? std::atoll(row[0]) : -1;
-    if (r) mysql_free_result(r);
-    return v;
-  }
-  void dropTablesLike(const std::string& prefix) override {
-    std::vector<std::string> tables;
-    if (mysql_query(conn_, ("SELECT table_name FROM information_schema.tables WHERE "
-                            "table_schema = DATABASE() AND table_name LIKE '" +
-                            prefix + "%'")
-                               .c_str()) == 0) {
-      MYSQL_RES* r = mysql_store_result(conn_);
-      while (MYSQL_ROW row = mysql_fetch_row(r)) tables.emplace_back(row[0]);
-      mysql_free_result(r);
-    }
-    // smsbridge's attempts reference its messages: drop in any order.
-    exec("SET FOREIGN_KEY_CHECKS = 0");
-    for (const auto& t : tables) exec("DROP TABLE IF EXISTS `" + t + "`");
-    exec("SET FOREIGN_KEY_CHECKS = 1");
-  }
+  explicit MysqlShop(const std::string& dsn) : db_(dsn) {}
+  void exec(const std::string& sql) override { db_.exec(sql); }
+  long long scalar(const std::string& sql) override { return db_.scalar(sql); }
+  void dropTablesLike(const std::string& prefix) override { db_.dropTablesLike(prefix); }
 
  private:
-  MYSQL* conn_;
+  testing::MariaDbShop db_;
 };
 
 void shipOrdersThroughTheBridge(ShopDb& shop, const std::string& type, const std::string& dsn_var,

@@ -100,7 +100,7 @@ TEST(Presets, StorageChoosesTheOrderTable) {
       "table_prefix: shop_}]\n");
   ASSERT_TRUE(legacy.cfg.has_value()) << legacy.diagnostics.toString();
   EXPECT_EQ(findMapping(*legacy.cfg, "wc_order_completed")->table(), "shop_posts");
-  EXPECT_EQ(findMapping(*legacy.cfg, "wc_admin_low_stock")->table(), "shop_wc_product_meta_lookup");
+  EXPECT_EQ(findMapping(*legacy.cfg, "wc_admin_low_stock")->table(), "shop_postmeta");
 }
 
 TEST(Presets, UnknownPresetIsPositionedAndListsTheShippedOnes) {

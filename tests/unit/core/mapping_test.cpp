@@ -225,6 +225,22 @@ TEST(MappingTest, CustomDedupTemplate) {
   EXPECT_EQ(m.apply(shipped(), {})->dedup_key, "order_shipped|order:17:shipped");
 }
 
+// change.position tells apart two changes with the same values (a stock alert that fired,
+// re-armed and fires again through the same numbers), while a replay of one keeps its key.
+TEST(MappingTest, DedupMayReadTheChangesPosition) {
+  MappingSpec spec = shippedSpec();
+  spec.dedup = "order:{{ id }}:{{ change.position }}";
+  Mapping m = compileOk(spec);
+  ChangeEvent e = shipped();
+  EXPECT_EQ(m.apply(e, {})->dedup_key, "order_shipped|order:17:42");
+  EXPECT_EQ(m.apply(e, {})->dedup_key, "order_shipped|order:17:42");
+  e.position = "43";
+  EXPECT_EQ(m.apply(e, {})->dedup_key, "order_shipped|order:17:43");
+
+  spec.dedup = "order:{{ change.txid }}";
+  EXPECT_FALSE(Mapping::compile(spec, defaults(), [](auto, auto, auto) {}).has_value());
+}
+
 TEST(MappingTest, UnicodeTextCountsUcs2Segments) {
   MappingSpec spec = shippedSpec();
   spec.text =
