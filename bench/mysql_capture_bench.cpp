@@ -303,6 +303,10 @@ int main(int argc, char** argv) {
   std::printf(
       "  memory   peak RSS of the bench process (bridge side) %7ld kB  target <= %ld kB %s\n",
       rss_kb, kTargetRssKb, verdict(rss_kb >= 0 && rss_kb <= kTargetRssKb));
+  std::printf(
+      "  note     live can go no faster than the writers: with sync_binlog=1 and "
+      "innodb_flush_log_at_trx_commit=1 each single-row commit waits for its flushes (raw "
+      "ceiling above); the drain is the capture capacity\n");
 
   source->reset();
   store->reset();
