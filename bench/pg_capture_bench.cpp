@@ -16,6 +16,10 @@
 //              commit returned to the client to the moment the bridge's enqueue of it returned;
 //   memory     peak RSS of the process (bridge side plus the small libpq writer clients).
 //
+// Beside the drain it prints the seconds each step of the capture loop took and the WAL the
+// store wrote per job: on the reference box the enqueue (store statement plus its durable
+// commit) is most of the time, and its WAL is the part of that cost no CPU contention hides.
+//
 // Usage: build/bench/pg_capture_bench [updates=100000] [clients=4] [rate=1000] [seconds=5]
 //                                      [batch_size=500]
 // The database comes from $SMSBRIDGE_TEST_PG_DSN (scripts/test-services.sh start writes it to
@@ -28,6 +32,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +51,7 @@ using namespace smsbridge::bench;
 constexpr double kTargetEventsPerSecond = 10000;
 constexpr double kTargetP99Ms = 50;
 constexpr long kTargetRssKb = 64 * 1024;
+constexpr int kSyncCeilingSample = 5000;
 
 std::string scalar(PGconn* conn, const std::string& sql) {
   PGresult* r = PQexec(conn, sql.c_str());
@@ -109,6 +117,28 @@ double runUpdates(const Writers& w, int count, long long seq_base,
   return secondsSince(start);
 }
 
+// CPU seconds (user + system) process `pid` of this machine has used; -1 when unreadable (a
+// server on another host, or /proc hidden).
+double processCpuSeconds(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');  // the command name may hold spaces
+  if (pid.empty() || paren == std::string::npos) return -1;
+  std::istringstream fields(text.substr(paren + 1));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::atof(field.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// `dsn` with application_name set, so the server's backends for it can be found.
+std::string withApplicationName(const std::string& dsn, const std::string& name) {
+  if (dsn.find("://") == std::string::npos) return dsn + " application_name=" + name;
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;
+}
+
 std::string recvlogicalBinary() {
   for (const char* candidate :
        {"/usr/lib/postgresql/15/bin/pg_recvlogical", "/usr/bin/pg_recvlogical"}) {
@@ -149,16 +179,19 @@ int main(int argc, char** argv) {
       updates, clients, rows, batch_size, scalar(admin, "SHOW synchronous_commit").c_str(),
       scalar(admin, "SHOW fsync").c_str());
 
-  // Ceilings: the server alone, with and without a WAL flush per commit.
+  // Ceilings: the server alone, with and without a WAL flush per commit. The flushing one is
+  // a rate of fsyncs, steady after a few thousand commits; all 100,000 took four minutes of
+  // every run on the reference box, so it is measured on a sample.
   Writers raw{dsn, raw_table, clients, rows, true};
-  const double raw_sync_rate = updates / runUpdates(raw, updates, 0);
+  const int sync_sample = std::min(updates, kSyncCeilingSample);
+  const double raw_sync_rate = sync_sample / runUpdates(raw, sync_sample, 0);
   raw.synchronous_commit = false;
   const double raw_async_rate = updates / runUpdates(raw, updates, 0);
 
   // The bridge's publication and slot (setup), plus a second slot for pg_recvlogical.
   postgres::LogicalSourceConfig config;
   config.name = "shop";
-  config.dsn = dsn;
+  config.dsn = withApplicationName(dsn, tag + "_capture");
   config.tables = {table};
   config.prefix = prefix;
   config.batch_size = batch_size;
@@ -167,7 +200,8 @@ int main(int argc, char** argv) {
   (*source)->setBeforeImageTables({table}, /*apply=*/true);
   if (Status s = (*source)->setup(); !s.isOk()) die(s.toString());
   scalar(admin, "SELECT pg_create_logical_replication_slot('" + recv_slot + "', 'pgoutput')");
-  auto store = postgres::PostgresStore::create(dsn, prefix, std::chrono::seconds(10));
+  auto store = postgres::PostgresStore::create(withApplicationName(dsn, tag + "_store"), prefix,
+                                               std::chrono::seconds(10));
   if (!store) die(store.error().toString());
   if (Status s = (*store)->migrate(); !s.isOk()) die(s.toString());
   auto engine = orderStatusMappings(table);
@@ -182,6 +216,16 @@ int main(int argc, char** argv) {
   CaptureThread bridge(**source, **store, *engine);
   auto start = SteadyClock::now();
   if (Status s = (*source)->start(""); !s.isOk()) die(s.toString());
+  // The CPU each process of the drain spends per change: unlike rates, not skewed by what
+  // else the machine runs. The walsender starts decoding as start() returns, a few changes
+  // before its first reading.
+  const std::string store_pid = scalar(
+      admin, "SELECT pid FROM pg_stat_activity WHERE application_name = '" + tag + "_store'");
+  const std::string walsender_pid =
+      scalar(admin, "SELECT pid FROM pg_stat_activity WHERE application_name = '" + tag +
+                        "_capture' AND backend_type = 'walsender'");
+  const double store_cpu_start = processCpuSeconds(store_pid);
+  const double walsender_cpu_start = processCpuSeconds(walsender_pid);
   // The latency phase's UPDATE i sets seq = latency_base + i.
   bridge.start([&](const ChangeBatch& batch) {
     const auto now = SteadyClock::now();
@@ -194,6 +238,19 @@ int main(int argc, char** argv) {
   });
   bridge.waitFor(updates);
   const double drain_rate = updates / secondsSince(start);
+  auto microsPerChange = [&](double cpu_start, double cpu_end) {
+    return cpu_start < 0 || cpu_end < 0 ? -1.0 : (cpu_end - cpu_start) * 1e6 / updates;
+  };
+  const double bridge_us = microsPerChange(0, bridge.cpuSeconds());
+  const double store_us = microsPerChange(store_cpu_start, processCpuSeconds(store_pid));
+  const double walsender_us =
+      microsPerChange(walsender_cpu_start, processCpuSeconds(walsender_pid));
+  // Nothing else writes meanwhile, so the WAL of the drain is the store's: what each durable
+  // enqueue costs the server's disk, however busy the CPUs are.
+  const double store_wal_per_job =
+      std::atof(scalar(admin, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '" + backlog_end + "')")
+                    .c_str()) /
+      updates;
   const long drain_batches = bridge.batches();
   const std::string drain_breakdown = bridge.breakdown();
   start = SteadyClock::now();
@@ -223,8 +280,9 @@ int main(int argc, char** argv) {
   std::sort(latency_ms.begin(), latency_ms.end());
   const long rss_kb = peakRssKb();
 
-  std::printf("  ceiling  raw UPDATEs, synchronous_commit=on          %9.0f updates/s\n",
-              raw_sync_rate);
+  std::printf(
+      "  ceiling  raw UPDATEs, synchronous_commit=on          %9.0f updates/s  (%d of them)\n",
+      raw_sync_rate, sync_sample);
   std::printf("  ceiling  raw UPDATEs, synchronous_commit=off         %9.0f updates/s\n",
               raw_async_rate);
   if (rc == 0) {
@@ -239,6 +297,21 @@ int main(int argc, char** argv) {
       drain_batches, drain_rate, kTargetEventsPerSecond,
       verdict(drain_rate >= kTargetEventsPerSecond), rc == 0 ? drain_rate / recv_rate : 0);
   std::printf("           where the drain's time went: %s\n", drain_breakdown.c_str());
+  std::printf("           WAL the store wrote per enqueued job: %.0f bytes\n", store_wal_per_job);
+  if (store_us >= 0 && walsender_us >= 0) {
+    // The capture thread waits for each enqueue, so it and the store backend take turns; the
+    // walsender decodes alongside.
+    std::printf(
+        "  cost     CPU per change in the drain: capture thread %.1f us, store backend %.1f us, "
+        "walsender %.1f us; with a free core each: %.0f events/s\n",
+        bridge_us, store_us, walsender_us,
+        1e6 / std::max(bridge_us + store_us, std::max(walsender_us, 1e-3)));
+  } else {
+    std::printf(
+        "  cost     CPU per change: capture thread %.1f us; the server's processes are "
+        "not readable here\n",
+        bridge_us);
+  }
   std::printf(
       "  live     clients write while the bridge captures   %9.0f updates/s  %.2f of raw "
       "(sync off)\n",

@@ -98,7 +98,10 @@ class HttpConnection final : public Connection,
                              public std::enable_shared_from_this<HttpConnection<Stream>> {
  public:
   HttpConnection(Server::Impl& server, Stream stream, std::string remote)
-      : server_(server), stream_(std::move(stream)), remote_(std::move(remote)) {}
+      : server_(server),
+        stream_(std::move(stream)),
+        remote_(std::move(remote)),
+        deadline_(beast::get_lowest_layer(stream_).get_executor()) {}
   ~HttpConnection() override { server_.connectionGone(this); }
 
   void start() override {
@@ -126,6 +129,7 @@ class HttpConnection final : public Connection,
   void close() override {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
+    disarmDeadline();
     beast::error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
     lowest().close();
@@ -148,7 +152,7 @@ class HttpConnection final : public Connection,
     parser_->header_limit(kMaxHeaderBytes);
     parser_->body_limit(server_.config.max_body_bytes);
     // Also bounds how long an idle keep-alive connection is kept.
-    lowest().expires_after(server_.config.header_timeout);
+    armDeadline(server_.config.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               self->onHeader(ec);
@@ -156,6 +160,7 @@ class HttpConnection final : public Connection,
   }
 
   void onHeader(beast::error_code ec) {
+    disarmDeadline();
     if (state_ == State::kClosed) return;
     if (ec) {
       readFailed(ec, "header");
@@ -183,9 +188,10 @@ class HttpConnection final : public Connection,
 
   void readBody() {
     if (state_ == State::kClosed) return;
-    lowest().expires_after(server_.config.body_timeout);
+    armDeadline(server_.config.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->disarmDeadline();
                        if (ec) {
                          self->readFailed(ec, "body");
                          return;
@@ -195,6 +201,10 @@ class HttpConnection final : public Connection,
   }
 
   void readFailed(beast::error_code ec, std::string_view part) {
+    if (timed_out_) {
+      timedOut(part);
+      return;
+    }
     if (ec == http::error::body_limit) {
       // The rest of the body is never read, so the connection cannot carry another request.
       spdlog::warn("HTTP request body over the limit; refused. remote={} max_body_bytes={}",
@@ -220,11 +230,50 @@ class HttpConnection final : public Connection,
       refuse(std::move(response));
       return;
     }
-    if (ec == beast::error::timeout && state_ != State::kIdle) {
-      spdlog::warn("HTTP client too slow; connection closed. remote={} waiting_for={}", remote_,
-                   part);
+    close();  // the client went away or the server is stopping
+  }
+
+  // Reads are bounded by our own timer rather than the stream's expiry: that one closes the
+  // socket when it fires, and then there is no telling the client why. When the timer fires
+  // it cancels the read, which then fails into readFailed() with timed_out_ set.
+  void armDeadline(std::chrono::milliseconds after) {
+    lowest().expires_never();
+    timed_out_ = false;
+    deadline_.expires_after(after);
+    deadline_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      // A deadline disarmed (or re-armed) after this wait was already due is not ours.
+      if (ec || self->deadline_.expiry() > std::chrono::steady_clock::now()) return;
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->lowest().socket().cancel(ignored);
+    });
+  }
+
+  // Also cancels the wait, which then lets go of the connection.
+  void disarmDeadline() { deadline_.expires_at(std::chrono::steady_clock::time_point::max()); }
+
+  // A client that started a request and stopped sending is told 408 (RFC 9110 §15.5.9), so it
+  // knows the request was not taken and may send it again. A connection that has not sent a
+  // byte of a request — an idle keep-alive one — is closed without a word: an unasked answer
+  // would be read as the answer to the next request it sends. Over TLS the connection is only
+  // closed: a TLS stream whose read was cancelled midway is not one to write an answer to.
+  void timedOut(std::string_view part) {
+    const bool started = part != "header" || buffer_.size() > 0 || parser_->got_some();
+    if (!started) {
+      close();
+      return;
     }
-    close();  // the client went away, timed out, or the server is stopping
+    constexpr bool kPlain = std::is_same_v<Stream, beast::tcp_stream>;
+    spdlog::warn("HTTP client too slow; {}. remote={} waiting_for={}",
+                 kPlain ? "answered 408" : "connection closed", remote_, part);
+    if (!kPlain) {
+      close();
+      return;
+    }
+    HttpResponse response;
+    response.status = 408;
+    response.body = "request timeout\n";
+    refuse(std::move(response));
   }
 
   // Answers a request that was not read to its end, then closes. The client may still be
@@ -359,6 +408,8 @@ class HttpConnection final : public Connection,
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;
   bool keep_alive_ = false;
+  asio::steady_timer deadline_;
+  bool timed_out_ = false;  // the deadline cancelled the read in progress
   std::shared_ptr<HttpConnection> awaiting_answer_;
   char discard_[4096];
 };

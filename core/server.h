@@ -10,9 +10,10 @@
 // before its answer simply drops it.
 //
 // Limits: a request's header must arrive within header_timeout and its body within body_timeout
-// of the header, or the connection is closed; a body over max_body_bytes gets 413 and the
-// connection is closed (its rest is never read); beyond max_connections new connections are
-// closed at once.
+// of the header, or the client gets 408 and the connection is closed (over TLS it is only
+// closed); a connection that sends nothing for header_timeout is closed without an answer; a
+// body over max_body_bytes gets 413 and the connection is closed (its rest is never read);
+// beyond max_connections new connections are closed at once.
 //
 // Threading: handle() before start(); start(), port() and stop() from one controlling thread.
 // Handlers run on the server thread and must not block it: work that waits for a database

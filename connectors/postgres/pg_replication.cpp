@@ -258,9 +258,9 @@ Result<std::optional<ReplicationMessage>> ReplicationStream::read(std::chrono::m
     char* buffer = nullptr;
     int n = PQgetCopyData(conn_, &buffer, /*async=*/1);
     if (n > 0) {
-      std::string data(buffer, static_cast<std::size_t>(n));
+      // Parsed in libpq's buffer: the payload is then copied once, not twice, per change.
+      auto message = parseReplicationMessage(std::string_view(buffer, static_cast<std::size_t>(n)));
       PQfreemem(buffer);
-      auto message = parseReplicationMessage(data);
       if (!message) return message.error();
       return std::optional<ReplicationMessage>(std::move(*message));
     }

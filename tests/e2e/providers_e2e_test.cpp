@@ -6,32 +6,24 @@
 // Every wait has a generous deadline and no duration is asserted as performance; the only time
 // comparison (Retry-After) is a lower bound the bridge must respect.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/fake_provider_process.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge {
 namespace {
 
-namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
@@ -41,103 +33,9 @@ using testing::waitUntil;
 
 constexpr char kTwilioSid[] = "AC00000000000000000000000000000001";
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// "2026-11-22T09:21:31.271Z" → milliseconds since the epoch.
-std::int64_t ledgerMillis(const std::string& iso) {
-  std::tm tm{};
-  int millis = 0;
-  if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7) {
-    throw std::runtime_error("bad ledger time " + iso);
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + millis;
-}
-
-struct Request {
-  std::int64_t at_ms = 0;
-  std::string api;
-  std::string to;
-  std::string ref;
-  std::string outcome;
-};
-
-// The fake_provider program, bound to a free port, writing its ledger into `dir`.
-class FakeProvider {
- public:
-  FakeProvider(const TempDir& dir, std::vector<std::string> extra)
-      : ledger_(dir.file("ledger.jsonl")) {
-    std::string port_file = dir.file("fake.port");
-    std::vector<std::string> args = {
-        FAKE_PROVIDER_BINARY, "--port-file", port_file, "--ledger", ledger_, "--log-level", "warn"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<ChildProcess>(args, dir.file("fake.log"));
-    if (!waitUntil([&] { return fs::exists(port_file); }, seconds(30))) {
-      throw std::runtime_error("fake_provider did not start: " + process_->output());
-    }
-    port_ = std::stoi(readFile(port_file));
-  }
-
-  std::string baseUrl() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  // The control endpoint, e.g. control("/_fake/faults", "messageflow=none"). A plain socket:
-  // one request, Connection: close.
-  void control(const std::string& path, const std::string& body) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(fd, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    std::string request = "POST " + path +
-                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                          "Content-Type: text/plain\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
-    ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-    std::string response;
-    char buf[512];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-    ::close(fd);
-    ASSERT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
-  }
-
-  std::vector<Request> ledger() const {
-    std::vector<Request> out;
-    std::istringstream lines(readFile(ledger_));
-    for (std::string line; std::getline(lines, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_object()) continue;  // a line being written
-      out.push_back({ledgerMillis(j.value("time", "")), j.value("api", ""), j.value("to", ""),
-                     j.value("ref", ""), j.value("outcome", "")});
-    }
-    return out;
-  }
-  std::vector<Request> ledger(const std::string& api) const {
-    std::vector<Request> out;
-    for (auto& r : ledger()) {
-      if (r.api == api) out.push_back(r);
-    }
-    return out;
-  }
-  int count(const std::string& api, const std::string& outcome) const {
-    int n = 0;
-    for (auto& r : ledger(api)) n += r.outcome == outcome;
-    return n;
-  }
-
- private:
-  std::string ledger_;
-  int port_ = 0;
-  std::unique_ptr<ChildProcess> process_;
-};
+using FakeProvider = testing::FakeProviderProcess;
+using testing::LedgerRequest;
+using testing::readFile;
 
 class Shop {
  public:

@@ -3,8 +3,6 @@
 // shop's status table must show `delivered`, and each `write_back:` action must have run
 // exactly once per status change.
 
-#include <libpq-fe.h>
-#include <mysql.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/e2e/process.h"
+#include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/integration/test_env.h"
 
@@ -25,74 +24,12 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
+using testing::MysqlShopDb;
+using testing::PgShopDb;
 using testing::runToCompletion;
+using testing::ShopDb;
 using testing::TempDir;
 using testing::waitUntil;
-
-class ShopDb {
- public:
-  virtual ~ShopDb() = default;
-  virtual void exec(const std::string& sql) = 0;
-  virtual long long scalar(const std::string& sql) = 0;  // -1 on any error
-};
-
-class PgShop final : public ShopDb {
- public:
-  explicit PgShop(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
-    if (PQstatus(conn_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn_));
-    exec("SET client_min_messages = warning");
-  }
-  ~PgShop() override { PQfinish(conn_); }
-  void exec(const std::string& sql) override {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    std::string error = ok ? "" : PQresultErrorMessage(r);
-    PQclear(r);
-    if (!ok) throw std::runtime_error(sql + ": " + error);
-  }
-  long long scalar(const std::string& sql) override {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    long long v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-                      ? std::atoll(PQgetvalue(r, 0, 0))
-                      : -1;
-    PQclear(r);
-    return v;
-  }
-
- private:
-  PGconn* conn_;
-};
-
-class MysqlShop final : public ShopDb {
- public:
-  explicit MysqlShop(const std::string& dsn) : conn_(mysql_init(nullptr)) {
-    auto parts = testing::parseMysqlDsn(dsn);
-    if (!parts) throw std::runtime_error("bad mysql DSN");
-    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
-                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
-                            0)) {
-      throw std::runtime_error(mysql_error(conn_));
-    }
-  }
-  ~MysqlShop() override { mysql_close(conn_); }
-  void exec(const std::string& sql) override {
-    if (mysql_query(conn_, sql.c_str()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_error(conn_));
-    }
-    if (MYSQL_RES* r = mysql_store_result(conn_)) mysql_free_result(r);
-  }
-  long long scalar(const std::string& sql) override {
-    if (mysql_query(conn_, sql.c_str()) != 0) return -1;
-    MYSQL_RES* r = mysql_store_result(conn_);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
-    long long v = row && row[0] ? std::atoll(row[0]) : -1;
-    if (r) mysql_free_result(r);
-    return v;
-  }
-
- private:
-  MYSQL* conn_;
-};
 
 void writeBackThroughTheBridge(ShopDb& shop, const std::string& type, const std::string& dsn_var,
                                const std::string& text_type) {
@@ -200,14 +137,14 @@ void writeBackThroughTheBridge(ShopDb& shop, const std::string& type, const std:
 
 TEST(WriteBackDatabasesE2eTest, PostgresShopGetsActionsAndStatusMirrorOnce) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
-  PgShop shop(dsn);
+  PgShopDb shop(dsn);
   ::setenv("WB_E2E_PG_DSN", dsn.c_str(), 1);
   writeBackThroughTheBridge(shop, "postgres", "WB_E2E_PG_DSN", "text");
 }
 
 TEST(WriteBackDatabasesE2eTest, MariadbShopGetsActionsAndStatusMirrorOnce) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
-  MysqlShop shop(dsn);
+  MysqlShopDb shop(dsn);
   ::setenv("WB_E2E_MYSQL_DSN", dsn.c_str(), 1);
   writeBackThroughTheBridge(shop, "mysql", "WB_E2E_MYSQL_DSN", "VARCHAR(191)");
 }

@@ -15,52 +15,16 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/mysql/mysql_connection.h"
-#include "tests/integration/test_env.h"
+#include "tests/integration/mysql_fixture.h"
 
 namespace smsbridge::mysql {
 namespace {
 
 using std::chrono::milliseconds;
 
-std::string uniqueName() {
-  static const char kHex[] = "0123456789abcdef";
-  std::random_device rd;
-  std::string out = "sbb";
-  for (int i = 0; i < 8; ++i) out += kHex[rd() % 16];
-  return out;
-}
-
-class MysqlBinlogTest : public ::testing::Test {
+class MysqlBinlogTest : public testing::MysqlTableTest {
  protected:
-  void SetUp() override {
-    SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
-    auto options = parseDsn(dsn);
-    ASSERT_TRUE(options) << options.error().toString();
-    options_ = *options;
-    admin_ = connect();
-    ASSERT_NE(admin_, nullptr);
-  }
-
-  void TearDown() override {
-    if (!admin_) return;
-    for (const auto& table : created_) (void)admin_->exec("DROP TABLE IF EXISTS `" + table + "`");
-  }
-
-  std::unique_ptr<Connection> connect() {
-    auto conn = Connection::connect(options_);
-    EXPECT_TRUE(conn) << conn.error().toString();
-    return conn ? std::move(*conn) : nullptr;
-  }
-
-  std::string createTable(const std::string& suffix, const std::string& columns) {
-    std::string table = name_ + "_" + suffix;
-    Status s = admin_->exec("CREATE TABLE `" + table + "` (" + columns +
-                            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
-    EXPECT_TRUE(s.isOk()) << s.toString();
-    created_.push_back(table);
-    return table;
-  }
+  MysqlBinlogTest() : MysqlTableTest("sbb") {}
 
   std::unique_ptr<MysqlBinlogSource> source(std::vector<std::string> tables) {
     BinlogSourceConfig config;
@@ -73,11 +37,6 @@ class MysqlBinlogTest : public ::testing::Test {
     auto src = MysqlBinlogSource::create(std::move(config));
     EXPECT_TRUE(src) << src.error().toString();
     return src ? std::move(*src) : nullptr;
-  }
-
-  void exec(const std::string& sql) {
-    Status s = admin_->exec(sql);
-    ASSERT_TRUE(s.isOk()) << sql << ": " << s.toString();
   }
 
   // Polls until `count` change events arrived, or the deadline passes. Batches that only move
@@ -135,11 +94,6 @@ class MysqlBinlogTest : public ::testing::Test {
     for (const auto& b : batches) out.insert(out.end(), b.events.begin(), b.events.end());
     return out;
   }
-
-  std::string name_ = uniqueName();
-  ConnectionOptions options_;
-  std::unique_ptr<Connection> admin_;
-  std::vector<std::string> created_;
 };
 
 TEST(MysqlBinlogPositionTest, TextRoundTrips) {

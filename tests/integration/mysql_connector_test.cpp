@@ -8,28 +8,17 @@
 
 #include <gtest/gtest.h>
 
-#include "config/document.h"
-#include "config/section.h"
 #include "connectors/mysql/mysql_connection.h"
+#include "tests/integration/source_config.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::mysql {
 namespace {
 
-struct Parsed {
-  std::optional<SourceFactory> factory;
-  std::string diagnostics;
-};
+using Parsed = testing::ParsedSource;
 
 Parsed parse(const std::string& yaml) {
-  auto doc = config::Document::loadString(yaml, "shop.yaml");
-  EXPECT_TRUE(doc) << doc.error().toString();
-  config::Section section = config::Section::root(*doc, sourceSchema());
-  config::Diagnostics diagnostics;
-  Parsed out;
-  out.factory = parseSource("shop", section, diagnostics);
-  out.diagnostics = diagnostics.toString();
-  return out;
+  return testing::parseSourceYaml(yaml, sourceSchema(), parseSource);
 }
 
 TEST(MysqlConnectorTest, TriggerBinlogAndPollCaptureAreAvailable) {

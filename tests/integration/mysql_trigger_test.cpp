@@ -5,59 +5,25 @@
 
 #include "connectors/mysql/mysql_trigger_source.h"
 
-#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "connectors/mysql/mysql_connection.h"
-#include "tests/integration/test_env.h"
+#include "tests/integration/mysql_fixture.h"
 
 namespace smsbridge::mysql {
 namespace {
 
 using std::chrono::milliseconds;
 
-std::string uniqueName() {
-  static const char kHex[] = "0123456789abcdef";
-  std::random_device rd;
-  std::string out = "sbt";
-  for (int i = 0; i < 8; ++i) out += kHex[rd() % 16];
-  return out;
-}
-
-class MysqlTriggerTest : public ::testing::Test {
+class MysqlTriggerTest : public testing::MysqlTableTest {
  protected:
-  void SetUp() override {
-    SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
-    auto options = parseDsn(dsn);
-    ASSERT_TRUE(options) << options.error().toString();
-    options_ = *options;
-    admin_ = connect();
-    ASSERT_NE(admin_, nullptr);
-  }
+  MysqlTriggerTest() : MysqlTableTest("sbt") {}
 
   void TearDown() override {
-    if (!admin_) return;
-    for (const auto& table : created_) (void)admin_->exec("DROP TABLE IF EXISTS `" + table + "`");
-    (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + "changes`");
-  }
-
-  std::unique_ptr<Connection> connect() {
-    auto conn = Connection::connect(options_);
-    EXPECT_TRUE(conn) << conn.error().toString();
-    return conn ? std::move(*conn) : nullptr;
-  }
-
-  // Creates `<name>_<suffix>` with the given column list; dropped in TearDown.
-  std::string createTable(const std::string& suffix, const std::string& columns) {
-    std::string table = name_ + "_" + suffix;
-    Status s = admin_->exec("CREATE TABLE `" + table + "` (" + columns +
-                            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
-    EXPECT_TRUE(s.isOk()) << s.toString();
-    created_.insert(created_.begin(), table);  // children (created later) dropped first
-    return table;
+    MysqlTableTest::TearDown();
+    if (admin_) (void)admin_->exec("DROP TABLE IF EXISTS `" + prefix_ + "changes`");
   }
 
   std::unique_ptr<MysqlTriggerSource> source(std::vector<std::string> tables) {
@@ -71,16 +37,7 @@ class MysqlTriggerTest : public ::testing::Test {
     return src ? std::move(*src) : nullptr;
   }
 
-  void exec(const std::string& sql) {
-    Status s = admin_->exec(sql);
-    ASSERT_TRUE(s.isOk()) << s.toString();
-  }
-
-  std::string name_ = uniqueName();
   std::string prefix_ = name_ + "_sb_";
-  ConnectionOptions options_;
-  std::unique_ptr<Connection> admin_;
-  std::vector<std::string> created_;
 };
 
 TEST_F(MysqlTriggerTest, CapturesInsertUpdateDeleteWithImages) {

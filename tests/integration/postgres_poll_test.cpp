@@ -2,6 +2,7 @@
 // that may not write, with the store in a separate SQLite file: the read-only deployment.
 // Each test works on its own table and store file, so tests are independent and rerunnable.
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -10,8 +11,10 @@
 #include <pqxx/pqxx>
 
 #include "connectors/poll_capture.h"
+#include "connectors/postgres/pg_doctor.h"
 #include "connectors/postgres/pg_poll_reader.h"
 #include "connectors/sqlite/sqlite_store.h"
+#include "core/mapping.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::postgres {
@@ -31,8 +34,7 @@ class PostgresPollTest : public ::testing::Test {
          " (id serial PRIMARY KEY, status text, total numeric(20,2), "
          "updated_at timestamptz NOT NULL DEFAULT now())");
     // The bridge's session may not write at all: every transaction it opens is read-only.
-    // (A SELECT-only role would be the stricter test, but the test services' role may not
-    // create roles or let them log in; see the report of this change.)
+    // SelectOnlyRole... below uses a role with nothing but the grants `setup` prints.
     ro_dsn_ = dsn_ + (dsn_.find('?') == std::string::npos ? "?" : "&") +
               "options=-c%20default_transaction_read_only%3Don";
     store_path_ = (std::filesystem::temp_directory_path() / (tag_ + "_bridge.db")).string();
@@ -190,6 +192,139 @@ TEST_F(PostgresPollTest, TimestampWithoutTimeZoneAndVersionColumnsWork) {
   ASSERT_TRUE(baseline) << baseline.error().toString();
   EXPECT_TRUE(baseline->events.empty());
   EXPECT_NE(baseline->position.find("\"mark\":1"), std::string::npos) << baseline->position;
+}
+
+// The deployment poll mode is for: the shop's DBA gives the bridge a role with exactly the
+// GRANTs `smsbridge setup` prints for poll capture, and the store lives elsewhere (here a SQLite
+// file). Changes become jobs in that store, and the shop database is never written: the role
+// could not (every write would fail with "permission denied" and surface as an error), and
+// afterwards nothing in the shop database belongs to it or carries the bridge's prefix.
+TEST_F(PostgresPollTest, SelectOnlyRoleWithSetupGrantsCapturesIntoAStoreElsewhere) {
+  // pg_hba.conf of the test services lets only their own user in over TCP, so the bridge's
+  // connection logs in as that user and switches to the role in the startup packet
+  // (options=-c role=...): every privilege check is then the role's, as for a login role.
+  const std::string role = tag_ + "_reader";
+  exec("CREATE ROLE " + role + " NOLOGIN");
+  exec("GRANT " + role + " TO CURRENT_USER");
+  struct DropRole {
+    std::string dsn, role;
+    ~DropRole() {
+      try {
+        pqxx::connection conn(dsn);
+        pqxx::nontransaction txn(conn);
+        txn.exec("DROP OWNED BY " + role);
+        txn.exec("DROP ROLE IF EXISTS " + role);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "dropping role " << role << ": " << e.what();
+      }
+    }
+  } drop_role{dsn_, role};
+
+  GrantRequest request;
+  request.user = role;
+  request.database = pqxx::connection(dsn_).dbname();
+  request.source = "shop";
+  request.capture = "poll";
+  request.tables = {orders_};
+  request.holds_store = false;
+  int grants = 0;
+  for (const std::string& statement : grantStatements(request)) {
+    if (statement.rfind("--", 0) == 0) continue;
+    // Least privilege for poll mode is reading: anything else would be a defect of setup.
+    EXPECT_TRUE(statement.rfind("GRANT CONNECT ", 0) == 0 ||
+                statement.rfind("GRANT USAGE ON SCHEMA ", 0) == 0 ||
+                statement.rfind("GRANT SELECT ON ", 0) == 0)
+        << statement;
+    exec(statement);
+    ++grants;
+  }
+  EXPECT_EQ(grants, 3);
+  const std::string role_dsn =
+      dsn_ + (dsn_.find('?') == std::string::npos ? "?" : "&") + "options=-c%20role%3D" + role;
+  {
+    // The role really is read-only on the shop's table, so a write attempt cannot go unnoticed.
+    pqxx::connection conn(role_dsn);
+    pqxx::nontransaction txn(conn);
+    EXPECT_EQ(txn.exec("SELECT current_user")[0][0].as<std::string>(), role);
+    EXPECT_THROW(txn.exec("UPDATE " + orders_ + " SET status = status"),
+                 pqxx::insufficient_privilege);
+  }
+
+  MappingSpec spec;
+  spec.name = "order_completed";
+  spec.source = "shop";
+  spec.table = orders_;
+  spec.on = {"update"};
+  spec.when = "status == 'completed' and old.status != 'completed'";
+  spec.to = "+48601234567";
+  spec.text = "Order {{ id }} is complete.";
+  MappingDefaults defaults;
+  defaults.region = "PL";
+  auto mapping = Mapping::compile(spec, defaults, [](std::string_view key, std::size_t, auto msg) {
+    ADD_FAILURE() << key << ": " << msg;
+  });
+  ASSERT_TRUE(mapping);
+  std::vector<Mapping> list;
+  list.push_back(std::move(*mapping));
+  MappingEngine engine(std::move(list));
+
+  exec("INSERT INTO " + orders_ + " (status) VALUES ('processing'), ('processing')");
+  poll::Settings settings;
+  settings.name = "shop";
+  settings.batch_size = 100;
+  settings.overlap = std::chrono::minutes(5);
+  poll::TableSpec table;
+  table.table = orders_;
+  table.change_column = "updated_at";
+  settings.tables.push_back(table);
+  auto created = poll::PollSource::create(
+      std::move(settings), std::make_unique<PgPollReader>(role_dsn, milliseconds(5000)));
+  ASSERT_TRUE(created) << created.error().toString();
+  poll::PollSource& src = **created;
+  src.attachShadowStore(*store_);
+  auto setup_sql = src.setupSql();
+  ASSERT_TRUE(setup_sql) << setup_sql.error().toString();
+  EXPECT_TRUE(setup_sql->empty()) << "setup has nothing to install in the shop database";
+  ASSERT_TRUE(src.setup().isOk());
+  ASSERT_TRUE(src.start("").isOk());
+
+  // Each round as `run` does it: poll, map, enqueue the jobs with the checkpoint and shadow.
+  auto round = [&] {
+    int inserted = 0;
+    for (int guard = 0; guard < 100; ++guard) {
+      auto batch = src.poll(milliseconds(0));
+      EXPECT_TRUE(batch) << batch.error().toString();
+      if (!batch || batch->position.empty()) break;
+      auto jobs = engine.map(batch->events, std::chrono::system_clock::now());
+      auto enqueued = store_->enqueue(jobs, Checkpoint{"shop", batch->position, batch->shadow});
+      EXPECT_TRUE(enqueued) << enqueued.error().toString();
+      if (enqueued) inserted += enqueued->inserted;
+    }
+    return inserted;
+  };
+  EXPECT_EQ(round(), 0) << "the first round is a baseline";
+  exec("UPDATE " + orders_ + " SET status = 'completed', updated_at = now() WHERE id = 1");
+  exec("UPDATE " + orders_ + " SET status = 'completed', updated_at = now() WHERE id = 2");
+  EXPECT_EQ(round(), 2);
+  exec("UPDATE " + orders_ + " SET total = 5, updated_at = now() WHERE id = 1");
+  EXPECT_EQ(round(), 0) << "still completed: no second SMS";
+
+  auto queued = store_->claimDue(Lane::kTransactional, 10, "test", std::chrono::seconds(30),
+                                 std::chrono::system_clock::now() + std::chrono::minutes(1));
+  ASSERT_TRUE(queued) << queued.error().toString();
+  std::vector<std::string> bodies;
+  for (const SmsJob& job : *queued) bodies.push_back(job.body);
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"Order 1 is complete.", "Order 2 is complete."}));
+
+  pqxx::connection conn(dsn_);
+  pqxx::nontransaction txn(conn);
+  EXPECT_EQ(
+      txn.exec_params("SELECT count(*) FROM pg_class WHERE relowner = $1::regrole", role)[0][0]
+          .as<int>(),
+      0)
+      << "the role created nothing in the shop database (any table, index or sequence it made "
+         "would be its own)";
 }
 
 TEST_F(PostgresPollTest, MissingPrimaryKeyOrColumnIsAConfigError) {

@@ -234,17 +234,21 @@ TEST(ServerTest, MalformedRequestIs400AndTheServerKeepsServing) {
   EXPECT_EQ(again.get("/healthz").result_int(), 200);
 }
 
-TEST(ServerTest, AClientThatStallsMidHeaderIsDisconnected) {
+TEST(ServerTest, AClientThatStallsMidHeaderGets408AndIsDisconnected) {
   auto server = startServer();
   ASSERT_TRUE(server->start().isOk());
   Client client(server->port());
   client.sendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // no blank line: the header never ends
+  http::response<http::string_body> response;
+  ASSERT_FALSE(client.read(response));
+  EXPECT_EQ(response.result_int(), 408);
+  EXPECT_FALSE(response.keep_alive());
   EXPECT_TRUE(client.closedByServer());
   Client again(server->port());
   EXPECT_EQ(again.get("/healthz").result_int(), 200);
 }
 
-TEST(ServerTest, AClientThatStallsMidBodyIsDisconnected) {
+TEST(ServerTest, AClientThatStallsMidBodyGets408AndIsDisconnected) {
   bool called = false;
   auto server = startServer();
   server->handle("/in", {"POST"}, [&](const HttpRequest&, HttpResponder respond) {
@@ -254,8 +258,22 @@ TEST(ServerTest, AClientThatStallsMidBodyIsDisconnected) {
   ASSERT_TRUE(server->start().isOk());
   Client client(server->port());
   client.sendRaw("POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part");
+  http::response<http::string_body> response;
+  ASSERT_FALSE(client.read(response));
+  EXPECT_EQ(response.result_int(), 408);
   EXPECT_TRUE(client.closedByServer());
   EXPECT_FALSE(called);
+}
+
+// An answer nobody asked for would be taken as the answer to the client's next request.
+TEST(ServerTest, AnIdleConnectionIsClosedWithoutAnAnswer) {
+  auto server = startServer();
+  ASSERT_TRUE(server->start().isOk());
+  Client idle(server->port());
+  EXPECT_TRUE(idle.closedByServer());
+  Client kept_alive(server->port());
+  EXPECT_EQ(kept_alive.get("/healthz").result_int(), 200);
+  EXPECT_TRUE(kept_alive.closedByServer());  // after header_timeout without a second request
 }
 
 TEST(ServerTest, HandlerMayAnswerFromAnotherThread) {

@@ -1,0 +1,129 @@
+#pragma once
+
+// The shop database of an e2e test, whichever engine it runs on: plain statements in, one
+// value out. Each engine's client is used directly (libpq, Connector/C, our SQLite wrapper),
+// never the bridge's own store code, so a test checks the bridge from the outside.
+
+#include <mysql.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/pg_shop.h"
+#include "tests/integration/test_env.h"
+
+namespace smsbridge::testing {
+
+class ShopDb {
+ public:
+  virtual ~ShopDb() = default;
+  // Throws with the statement and the server's message when it fails.
+  virtual void exec(const std::string& sql) = 0;
+  // The first column of the only row as an integer; -1 on any error (e.g. no such table yet).
+  virtual long long scalar(const std::string& sql) = 0;
+  // The first column of the first row as text; empty when there is none or on error.
+  virtual std::string text(const std::string& sql) = 0;
+};
+
+// PostgreSQL through pg_shop.h's connection; pg() reaches it for PostgreSQL-only work.
+class PgShopDb final : public ShopDb {
+ public:
+  explicit PgShopDb(const std::string& dsn) : shop_(dsn) {}
+
+  void exec(const std::string& sql) override { shop_.exec(sql); }
+  long long scalar(const std::string& sql) override {
+    std::string v = text(sql);
+    return v.empty() ? -1 : std::atoll(v.c_str());
+  }
+  std::string text(const std::string& sql) override {
+    std::string v = shop_.text(sql);
+    return v.rfind("<error", 0) == 0 ? "" : v;
+  }
+  Shop& pg() { return shop_; }
+
+ private:
+  Shop shop_;
+};
+
+class MysqlShopDb final : public ShopDb {
+ public:
+  explicit MysqlShopDb(const std::string& dsn) : conn_(mysql_init(nullptr)) {
+    auto parts = parseMysqlDsn(dsn);
+    if (!parts) throw std::runtime_error("bad mysql DSN");
+    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
+                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
+                            0)) {
+      std::string error = mysql_error(conn_);
+      mysql_close(conn_);
+      throw std::runtime_error(error);
+    }
+  }
+  ~MysqlShopDb() override { mysql_close(conn_); }
+  MysqlShopDb(const MysqlShopDb&) = delete;
+  MysqlShopDb& operator=(const MysqlShopDb&) = delete;
+
+  void exec(const std::string& sql) override {
+    if (mysql_query(conn_, sql.c_str()) != 0) {
+      throw std::runtime_error(sql + ": " + mysql_error(conn_));
+    }
+    if (MYSQL_RES* r = mysql_store_result(conn_)) mysql_free_result(r);
+  }
+  long long scalar(const std::string& sql) override {
+    std::string v;
+    return firstValue(sql, v) ? std::atoll(v.c_str()) : -1;
+  }
+  std::string text(const std::string& sql) override {
+    std::string v;
+    return firstValue(sql, v) ? v : "";
+  }
+
+ private:
+  bool firstValue(const std::string& sql, std::string& out) {
+    if (mysql_query(conn_, sql.c_str()) != 0) return false;
+    MYSQL_RES* r = mysql_store_result(conn_);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
+    bool found = row && row[0];
+    if (found) out = row[0];
+    if (r) mysql_free_result(r);
+    return found;
+  }
+
+  MYSQL* conn_;
+};
+
+class SqliteShopDb final : public ShopDb {
+ public:
+  explicit SqliteShopDb(const std::string& path) {
+    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
+                                     std::chrono::milliseconds(10'000));
+    if (!db) throw std::runtime_error(db.error().toString());
+    db_ = std::move(*db);
+  }
+  void exec(const std::string& sql) override {
+    Status s = db_->exec(sql);
+    if (!s.isOk()) throw std::runtime_error(sql + ": " + s.toString());
+  }
+  long long scalar(const std::string& sql) override {
+    auto st = db_->prepare(sql);
+    if (!st) return -1;
+    auto row = st->step();
+    if (!row || !*row) return -1;
+    return st->columnInt(0);
+  }
+  std::string text(const std::string& sql) override {
+    auto st = db_->prepare(sql);
+    if (!st) return "";
+    auto row = st->step();
+    if (!row || !*row) return "";
+    return st->columnText(0);
+  }
+
+ private:
+  std::unique_ptr<sqlite::Database> db_;
+};
+
+}  // namespace smsbridge::testing
