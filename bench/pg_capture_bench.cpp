@@ -26,11 +26,9 @@
 // build/test-services.env); the role needs REPLICATION. Everything it creates is dropped.
 
 #include <libpq-fe.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,28 +39,19 @@
 #include <thread>
 #include <vector>
 
+#include "bench/capture_bench.h"
 #include "connectors/postgres/pg_logical_source.h"
 #include "connectors/postgres/pg_store.h"
-#include "core/mapping.h"
 
 namespace {
 
 using namespace smsbridge;
-using Clock = std::chrono::steady_clock;
+using namespace smsbridge::bench;
 
 constexpr double kTargetEventsPerSecond = 10000;
 constexpr double kTargetP99Ms = 50;
 constexpr long kTargetRssKb = 64 * 1024;
 constexpr int kSyncCeilingSample = 5000;
-
-double secondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "pg_capture_bench: %s\n", what.c_str());
-  std::exit(1);
-}
 
 std::string scalar(PGconn* conn, const std::string& sql) {
   PGresult* r = PQexec(conn, sql.c_str());
@@ -98,9 +87,9 @@ struct Writers {
 // commit returned. Returns the seconds taken.
 double runUpdates(const Writers& w, int count, long long seq_base,
                   std::chrono::nanoseconds pace = {},
-                  std::vector<Clock::time_point>* committed_at = nullptr) {
+                  std::vector<SteadyClock::time_point>* committed_at = nullptr) {
   std::vector<std::thread> threads;
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   for (int c = 0; c < w.clients; ++c) {
     threads.emplace_back([&, c] {
       PGconn* conn = connect(w.dsn);
@@ -119,41 +108,13 @@ double runUpdates(const Writers& w, int count, long long seq_base,
         PGresult* r = PQexecPrepared(conn, "u", 2, values, nullptr, nullptr, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQresultErrorMessage(r));
         PQclear(r);
-        if (committed_at != nullptr) (*committed_at)[i] = Clock::now();
+        if (committed_at != nullptr) (*committed_at)[i] = SteadyClock::now();
       }
       PQfinish(conn);
     });
   }
   for (auto& t : threads) t.join();
   return secondsSince(start);
-}
-
-std::shared_ptr<MappingEngine> mappings(const std::string& table) {
-  MappingSpec spec;
-  spec.name = "status_changed";
-  spec.source = "shop";
-  spec.table = table;
-  spec.on = {"update"};
-  spec.when = "status != old.status";
-  spec.to = "{{ phone }}";
-  spec.text = "Order {{ id }} is now in status {{ status }}.";
-  MappingDefaults defaults;
-  defaults.region = "PL";
-  auto m = Mapping::compile(spec, defaults, [](std::string_view key, std::size_t, std::string msg) {
-    die("mapping " + std::string(key) + ": " + msg);
-  });
-  std::vector<Mapping> list;
-  list.push_back(std::move(*m));
-  return std::make_shared<MappingEngine>(std::move(list));
-}
-
-long procStatusKb(const char* field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::string(field).size());
-  }
-  return -1;
 }
 
 // CPU seconds (user + system) process `pid` of this machine has used; -1 when unreadable (a
@@ -172,12 +133,6 @@ double processCpuSeconds(const std::string& pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-double threadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 // `dsn` with application_name set, so the server's backends for it can be found.
 std::string withApplicationName(const std::string& dsn, const std::string& name) {
   if (dsn.find("://") == std::string::npos) return dsn + " application_name=" + name;
@@ -191,113 +146,6 @@ std::string recvlogicalBinary() {
   }
   return "pg_recvlogical";
 }
-
-// The bridge's capture loop as app/run.cpp runs it (poll, map, enqueue with the checkpoint,
-// acknowledge), on its own thread. For every enqueued change with seq >= latency_base it notes
-// when the enqueue returned, in enqueued_at[seq - latency_base].
-class Bridge {
- public:
-  Bridge(postgres::PgLogicalSource& source, postgres::PostgresStore& store,
-         const MappingEngine& engine)
-      : source_(source), store_(store), engine_(engine) {}
-  ~Bridge() { stop(); }
-
-  void start(long long latency_base, std::vector<Clock::time_point>* enqueued_at) {
-    latency_base_ = latency_base;
-    enqueued_at_ = enqueued_at;
-    thread_ = std::thread([this] { loop(); });
-  }
-  void stop() {
-    stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  // Waits until `total` jobs are enqueued since the bridge was created. Woken per batch rather
-  // than polling: on a 2-core box a thread waking every 200 us takes CPU from the capture.
-  void waitFor(long total) {
-    for (long seen = progress_; enqueued_ < total && !failed_; seen = progress_) {
-      progress_.wait(seen);
-    }
-    if (failed_) die("capture failed");
-  }
-  long batches() const { return batches_; }
-  // CPU seconds the capture thread used up to its latest enqueue.
-  double cpuSeconds() const { return cpu_seconds_; }
-  // Seconds spent in each step of non-empty batches so far: where the time goes.
-  std::string breakdown() const {
-    auto sec = [](long long ns) { return static_cast<double>(ns) / 1e9; };
-    char text[160];
-    std::snprintf(text, sizeof text, "read+decode %.2f s, map %.2f s, enqueue %.2f s, ack %.2f s",
-                  sec(poll_ns_), sec(map_ns_), sec(enqueue_ns_), sec(ack_ns_));
-    return text;
-  }
-
- private:
-  void loop() {
-    while (!stopping_) {
-      auto t0 = Clock::now();
-      auto batch = source_.poll(std::chrono::milliseconds(100));
-      auto t1 = Clock::now();
-      if (!batch) {
-        std::fprintf(stderr, "poll: %s\n", batch.error().toString().c_str());
-        fail();
-        return;
-      }
-      if (batch->position.empty()) continue;
-      auto jobs = engine_.map(batch->events, std::chrono::system_clock::now());
-      auto t2 = Clock::now();
-      auto r = store_.enqueue(jobs, Checkpoint{"shop", batch->position});
-      auto t3 = Clock::now();
-      if (!r) {
-        std::fprintf(stderr, "enqueue: %s\n", r.error().toString().c_str());
-        fail();
-        return;
-      }
-      auto now = Clock::now();
-      if (enqueued_at_ != nullptr) {
-        for (const ChangeEvent& e : batch->events) {
-          const Value* seq = e.after ? e.after->find("seq") : nullptr;
-          if (seq == nullptr || !seq->isInt() || seq->asInt() < latency_base_) continue;
-          auto i = static_cast<std::size_t>(seq->asInt() - latency_base_);
-          if (i < enqueued_at_->size()) (*enqueued_at_)[i] = now;
-        }
-      }
-      ++batches_;
-      cpu_seconds_ = threadCpuSeconds();
-      enqueued_ += r->inserted;
-      ++progress_;
-      progress_.notify_all();
-      if (Status s = source_.acknowledge(batch->position); !s.isOk()) {
-        std::fprintf(stderr, "acknowledge: %s\n", s.toString().c_str());
-      }
-      poll_ns_ += (t1 - t0).count();
-      map_ns_ += (t2 - t1).count();
-      enqueue_ns_ += (t3 - t2).count();
-      ack_ns_ += (Clock::now() - t3).count();
-    }
-  }
-
-  void fail() {
-    failed_ = true;
-    ++progress_;
-    progress_.notify_all();
-  }
-
-  postgres::PgLogicalSource& source_;
-  postgres::PostgresStore& store_;
-  const MappingEngine& engine_;
-  long long latency_base_ = 0;
-  std::vector<Clock::time_point>* enqueued_at_ = nullptr;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> failed_{false};
-  std::atomic<long> enqueued_{0};
-  std::atomic<long> batches_{0};
-  std::atomic<long> progress_{0};  // bumped after every batch and on failure, for waitFor()
-  std::atomic<double> cpu_seconds_{0};
-  std::atomic<long long> poll_ns_{0}, map_ns_{0}, enqueue_ns_{0}, ack_ns_{0};
-};
-
-const char* verdict(bool ok) { return ok ? "ok" : "MISSED"; }
 
 }  // namespace
 
@@ -356,7 +204,7 @@ int main(int argc, char** argv) {
                                                std::chrono::seconds(10));
   if (!store) die(store.error().toString());
   if (Status s = (*store)->migrate(); !s.isOk()) die(s.toString());
-  auto engine = mappings(table);
+  auto engine = orderStatusMappings(table);
   Writers writers{dsn, table, clients, rows, false};
 
   // Drain: a committed backlog, then the bridge and pg_recvlogical each read it from its slot.
@@ -364,9 +212,9 @@ int main(int argc, char** argv) {
   const std::string backlog_end = scalar(admin, "SELECT pg_current_wal_lsn()");
   const long long latency_base = 1'000'000'000;
   const int latency_events = rate * latency_seconds;
-  std::vector<Clock::time_point> committed_at(latency_events), enqueued_at(latency_events);
-  Bridge bridge(**source, **store, *engine);
-  auto start = Clock::now();
+  std::vector<SteadyClock::time_point> committed_at(latency_events), enqueued_at(latency_events);
+  CaptureThread bridge(**source, **store, *engine);
+  auto start = SteadyClock::now();
   if (Status s = (*source)->start(""); !s.isOk()) die(s.toString());
   // The CPU each process of the drain spends per change: unlike rates, not skewed by what
   // else the machine runs. The walsender starts decoding as start() returns, a few changes
@@ -378,7 +226,16 @@ int main(int argc, char** argv) {
                         "_capture' AND backend_type = 'walsender'");
   const double store_cpu_start = processCpuSeconds(store_pid);
   const double walsender_cpu_start = processCpuSeconds(walsender_pid);
-  bridge.start(latency_base, &enqueued_at);
+  // The latency phase's UPDATE i sets seq = latency_base + i.
+  bridge.start([&](const ChangeBatch& batch) {
+    const auto now = SteadyClock::now();
+    for (const ChangeEvent& e : batch.events) {
+      const Value* seq = e.after ? e.after->find("seq") : nullptr;
+      if (seq == nullptr || !seq->isInt() || seq->asInt() < latency_base) continue;
+      auto i = static_cast<std::size_t>(seq->asInt() - latency_base);
+      if (i < enqueued_at.size()) enqueued_at[i] = now;
+    }
+  });
   bridge.waitFor(updates);
   const double drain_rate = updates / secondsSince(start);
   auto microsPerChange = [&](double cpu_start, double cpu_end) {
@@ -396,7 +253,7 @@ int main(int argc, char** argv) {
       updates;
   const long drain_batches = bridge.batches();
   const std::string drain_breakdown = bridge.breakdown();
-  start = Clock::now();
+  start = SteadyClock::now();
   std::string command = recvlogicalBinary() + " -d '" + dsn + "' --slot " + recv_slot +
                         " --start --no-loop -o proto_version=1 -o publication_names=" + prefix +
                         "pub_shop -f /dev/null --endpos " + backlog_end + " >/dev/null 2>&1";
@@ -404,7 +261,7 @@ int main(int argc, char** argv) {
   const double recv_rate = updates / secondsSince(start);
 
   // Live: the clients write while the bridge captures.
-  start = Clock::now();
+  start = SteadyClock::now();
   const double live_write_seconds = runUpdates(writers, updates, 1);
   bridge.waitFor(2L * updates);
   const double live_rate = updates / secondsSince(start);
@@ -421,14 +278,7 @@ int main(int argc, char** argv) {
         0.0, std::chrono::duration<double, std::milli>(enqueued_at[i] - committed_at[i]).count()));
   }
   std::sort(latency_ms.begin(), latency_ms.end());
-  auto percentile = [&](double p) {
-    return latency_ms.empty()
-               ? 0.0
-               : latency_ms[std::min(
-                     latency_ms.size() - 1,
-                     static_cast<std::size_t>(p * static_cast<double>(latency_ms.size())))];
-  };
-  const long rss_kb = procStatusKb("VmHWM:");
+  const long rss_kb = peakRssKb();
 
   std::printf(
       "  ceiling  raw UPDATEs, synchronous_commit=on          %9.0f updates/s  (%d of them)\n",
@@ -474,8 +324,9 @@ int main(int argc, char** argv) {
   std::printf(
       "  latency  commit -> enqueued at %d events/s offered   p50 %.1f ms  p99 %.1f ms  max "
       "%.1f ms  target p99 <= %.0f ms %s\n",
-      rate, percentile(0.50), percentile(0.99), latency_ms.empty() ? 0 : latency_ms.back(),
-      kTargetP99Ms, verdict(percentile(0.99) <= kTargetP99Ms));
+      rate, percentile(latency_ms, 0.50), percentile(latency_ms, 0.99),
+      latency_ms.empty() ? 0 : latency_ms.back(), kTargetP99Ms,
+      verdict(percentile(latency_ms, 0.99) <= kTargetP99Ms));
   std::printf(
       "  memory   peak RSS of the bench process (bridge side) %7ld kB  target <= %ld kB %s\n",
       rss_kb, kTargetRssKb, verdict(rss_kb >= 0 && rss_kb <= kTargetRssKb));

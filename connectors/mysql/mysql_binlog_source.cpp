@@ -580,6 +580,7 @@ Status MysqlBinlogSource::start(const std::string& checkpoint) {
   {
     std::lock_guard lock(mu_);
     queue_.clear();
+    queued_events_ = 0;
     error_.reset();
     // Stored at once, so a restart before the first change resumes here, not at a later end.
     if (announce) queue_.push_back(ChangeBatch{{}, from->toString()});
@@ -603,6 +604,7 @@ Result<ChangeBatch> MysqlBinlogSource::poll(std::chrono::milliseconds wait) {
         out.events.size() + next.events.size() > static_cast<std::size_t>(config_.batch_size)) {
       break;
     }
+    queued_events_ -= next.events.size();
     std::move(next.events.begin(), next.events.end(), std::back_inserter(out.events));
     out.position = std::move(next.position);
     queue_.pop_front();
@@ -620,8 +622,15 @@ Status MysqlBinlogSource::acknowledge(const std::string& position) {
 
 bool MysqlBinlogSource::enqueue(ChangeBatch batch) {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return stopping_ || queue_.size() < config_.queue_transactions; });
+  // Small transactions may go past the cap until a whole batch of events waits: otherwise a
+  // busy shop's single-row commits would reach the store 256 at a time, one commit (two
+  // flushes on a durable server) per 256 jobs, and batch_size would mean nothing.
+  cv_.wait(lock, [&] {
+    return stopping_ || queue_.size() < config_.queue_transactions ||
+           queued_events_ < static_cast<std::size_t>(config_.batch_size);
+  });
   if (stopping_) return false;
+  queued_events_ += batch.events.size();
   // Consecutive transactions that touch no captured table only move the position: keep one.
   if (batch.events.empty() && !queue_.empty() && queue_.back().events.empty()) {
     queue_.back().position = std::move(batch.position);

@@ -72,7 +72,8 @@ struct BinlogSourceConfig {
   std::uint32_t server_id = kDefaultReplicaServerId;
   int batch_size = 500;  // most events per poll(); a bigger transaction still comes whole
   std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(5)};
-  // Most transactions the reader keeps ahead of poll(); it waits for room beyond that.
+  // Most transactions the reader keeps ahead of poll(); it waits for room beyond that, unless
+  // fewer than batch_size events are queued (small transactions still fill a whole batch).
   std::size_t queue_transactions = 256;
 };
 
@@ -118,6 +119,7 @@ class MysqlBinlogSource final : public Source {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<ChangeBatch> queue_;
+  std::size_t queued_events_ = 0;  // events in queue_
   std::optional<Status> error_;
   MYSQL* live_mysql_ = nullptr;  // the dump connection while it is open
 

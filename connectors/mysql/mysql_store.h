@@ -105,6 +105,10 @@ class MysqlStore final : public JobStore {
                               const std::string& now_text);
   // Inside a transaction: which recipients of jobs subject to opt-outs have opted out.
   Result<std::set<std::string>> optedOutRecipients(Connection& c, std::span<const SmsJob> jobs);
+  // Inside a transaction: inserts `jobs` in one statement, those to `opted_out` recipients as
+  // suppressed; returns how many were new (the others were duplicates).
+  Result<std::uint64_t> insertJobs(Connection& c, std::span<const SmsJob> jobs,
+                                   const std::set<std::string>& opted_out);
 
   // Inside a transaction on `c`: logs the current status of each of these jobs whose mapping
   // has write-back, as a change at `now_text`.

@@ -225,6 +225,48 @@ TEST_F(MysqlStoreTest, EnqueueSkipsDuplicatesAndSavesTheCheckpointWithTheJobs) {
   EXPECT_FALSE(none->has_value());
 }
 
+// A capture batch goes in as a few multi-row INSERTs; every job of it must come out as if it
+// had been inserted alone: a key repeated inside the batch once, ids in batch order, the jobs of
+// write-back mappings logged, opted-out recipients of marketing suppressed.
+TEST_F(MysqlStoreTest, ALargeBatchIsStoredJobByJobInOrder) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  store_->setWriteBackMappings({"order_logged"});
+  ASSERT_TRUE(store_->setOptOut("+48600999999", true, "STOP", kNow).isOk());
+  std::vector<SmsJob> jobs;
+  for (int i = 0; i < 250; ++i) jobs.push_back(job("k" + std::to_string(1000 + i)));
+  jobs[120].mapping = "order_logged";
+  jobs[180] = job("k1010");  // the same key as an earlier job of this batch
+  jobs[200].lane = Lane::kMarketing;
+  jobs[200].recipient = "+48600999999";
+  auto first = store_->enqueue(jobs, {"shop", "1"});
+  ASSERT_TRUE(first) << first.error().toString();
+  EXPECT_EQ(first->inserted, 249);
+  EXPECT_EQ(first->duplicates, 1);
+
+  auto keys = admin_->query("SELECT dedup_key FROM `" + prefix_ + "messages` ORDER BY id");
+  ASSERT_TRUE(keys) << keys.error().toString();
+  std::vector<std::string> expected;
+  for (const SmsJob& j : jobs) {
+    if (std::find(expected.begin(), expected.end(), j.dedup_key) == expected.end()) {
+      expected.push_back(j.dedup_key);
+    }
+  }
+  std::vector<std::string> stored;
+  for (const auto& row : *keys) stored.push_back(row.at(0).value_or(""));
+  EXPECT_EQ(stored, expected);
+  EXPECT_EQ(rowCount("status_changes"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM `" + prefix_ +
+                  "messages` WHERE status = 'suppressed' AND dedup_key = 'k1200'"),
+            1);
+
+  auto replay = store_->enqueue(jobs, {"shop", "2"});
+  ASSERT_TRUE(replay) << replay.error().toString();
+  EXPECT_EQ(replay->inserted, 0);
+  EXPECT_EQ(replay->duplicates, 250);
+  EXPECT_EQ(rowCount("messages"), 249);
+  EXPECT_EQ(rowCount("status_changes"), 1);
+}
+
 TEST_F(MysqlStoreTest, ClaimLeasesDueJobsOfOneLaneAndKeepsUtf8mb4Text) {
   ASSERT_TRUE(store_->migrate().isOk());
   SmsJob later = job("later");
