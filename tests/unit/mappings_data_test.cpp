@@ -82,19 +82,11 @@ class CannedLookups final : public LookupRunner {
 };
 
 // Checks the jobs one case produced against its `expect`.
-void expectJobs(const YAML::Node& c, const std::vector<SmsJob>& jobs) {
-  const YAML::Node& expect = c["expect"];
-  if (expect.IsScalar() && expect.Scalar() == "none") {
-    EXPECT_TRUE(jobs.empty()) << "expected no job, got one from " << jobs.front().mapping;
-    return;
-  }
-  ASSERT_TRUE(expect.IsMap()) << "`expect` is a mapping or `none`";
-  std::size_t want = expect["jobs"] ? expect["jobs"].as<std::size_t>() : 1;
-  ASSERT_EQ(jobs.size(), want);
-  const SmsJob& job = jobs.front();
+// Checks the keys `expect` names against one job.
+void expectJob(const YAML::Node& expect, const SmsJob& job) {
   auto check = [&](const char* key, const std::string& actual) {
     if (expect[key]) {
-      EXPECT_EQ(actual, expect[key].Scalar()) << key;
+      EXPECT_EQ(actual, expect[key].Scalar()) << key << " of the job from " << job.mapping;
     }
   };
   check("mapping", job.mapping);
@@ -115,6 +107,25 @@ void expectJobs(const YAML::Node& c, const std::vector<SmsJob>& jobs) {
         << "status_reason '" << job.status_reason << "' does not start with '"
         << expect["reason"].Scalar() << "'";
   }
+}
+
+// `expect` is `none`, one job's keys (checked against the first job; `jobs` says how many the
+// event makes, default 1), or a list with the keys of every job in order.
+void expectJobs(const YAML::Node& c, const std::vector<SmsJob>& jobs) {
+  const YAML::Node& expect = c["expect"];
+  if (expect.IsScalar() && expect.Scalar() == "none") {
+    EXPECT_TRUE(jobs.empty()) << "expected no job, got one from " << jobs.front().mapping;
+    return;
+  }
+  if (expect.IsSequence()) {
+    ASSERT_EQ(jobs.size(), expect.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) expectJob(expect[i], jobs[i]);
+    return;
+  }
+  ASSERT_TRUE(expect.IsMap()) << "`expect` is a mapping, a list of them, or `none`";
+  std::size_t want = expect["jobs"] ? expect["jobs"].as<std::size_t>() : 1;
+  ASSERT_EQ(jobs.size(), want);
+  expectJob(expect, jobs.front());
 }
 
 class MappingsAsData : public ::testing::TestWithParam<std::string> {};
@@ -205,8 +216,12 @@ TEST(MappingsAsDataCoverage, EveryPresetMappingAndScheduleHasACase) {
       has_file = true;
       for (const auto& c : YAML::LoadFile(path)["cases"]) {
         if (c["schedule"]) covered.insert(c["schedule"].Scalar());
-        if (c["expect"].IsMap() && c["expect"]["mapping"]) {
-          covered.insert(c["expect"]["mapping"].Scalar());
+        const YAML::Node& expect = c["expect"];
+        if (expect.IsMap() && expect["mapping"]) covered.insert(expect["mapping"].Scalar());
+        if (expect.IsSequence()) {
+          for (const auto& job : expect) {
+            if (job["mapping"]) covered.insert(job["mapping"].Scalar());
+          }
         }
       }
     }
