@@ -3,17 +3,15 @@
 // must not be captured), survives a SIGKILL without losing or repeating an SMS, and picks up a
 // change made while it was down.
 
-#include <mysql.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <functional>
-#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/mysql_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/integration/test_env.h"
@@ -24,66 +22,15 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
+using testing::MysqlShop;
 using testing::runToCompletion;
 using testing::TempDir;
 using testing::waitUntil;
 
-// The shop's own connection: plain SQL, as the shop application would send it.
-class Shop {
- public:
-  explicit Shop(const std::string& dsn) : conn_(mysql_init(nullptr)) {
-    auto parts = testing::parseMysqlDsn(dsn);
-    if (!parts) throw std::runtime_error("bad mysql DSN");
-    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
-                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
-                            0)) {
-      throw std::runtime_error(mysql_error(conn_));
-    }
-    mysql_set_character_set(conn_, "utf8mb4");
-  }
-  ~Shop() { mysql_close(conn_); }
-  Shop(const Shop&) = delete;
-  Shop& operator=(const Shop&) = delete;
-
-  void exec(const std::string& sql) {
-    if (mysql_query(conn_, sql.c_str()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_error(conn_));
-    }
-    if (MYSQL_RES* r = mysql_store_result(conn_)) mysql_free_result(r);
-  }
-  long long scalar(const std::string& sql) {
-    if (mysql_query(conn_, sql.c_str()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_error(conn_));
-    }
-    MYSQL_RES* r = mysql_store_result(conn_);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
-    long long v = row && row[0] ? std::atoll(row[0]) : -1;
-    if (r) mysql_free_result(r);
-    return v;
-  }
-  void dropTablesLike(const std::string& prefix) {
-    std::vector<std::string> tables;
-    if (mysql_query(conn_, ("SELECT table_name FROM information_schema.tables WHERE "
-                            "table_schema = DATABASE() AND table_name LIKE '" +
-                            prefix + "%'")
-                               .c_str()) == 0) {
-      MYSQL_RES* r = mysql_store_result(conn_);
-      while (MYSQL_ROW row = mysql_fetch_row(r)) tables.emplace_back(row[0]);
-      mysql_free_result(r);
-    }
-    exec("SET FOREIGN_KEY_CHECKS = 0");
-    for (const auto& t : tables) exec("DROP TABLE IF EXISTS `" + t + "`");
-    exec("SET FOREIGN_KEY_CHECKS = 1");
-  }
-
- private:
-  MYSQL* conn_;
-};
-
 TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
   setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);  // the config reads it
-  Shop shop(dsn);
+  MysqlShop shop(dsn);
   const std::string tag = "e2eb" + std::to_string(getpid()) + "_";
   const std::string orders = tag + "orders";
   const std::string prefix = tag + "sb_";
