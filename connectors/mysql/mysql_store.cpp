@@ -407,6 +407,18 @@ Result<std::optional<std::string>> MysqlStore::loadCheckpoint(const std::string&
   return std::optional<std::string>(text((*rows)[0][0]));
 }
 
+Result<std::optional<TimePoint>> MysqlStore::checkpointSavedAt(const std::string& source) {
+  std::lock_guard lock(mu_);
+  auto conn = connection();
+  if (!conn) return conn.error();
+  const Param params[] = {source};
+  auto rows = (*conn)->query("SELECT updated_at FROM " + table("checkpoints") + " WHERE source = ?",
+                             params);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<TimePoint>();
+  return fromSqlTime((*rows)[0][0]);
+}
+
 Result<std::vector<SmsJob>> MysqlStore::claimDue(Lane lane, int limit, const std::string& owner,
                                                  std::chrono::milliseconds lease, TimePoint now) {
   std::lock_guard lock(mu_);

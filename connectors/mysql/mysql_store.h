@@ -37,6 +37,7 @@ class MysqlStore final : public JobStore {
   Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                 const Checkpoint& checkpoint) override;
   Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override;
+  Result<std::optional<TimePoint>> checkpointSavedAt(const std::string& source) override;
   Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
                                                         const std::string& table,
                                                         std::span<const std::string> pks) override;

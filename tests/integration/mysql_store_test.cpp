@@ -225,6 +225,30 @@ TEST_F(MysqlStoreTest, EnqueueSkipsDuplicatesAndSavesTheCheckpointWithTheJobs) {
   EXPECT_FALSE(none->has_value());
 }
 
+TEST_F(MysqlStoreTest, CheckpointSavedAtIsWhenTheLastBatchCommitted) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  auto none = store_->checkpointSavedAt("shop");
+  ASSERT_TRUE(none) << none.error().toString();
+  EXPECT_FALSE(none->has_value());
+
+  // Saved times are UTC_TIMESTAMP(3) on the server, which runs on this machine's clock.
+  const TimePoint before = std::chrono::system_clock::now() - seconds(1);
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{}, {"shop", "binlog.000007:1234"}));
+  const TimePoint after = std::chrono::system_clock::now() + seconds(1);
+  auto saved = store_->checkpointSavedAt("shop");
+  ASSERT_TRUE(saved) << saved.error().toString();
+  ASSERT_TRUE(saved->has_value());
+  EXPECT_GE(**saved, before);
+  EXPECT_LE(**saved, after);
+  ASSERT_TRUE(admin_
+                  ->exec("UPDATE `" + prefix_ +
+                         "checkpoints` SET updated_at = UTC_TIMESTAMP(3) - INTERVAL 3 DAY")
+                  .isOk());
+  auto old = store_->checkpointSavedAt("shop");
+  ASSERT_TRUE(old && old->has_value());
+  EXPECT_LT(**old, before - std::chrono::hours(70));
+}
+
 TEST_F(MysqlStoreTest, ClaimLeasesDueJobsOfOneLaneAndKeepsUtf8mb4Text) {
   ASSERT_TRUE(store_->migrate().isOk());
   SmsJob later = job("later");
