@@ -138,6 +138,7 @@ int doctorCommand(const DoctorOptions& options) {
     request.tables = tableNeeds(*cfg->mappings, source.name, cfg->tablesOf(source));
     request.checkpoint = checkpoints[source.name].position;
     request.checkpoint_age = checkpoints[source.name].age;
+    request.holds_store = source.name == cfg->store.source;
     for (const DoctorCheck& check : source.doctor(request)) print(check, options.config, tally);
   }
   std::printf("doctor: %d ok, %d warning%s, %d FAIL\n", tally.ok, tally.warnings,

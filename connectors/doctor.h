@@ -58,6 +58,7 @@ struct DoctorRequest {
   std::string checkpoint;
   // How long ago the store saved that checkpoint, when the store keeps the time.
   std::optional<std::chrono::seconds> checkpoint_age = std::nullopt;
+  bool holds_store = false;  // the store's tables live in this source's database
 };
 
 // The check every connector runs per table: `columns` is what the table has, or nothing when

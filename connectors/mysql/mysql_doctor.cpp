@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "connectors/mysql/mysql_binlog_source.h"
+#include "connectors/mysql/mysql_store.h"
 #include "connectors/mysql/mysql_trigger_source.h"
 #include "core/sql_ident.h"
 
@@ -332,6 +333,21 @@ DoctorCheck checkBinlogRetention(const MysqlServerFacts& server,
   return okCheck("binlog retention", kept);
 }
 
+DoctorCheck checkJobClaiming(const MysqlServerFacts& server) {
+  if (claimLockingFor(server.mariadb, server.version_num) == ClaimLocking::kSkipLocked) {
+    return okCheck("job claiming",
+                   "FOR UPDATE SKIP LOCKED: bridge instances sharing the store "
+                   "dispatch side by side");
+  }
+  return warningCheck("job claiming",
+                      "no FOR UPDATE SKIP LOCKED on this server: one bridge instance at a time "
+                      "dispatches from the store, others sharing it stand by",
+                      std::string("upgrade the store's server to ") +
+                          (server.mariadb ? "MariaDB 10.6" : "MySQL 8.0.1") +
+                          " or later to dispatch from several instances; one instance needs "
+                          "nothing");
+}
+
 DoctorCheck checkReplicationGrants(const MysqlServerFacts& server) {
   auto grants = parseGrants(server.grants);
   std::vector<std::string> missing;
@@ -492,6 +508,7 @@ std::vector<DoctorCheck> runDoctor(const DoctorConfig& config, const DoctorReque
     return checks;
   }
   checks.push_back(checkVersion(*server));
+  if (request.holds_store) checks.push_back(checkJobClaiming(*server));
   if (request.capture == "binlog") {
     checks.push_back(checkLogBin(*server));
     checks.push_back(checkBinlogFormat(*server));

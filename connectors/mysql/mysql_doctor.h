@@ -75,6 +75,9 @@ struct BinlogRetentionFacts {
 // server no longer writes and is older than half the retention (the bridge is stopped or far
 // behind, and the file will be purged), or when retention itself is shorter than a weekend.
 DoctorCheck checkBinlogRetention(const MysqlServerFacts& server, const BinlogRetentionFacts& facts);
+// For the source that holds the store: whether several bridge instances can claim jobs side
+// by side (SKIP LOCKED) or only one at a time (mysql_store.h, ClaimLocking).
+DoctorCheck checkJobClaiming(const MysqlServerFacts& server);
 DoctorCheck checkReplicationGrants(const MysqlServerFacts& server);
 DoctorCheck checkTablePrivilege(const MysqlServerFacts& server, std::string_view privilege,
                                 const std::string& table);

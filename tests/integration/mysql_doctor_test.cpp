@@ -240,6 +240,16 @@ TEST_F(MysqlDoctorTest, CheckpointOlderThanHalfTheRetentionWarns) {
   EXPECT_EQ(retention->level, CheckLevel::kOk) << retention->found;
 }
 
+TEST_F(MysqlDoctorTest, TheStoresSourceReportsJobClaiming) {
+  DoctorRequest r = request("trigger");
+  EXPECT_EQ(find(runDoctor({options_, 4242424242u}, r), "job claiming"), nullptr);
+  r.holds_store = true;
+  auto checks = runDoctor({options_, 4242424242u}, r);
+  const DoctorCheck* claiming = find(checks, "job claiming");
+  ASSERT_NE(claiming, nullptr) << dump(checks);
+  EXPECT_EQ(claiming->level, CheckLevel::kOk) << "the test server is MariaDB 10.11";
+}
+
 TEST_F(MysqlDoctorTest, ConnectionFailureIsOneFailNotACrash) {
   ConnectionOptions bad = options_;
   bad.password = "wrong-password";

@@ -249,6 +249,50 @@ TEST_F(MysqlStoreTest, CheckpointSavedAtIsWhenTheLastBatchCommitted) {
   EXPECT_LT(**old, before - std::chrono::hours(70));
 }
 
+// The fallback for servers without SKIP LOCKED, forced on the test server that has it: one
+// store at a time claims, the other stands by until the first one's connection ends.
+TEST_F(MysqlStoreTest, WithoutSkipLockedOneStoreAtATimeDispatches) {
+  EXPECT_EQ(store_->claimLocking(), ClaimLocking::kSkipLocked)
+      << "the test server is MariaDB 10.11";
+  ASSERT_TRUE(store_->migrate().isOk());
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{job("a"), job("b"), job("c")}, {"shop", "1"}));
+  store_->forceClaimLocking(ClaimLocking::kSingleDispatcher);
+  auto standby = newStore();
+  ASSERT_NE(standby, nullptr);
+  standby->forceClaimLocking(ClaimLocking::kSingleDispatcher);
+
+  auto first = store_->claimDue(Lane::kTransactional, 1, "w1", seconds(30), kNow);
+  ASSERT_TRUE(first) << first.error().toString();
+  EXPECT_EQ(first->size(), 1u);
+  auto waiting = standby->claimDue(Lane::kTransactional, 10, "w2", seconds(30), kNow);
+  ASSERT_TRUE(waiting) << waiting.error().toString();
+  EXPECT_TRUE(waiting->empty()) << "a second dispatcher claimed beside the first";
+  StatusPollQuery polls;
+  polls.provider = "sandbox";
+  polls.sent_from = kNow - std::chrono::hours(24);
+  polls.sent_until = kNow;
+  polls.limit = 10;
+  auto no_polls = standby->claimStatusPolls(polls, kNow);
+  ASSERT_TRUE(no_polls) << no_polls.error().toString();
+  EXPECT_TRUE(no_polls->empty());
+  auto again = store_->claimDue(Lane::kTransactional, 1, "w1", seconds(30), kNow);
+  ASSERT_TRUE(again) << again.error().toString();
+  EXPECT_EQ(again->size(), 1u) << "the holder keeps dispatching";
+
+  // The dispatcher's process ends (its connection with it): the standby takes over once the
+  // server has closed that session, which happens after the client hung up.
+  store_.reset();
+  Result<std::vector<SmsJob>> taken_over = std::vector<SmsJob>{};
+  for (int i = 0; i < 200 && taken_over && taken_over->empty(); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    taken_over = standby->claimDue(Lane::kTransactional, 10, "w2", seconds(30), kNow);
+  }
+  ASSERT_TRUE(taken_over) << taken_over.error().toString();
+  ASSERT_EQ(taken_over->size(), 1u);
+  EXPECT_EQ(taken_over->front().dedup_key, "c");
+  store_ = std::move(standby);  // TearDown drops the tables
+}
+
 TEST_F(MysqlStoreTest, ClaimLeasesDueJobsOfOneLaneAndKeepsUtf8mb4Text) {
   ASSERT_TRUE(store_->migrate().isOk());
   SmsJob later = job("later");

@@ -162,6 +162,22 @@ TEST(MysqlDoctorTest, CheckpointOlderThanHalfTheRetentionWarns) {
   EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kOk);
 }
 
+TEST(MysqlDoctorTest, JobClaimingWithoutSkipLockedWarnsOfASingleDispatcher) {
+  MysqlServerFacts s = mariadb();
+  EXPECT_EQ(checkJobClaiming(s).level, CheckLevel::kOk);
+  s.version_num = 100519;
+  DoctorCheck old = checkJobClaiming(s);
+  EXPECT_EQ(old.level, CheckLevel::kWarning);
+  EXPECT_NE(old.found.find("one bridge instance at a time"), std::string::npos) << old.found;
+  EXPECT_NE(old.fix.find("MariaDB 10.6"), std::string::npos) << old.fix;
+  s.mariadb = false;
+  s.version_num = 80000;
+  EXPECT_EQ(checkJobClaiming(s).level, CheckLevel::kWarning);
+  EXPECT_NE(checkJobClaiming(s).fix.find("MySQL 8.0.1"), std::string::npos);
+  s.version_num = 80001;
+  EXPECT_EQ(checkJobClaiming(s).level, CheckLevel::kOk);
+}
+
 TEST(MysqlDoctorTest, MissingReplicationGrantsFailWithTheGrant) {
   MysqlServerFacts s = mariadb();
   s.grants = {"GRANT USAGE ON *.* TO `bridge`@`%` IDENTIFIED BY PASSWORD '*ABC'"};
