@@ -2,8 +2,10 @@
 // connector implements for its capture mode, and prints one line per check with the fix for
 // every one that is not ok. The checks themselves live in the connectors; this only prints.
 
+#include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "app/bridge_config.h"
@@ -59,10 +61,16 @@ bool reachable(const SourceFactory& source) {
   return true;
 }
 
+// A source's stored position, and how long ago it was saved when the store knows.
+struct StoredCheckpoint {
+  std::string position;
+  std::optional<std::chrono::seconds> age;
+};
+
 // The store's schema, and the checkpoint of each source when the store can be read.
-std::map<std::string, std::string> checkStore(const BridgeConfig& cfg, const std::string& config,
-                                              Tally& tally) {
-  std::map<std::string, std::string> checkpoints;
+std::map<std::string, StoredCheckpoint> checkStore(const BridgeConfig& cfg,
+                                                   const std::string& config, Tally& tally) {
+  std::map<std::string, StoredCheckpoint> checkpoints;
   std::printf("store (%s* tables in source '%s')\n", cfg.store.prefix.c_str(),
               cfg.store.source.c_str());
   // Opening a SQLite store creates its file; doctor must change nothing, so a store whose
@@ -88,7 +96,13 @@ std::map<std::string, std::string> checkStore(const BridgeConfig& cfg, const std
   print(okCheck("store schema", "up to date"), config, tally);
   for (const SourceFactory& source : cfg.sources) {
     auto checkpoint = (*store)->loadCheckpoint(source.name);
-    if (checkpoint && *checkpoint) checkpoints[source.name] = **checkpoint;
+    if (!checkpoint || !*checkpoint) continue;
+    checkpoints[source.name].position = **checkpoint;
+    auto saved_at = (*store)->checkpointSavedAt(source.name);
+    if (saved_at && *saved_at) {
+      checkpoints[source.name].age = std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now() - **saved_at);
+    }
   }
   return checkpoints;
 }
@@ -124,7 +138,9 @@ int doctorCommand(const DoctorOptions& options) {
     request.capture = source.capture;
     request.prefix = cfg->store.prefix;
     request.tables = tableNeeds(*cfg->mappings, source.name, cfg->tablesOf(source));
-    request.checkpoint = checkpoints[source.name];
+    request.checkpoint = checkpoints[source.name].position;
+    request.checkpoint_age = checkpoints[source.name].age;
+    request.holds_store = source.name == cfg->store.source;
     for (const DoctorCheck& check : source.doctor(request)) print(check, options.config, tally);
   }
   std::printf("doctor: %d ok, %d warning%s, %d FAIL\n", tally.ok, tally.warnings,

@@ -4,6 +4,7 @@
 // gathers facts (server settings, grants, table definitions) and turns each into a DoctorCheck;
 // the app only prints them, so tests assert on the checks themselves.
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -55,6 +56,9 @@ struct DoctorRequest {
   std::vector<TableNeeds> tables;
   // The checkpoint stored for this source, when the store has one (empty: none yet).
   std::string checkpoint;
+  // How long ago the store saved that checkpoint, when the store keeps the time.
+  std::optional<std::chrono::seconds> checkpoint_age = std::nullopt;
+  bool holds_store = false;  // the store's tables live in this source's database
 };
 
 // The check every connector runs per table: `columns` is what the table has, or nothing when

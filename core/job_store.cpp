@@ -44,6 +44,10 @@ Result<std::vector<ReportEffect>> JobStore::applyDeliveryReports(
   return effects;
 }
 
+Result<std::optional<TimePoint>> JobStore::checkpointSavedAt(const std::string& /*source*/) {
+  return std::optional<TimePoint>();
+}
+
 Result<std::vector<DeliveryReport>> JobStore::dropParkedReports(TimePoint /*parked_before*/) {
   return std::vector<DeliveryReport>{};
 }

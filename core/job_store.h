@@ -164,6 +164,10 @@ class JobStore : public ShadowStore {
   virtual Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                         const Checkpoint& checkpoint) = 0;
   virtual Result<std::optional<std::string>> loadCheckpoint(const std::string& source) = 0;
+  // When the checkpoint of `source` was last saved: `doctor` compares that age with how long
+  // the source server keeps what the position points into (binlogs). Nothing when there is no
+  // checkpoint, or (the default) when the store does not keep the time.
+  virtual Result<std::optional<TimePoint>> checkpointSavedAt(const std::string& source);
 
   // Leases up to `limit` due jobs of one lane (status queued or scheduled, not_before <= now),
   // oldest first, moving them to `sending` with lease_owner/lease_until.

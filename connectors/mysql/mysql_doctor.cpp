@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "connectors/mysql/mysql_binlog_source.h"
+#include "connectors/mysql/mysql_store.h"
 #include "connectors/mysql/mysql_trigger_source.h"
 #include "core/sql_ident.h"
 
@@ -14,6 +16,8 @@ namespace {
 
 // Three days: a bridge stopped over a weekend must still find its binlog position.
 constexpr std::int64_t kMinimumRetentionSeconds = 3 * 24 * 3600;
+// What doctor suggests: a week, so a bridge down over a long weekend has margin to spare.
+constexpr std::int64_t kSuggestedRetentionSeconds = 7 * 24 * 3600;
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -100,6 +104,32 @@ std::string quoteName(std::string_view name) { return quoteIdentifier(name, SqlD
 
 std::string tableName(const MysqlServerFacts& server, const std::string& table) {
   return "`" + server.database + "`." + (isValidIdentifier(table) ? quoteName(table) : table);
+}
+
+// How long the server keeps binlogs, in seconds; 0: forever. MySQL 8 and MariaDB 10.6 have
+// binlog_expire_logs_seconds (0 there defers to expire_logs_days); older servers only days.
+std::int64_t retentionSeconds(const MysqlServerFacts& server) {
+  std::int64_t seconds = std::atoll(variable(server, "binlog_expire_logs_seconds").c_str());
+  if (seconds == 0) {
+    seconds = static_cast<std::int64_t>(std::atof(variable(server, "expire_logs_days").c_str()) *
+                                        24 * 3600);
+  }
+  return seconds;
+}
+
+std::int64_t roundUpToDays(std::int64_t seconds) {
+  constexpr std::int64_t kDay = 24 * 3600;
+  return (seconds + kDay - 1) / kDay * kDay;
+}
+
+std::string days(std::int64_t seconds) { return fmt::format("{:.1f} days", seconds / 86400.0); }
+
+// The statement that keeps binlogs `seconds` long, in the variable this server has.
+std::string retentionFix(const MysqlServerFacts& server, std::int64_t seconds) {
+  if (server.variables.contains("binlog_expire_logs_seconds")) {
+    return setGlobal("binlog_expire_logs_seconds", std::to_string(seconds));
+  }
+  return setGlobal("expire_logs_days", std::to_string(roundUpToDays(seconds) / (24 * 3600)));
 }
 
 bool hasReplicationClient(const std::vector<GrantLine>& grants) {
@@ -253,37 +283,69 @@ DoctorCheck checkServerId(const MysqlServerFacts& server,
   return okCheck("server_id", found + ", unique among connected replicas");
 }
 
-DoctorCheck checkBinlogRetention(const MysqlServerFacts& server, const std::string& checkpoint,
-                                 const std::optional<std::vector<std::string>>& binary_logs) {
-  std::int64_t seconds = std::atoll(variable(server, "binlog_expire_logs_seconds").c_str());
-  if (seconds == 0) {
-    seconds = static_cast<std::int64_t>(std::atof(variable(server, "expire_logs_days").c_str()) *
-                                        24 * 3600);
+DoctorCheck checkBinlogRetention(const MysqlServerFacts& server,
+                                 const BinlogRetentionFacts& facts) {
+  const std::int64_t retention = retentionSeconds(server);
+  const std::optional<BinlogPosition> position = BinlogPosition::parse(facts.checkpoint);
+  const std::vector<std::string> logs = facts.binary_logs.value_or(std::vector<std::string>{});
+  if (position && !logs.empty() &&
+      std::find(logs.begin(), logs.end(), position->file) == logs.end()) {
+    return failCheck(
+        "binlog retention",
+        fmt::format("the stored checkpoint {} is in {}, which is no longer on the server (oldest "
+                    "kept: {}): the changes since then are lost to the bridge",
+                    facts.checkpoint, position->file, logs.front()),
+        fmt::format(
+            "1) keep binlogs longer: {}; 2) in the store's database: DELETE FROM {} "
+            "WHERE source = {}; 3) restart the bridge: capture starts again at the "
+            "binlog's current end; 4) changes made since the checkpoint was saved{} sent "
+            "no SMS: send those by hand",
+            retentionFix(server, kSuggestedRetentionSeconds), quoteName(facts.checkpoints_table),
+            quoteLiteral(facts.source),
+            facts.checkpoint_age ? " (" + days(facts.checkpoint_age->count()) + " ago)" : ""));
   }
-  if (!checkpoint.empty() && binary_logs && !binary_logs->empty()) {
-    const std::string& first = binary_logs->front();
-    const std::string base = first.substr(0, first.rfind('.'));
-    bool present = std::any_of(binary_logs->begin(), binary_logs->end(), [&](const auto& log) {
-      return checkpoint.find(log) != std::string::npos;
-    });
-    if (!present && checkpoint.find(base + ".") != std::string::npos) {
-      return failCheck("binlog retention",
-                       "the binlog file of the stored checkpoint (" + checkpoint +
-                           ") has been purged: changes since then are lost to the bridge",
-                       "raise retention, then restart capture from a fresh position (delete the "
-                       "source's checkpoint) and reconcile missed changes by hand");
-    }
+  if (retention == 0) return okCheck("binlog retention", "binlogs are never purged automatically");
+  const std::string kept = "binlogs purged after " + days(retention);
+  // The file the server writes now is never purged: an idle source leaves an old checkpoint
+  // there safely.
+  const bool in_active_file = position && !logs.empty() && position->file == logs.back();
+  if (position && facts.checkpoint_age && !in_active_file &&
+      facts.checkpoint_age->count() * 2 > retention) {
+    const std::int64_t wanted =
+        std::max(kSuggestedRetentionSeconds, roundUpToDays(2 * facts.checkpoint_age->count()));
+    return warningCheck(
+        "binlog retention",
+        fmt::format("{}; the stored checkpoint in {} was saved {} ago: a bridge that stays "
+                    "stopped or behind loses its position when that file is purged",
+                    kept, position->file, days(facts.checkpoint_age->count())),
+        "start the bridge so it catches up, and keep binlogs longer: " +
+            retentionFix(server, wanted));
   }
-  const bool has_seconds = server.variables.contains("binlog_expire_logs_seconds");
-  const std::string fix = has_seconds ? setGlobal("binlog_expire_logs_seconds", "604800")
-                                      : setGlobal("expire_logs_days", "7");
-  if (seconds == 0) return okCheck("binlog retention", "binlogs are never purged automatically");
-  const std::string found = fmt::format("binlogs purged after {:.1f} days", seconds / 86400.0);
-  if (seconds < kMinimumRetentionSeconds) {
+  if (retention < kMinimumRetentionSeconds) {
     return warningCheck("binlog retention",
-                        found + ": a bridge stopped longer than that loses its position", fix);
+                        kept + ": a bridge stopped longer than that loses its position",
+                        retentionFix(server, kSuggestedRetentionSeconds));
   }
-  return okCheck("binlog retention", found);
+  if (position && facts.checkpoint_age) {
+    return okCheck("binlog retention", kept + "; the stored checkpoint was saved " +
+                                           days(facts.checkpoint_age->count()) + " ago");
+  }
+  return okCheck("binlog retention", kept);
+}
+
+DoctorCheck checkJobClaiming(const MysqlServerFacts& server) {
+  if (claimLockingFor(server.mariadb, server.version_num) == ClaimLocking::kSkipLocked) {
+    return okCheck("job claiming",
+                   "FOR UPDATE SKIP LOCKED: bridge instances sharing the store "
+                   "dispatch side by side");
+  }
+  return warningCheck("job claiming",
+                      "no FOR UPDATE SKIP LOCKED on this server: one bridge instance at a time "
+                      "dispatches from the store, others sharing it stand by",
+                      std::string("upgrade the store's server to ") +
+                          (server.mariadb ? "MariaDB 10.6" : "MySQL 8.0.1") +
+                          " or later to dispatch from several instances; one instance needs "
+                          "nothing");
 }
 
 DoctorCheck checkReplicationGrants(const MysqlServerFacts& server) {
@@ -446,6 +508,7 @@ std::vector<DoctorCheck> runDoctor(const DoctorConfig& config, const DoctorReque
     return checks;
   }
   checks.push_back(checkVersion(*server));
+  if (request.holds_store) checks.push_back(checkJobClaiming(*server));
   if (request.capture == "binlog") {
     checks.push_back(checkLogBin(*server));
     checks.push_back(checkBinlogFormat(*server));
@@ -453,8 +516,10 @@ std::vector<DoctorCheck> runDoctor(const DoctorConfig& config, const DoctorReque
     checks.push_back(checkBinlogRowMetadata(*server));
     checks.push_back(checkSyncBinlog(*server));
     checks.push_back(checkServerId(*server, replicaIds(**conn), config.replica_server_id));
-    checks.push_back(
-        checkBinlogRetention(*server, request.checkpoint, firstColumn(**conn, "SHOW BINARY LOGS")));
+    checks.push_back(checkBinlogRetention(
+        *server,
+        {request.checkpoint, request.checkpoint_age, firstColumn(**conn, "SHOW BINARY LOGS"),
+         request.source, request.prefix + "checkpoints"}));
     checks.push_back(checkReplicationGrants(*server));
   }
   if (request.capture == "trigger") {

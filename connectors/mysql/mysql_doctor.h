@@ -7,6 +7,7 @@
 //
 // Blocking: runDoctor() connects and queries; everything else is pure.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -58,10 +59,25 @@ DoctorCheck checkSyncBinlog(const MysqlServerFacts& server);
 DoctorCheck checkServerId(const MysqlServerFacts& server,
                           const std::optional<std::vector<std::uint32_t>>& replica_ids,
                           std::uint32_t bridge_id);
-// `binary_logs`: SHOW BINARY LOGS (nullopt: not readable). The checkpoint's file, when the
-// checkpoint names one, must still be there.
-DoctorCheck checkBinlogRetention(const MysqlServerFacts& server, const std::string& checkpoint,
-                                 const std::optional<std::vector<std::string>>& binary_logs);
+// What the binlog retention check weighs against the server's expiry setting.
+struct BinlogRetentionFacts {
+  std::string checkpoint;  // the stored position ("binlog.000042:1234;gtid=0-1-9"), or empty
+  std::optional<std::chrono::seconds> checkpoint_age;  // since the store saved it
+  // SHOW BINARY LOGS, oldest first; the last one is the file the server writes now (nullopt:
+  // not readable by this user).
+  std::optional<std::vector<std::string>> binary_logs;
+  // Where the recovery statement deletes the checkpoint.
+  std::string source;
+  std::string checkpoints_table = "smsbridge_checkpoints";
+};
+// FAIL when the checkpoint's file is no longer on the server (its changes are lost to the
+// bridge; the fix lists the recovery steps). A warning when the checkpoint sits in a file the
+// server no longer writes and is older than half the retention (the bridge is stopped or far
+// behind, and the file will be purged), or when retention itself is shorter than a weekend.
+DoctorCheck checkBinlogRetention(const MysqlServerFacts& server, const BinlogRetentionFacts& facts);
+// For the source that holds the store: whether several bridge instances can claim jobs side
+// by side (SKIP LOCKED) or only one at a time (mysql_store.h, ClaimLocking).
+DoctorCheck checkJobClaiming(const MysqlServerFacts& server);
 DoctorCheck checkReplicationGrants(const MysqlServerFacts& server);
 DoctorCheck checkTablePrivilege(const MysqlServerFacts& server, std::string_view privilege,
                                 const std::string& table);

@@ -100,18 +100,41 @@ std::string placeholders(std::size_t n) {
 
 }  // namespace
 
+ClaimLocking claimLockingFor(bool mariadb, unsigned long version) {
+  // MariaDB 10.6.0 and MySQL 8.0.1 added SKIP LOCKED.
+  const bool skip_locked = mariadb ? version >= 100600 : version >= 80001;
+  return skip_locked ? ClaimLocking::kSkipLocked : ClaimLocking::kSingleDispatcher;
+}
+
+std::string claimDueSql(std::string_view messages_table, ClaimLocking locking) {
+  return "SELECT id FROM " + std::string(messages_table) +
+         " WHERE status IN ('queued', 'scheduled') AND lane = ? AND not_before <= ? ORDER BY "
+         "not_before, id LIMIT ? FOR UPDATE" +
+         (locking == ClaimLocking::kSkipLocked ? " SKIP LOCKED" : "");
+}
+
+std::string dispatcherLockName(std::string_view database, std::string_view prefix) {
+  // FNV-1a: names may be long, and every instance must derive the same lock name.
+  std::uint64_t hash = 14695981039346656037ull;
+  for (char ch : std::string(database) + "." + std::string(prefix)) {
+    hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  }
+  return fmt::format("smsbridge_dispatcher_{:016x}", hash);
+}
+
 Result<std::unique_ptr<MysqlStore>> MysqlStore::create(const ConnectionOptions& options,
                                                        const std::string& prefix) {
   SMSBRIDGE_RETURN_IF_ERROR(validateIdentifier(prefix + "checkpoints", "table prefix"));
   std::unique_ptr<MysqlStore> store(new MysqlStore(options, prefix));
   auto conn = store->connection();
   if (!conn) return conn.error();
-  if (!(*conn)->supportsSkipLocked()) {
+  store->claim_locking_ = claimLockingFor((*conn)->isMariaDb(), (*conn)->serverVersion());
+  if (store->claim_locking_ == ClaimLocking::kSingleDispatcher) {
     spdlog::warn(
-        "The store server has no FOR UPDATE SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 "
-        "needed); dispatchers sharing this store will wait for each other, so run only one. "
-        "server={} version={}",
-        options.describe(), (*conn)->serverVersion());
+        "The store's server has no FOR UPDATE SKIP LOCKED (MariaDB 10.6 or MySQL 8.0.1 needed): "
+        "one bridge instance at a time dispatches from this store, and others sharing it stand "
+        "by. server={} version={} lock={}",
+        options.describe(), (*conn)->serverVersion(), dispatcherLockName(options.database, prefix));
   }
   return store;
 }
@@ -121,7 +144,10 @@ std::string MysqlStore::table(std::string_view name) const {
 }
 
 Result<Connection*> MysqlStore::connection() {
-  if (conn_ && conn_->isBroken()) conn_.reset();
+  if (conn_ && conn_->isBroken()) {
+    conn_.reset();
+    lock_holder_ = nullptr;  // the server released its locks with it
+  }
   if (!conn_) {
     auto conn = Connection::connect(options_);
     if (!conn) return conn.error().withContext("store");
@@ -438,23 +464,57 @@ Result<std::optional<std::string>> MysqlStore::loadCheckpoint(const std::string&
   return std::optional<std::string>(text((*rows)[0][0]));
 }
 
+Result<std::optional<TimePoint>> MysqlStore::checkpointSavedAt(const std::string& source) {
+  std::lock_guard lock(mu_);
+  auto conn = connection();
+  if (!conn) return conn.error();
+  const Param params[] = {source};
+  auto rows = (*conn)->query("SELECT updated_at FROM " + table("checkpoints") + " WHERE source = ?",
+                             params);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<TimePoint>();
+  return fromSqlTime((*rows)[0][0]);
+}
+
+Result<bool> MysqlStore::mayClaim(Connection& c) {
+  if (claim_locking_ == ClaimLocking::kSkipLocked || lock_holder_ == &c) return true;
+  lock_holder_ = nullptr;  // a lock taken on an earlier connection died with it
+  const std::string name = dispatcherLockName(options_.database, prefix_);
+  const Param params[] = {name};
+  auto got = c.query("SELECT GET_LOCK(?, 0)", params);
+  if (!got) return got.error();
+  if (got->empty() || text((*got)[0][0]) != "1") {
+    if (!standby_logged_) {
+      spdlog::warn(
+          "Another bridge instance dispatches from this store; this one stands by until it "
+          "stops (the server has no SKIP LOCKED). lock={}",
+          name);
+      standby_logged_ = true;
+    }
+    return false;
+  }
+  lock_holder_ = &c;
+  spdlog::info("This bridge instance is the store's single dispatcher. lock={}", name);
+  standby_logged_ = false;
+  return true;
+}
+
 Result<std::vector<SmsJob>> MysqlStore::claimDue(Lane lane, int limit, const std::string& owner,
                                                  std::chrono::milliseconds lease, TimePoint now) {
   std::lock_guard lock(mu_);
   std::vector<SmsJob> jobs;
   const std::string now_text = toSqlTime(now);
   int suppressed = 0;
+  auto conn = connection();
+  if (!conn) return conn.error();
+  auto may_claim = mayClaim(**conn);
+  if (!may_claim) return may_claim.error();
+  if (!*may_claim) return jobs;
   Status status = inTransaction([&](Connection& c) -> Status {
     jobs.clear();
     suppressed = 0;
-    // SKIP LOCKED lets several dispatchers claim side by side: each takes rows nobody holds
-    // instead of queueing behind the first claimer's locks.
     const Param select_params[] = {std::string(laneName(lane)), now_text, std::int64_t{limit}};
-    auto ids = c.query("SELECT id FROM " + table("messages") +
-                           " WHERE status IN ('queued', 'scheduled') AND lane = ? AND "
-                           "not_before <= ? ORDER BY not_before, id LIMIT ? FOR UPDATE" +
-                           (c.supportsSkipLocked() ? " SKIP LOCKED" : ""),
-                       select_params);
+    auto ids = c.query(claimDueSql(table("messages"), claim_locking_), select_params);
     if (!ids) return ids.error();
     if (ids->empty()) return Status::ok();
     const std::string in_ids = " WHERE id IN (" + placeholders(ids->size()) + ")";
@@ -870,6 +930,12 @@ Result<std::vector<StatusPollCandidate>> MysqlStore::claimStatusPolls(const Stat
   std::lock_guard lock(mu_);
   std::vector<StatusPollCandidate> candidates;
   const std::string now_text = toSqlTime(now);
+  // The single dispatcher polls too: a standby would only wait on its row locks.
+  auto conn = connection();
+  if (!conn) return conn.error();
+  auto may_claim = mayClaim(**conn);
+  if (!may_claim) return may_claim.error();
+  if (!*may_claim) return candidates;
   Status status = inTransaction([&](Connection& c) -> Status {
     candidates.clear();
     // SKIP LOCKED: a job another instance is claiming right now is left to it.
@@ -882,7 +948,7 @@ Result<std::vector<StatusPollCandidate>> MysqlStore::claimStatusPolls(const Stat
             "m.provider_message_id <> '' AND m.sent_at <= ? AND m.sent_at >= ? AND "
             "(p.next_poll_at IS NULL OR p.next_poll_at <= ?) ORDER BY m.sent_at, m.id LIMIT ? "
             "FOR UPDATE" +
-            (c.supportsSkipLocked() ? " SKIP LOCKED" : ""),
+            (claim_locking_ == ClaimLocking::kSkipLocked ? " SKIP LOCKED" : ""),
         select_params);
     if (!rows) return rows.error();
     for (const auto& row : *rows) {

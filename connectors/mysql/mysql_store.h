@@ -5,9 +5,9 @@
 //
 // Threading: thread-safe; one connection behind a mutex, every operation one short
 // transaction. Several bridge instances may share the store: claimDue() uses
-// FOR UPDATE SKIP LOCKED where the server has it (MariaDB >= 10.6, MySQL >= 8.0); on older
-// servers it falls back to plain FOR UPDATE, which is correct but serialises dispatchers, and
-// says so in the log.
+// FOR UPDATE SKIP LOCKED where the server has it (MariaDB >= 10.6, MySQL >= 8.0.1). Older
+// servers fall back to a single dispatcher (ClaimLocking below) and say so in the log;
+// `doctor` reports it too.
 //
 // Errors: as core/job_store.h. A lost connection is kTransient and the next call reconnects.
 
@@ -17,6 +17,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "connectors/mysql/mysql_connection.h"
@@ -24,6 +25,21 @@
 #include "core/job_store.h"
 
 namespace smsbridge::mysql {
+
+// How claims lock the rows they take. With SKIP LOCKED several dispatchers claim side by side,
+// each taking rows nobody holds. Without it a second dispatcher would wait on the first one's
+// row locks at every claim, so instead one bridge instance at a time claims: it holds a named
+// server lock (GET_LOCK) on its store connection, which the server releases when that
+// connection ends, a crash included; the others stand by and take over.
+enum class ClaimLocking { kSkipLocked, kSingleDispatcher };
+// `version` as mysql_get_server_version(): 100600 for MariaDB 10.6.0, 80001 for MySQL 8.0.1.
+ClaimLocking claimLockingFor(bool mariadb, unsigned long version);
+// The SELECT that picks the ids claimDue() leases: due jobs of one lane (bound: lane, now,
+// limit), oldest first, locked as `locking` says.
+std::string claimDueSql(std::string_view messages_table, ClaimLocking locking);
+// The GET_LOCK name of the single dispatcher of the store `prefix` in `database`: at most 64
+// characters, the servers' limit, and the same in every bridge instance and version.
+std::string dispatcherLockName(std::string_view database, std::string_view prefix);
 
 class MysqlStore final : public JobStore {
  public:
@@ -37,6 +53,7 @@ class MysqlStore final : public JobStore {
   Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                 const Checkpoint& checkpoint) override;
   Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override;
+  Result<std::optional<TimePoint>> checkpointSavedAt(const std::string& source) override;
   Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
                                                         const std::string& table,
                                                         std::span<const std::string> pks) override;
@@ -68,12 +85,20 @@ class MysqlStore final : public JobStore {
   // 2: provider_message_id_norm, <prefix>reports_parked, unique inbound provider ids.
   static constexpr int kSchemaVersion = 2;
 
+  // What create() chose for this server.
+  ClaimLocking claimLocking() const { return claim_locking_; }
+  // Tests force the fallback on a server that has SKIP LOCKED; call before the first claim.
+  void forceClaimLocking(ClaimLocking locking) { claim_locking_ = locking; }
+
  private:
   MysqlStore(ConnectionOptions options, std::string prefix)
       : options_(std::move(options)), prefix_(std::move(prefix)) {}
   std::string table(std::string_view name) const;
   // The live connection, connecting anew after a loss. Called with mu_ held.
   Result<Connection*> connection();
+  // kSingleDispatcher: whether this instance may claim now, taking the dispatcher lock on the
+  // live connection when it is free. Called with mu_ held, outside a transaction.
+  Result<bool> mayClaim(Connection& c);
   // Runs `body(conn)` inside START TRANSACTION ... COMMIT, rolling back on any error.
   template <typename F>
   Status inTransaction(F&& body);
@@ -120,6 +145,11 @@ class MysqlStore final : public JobStore {
   ConnectionOptions options_;
   std::string prefix_;
   std::unique_ptr<Connection> conn_;
+  ClaimLocking claim_locking_ = ClaimLocking::kSkipLocked;
+  // kSingleDispatcher: the connection that holds the dispatcher lock (a lock dies with its
+  // connection), and whether standing by was logged. Guarded by mu_.
+  const Connection* lock_holder_ = nullptr;
+  bool standby_logged_ = false;
   std::vector<std::string> write_back_mappings_;  // sorted; guarded by mu_
   std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };

@@ -128,6 +128,20 @@ class MariaDbShop {
   MYSQL* conn_;
 };
 
+// Drops the tables a test created (their names start with `tag`) even when an assertion ended
+// the test early.
+struct MariaDbCleanup {
+  MariaDbShop& shop;
+  std::string tag;
+  ~MariaDbCleanup() {
+    try {
+      shop.dropTablesLike(tag);
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch)
+      // Best effort: the test's own assertions already reported the problem.
+    }
+  }
+};
+
 // The test DSN with its database replaced: mysql://user:pw@host:port/<database>[?...].
 inline std::string withMysqlDatabase(const std::string& dsn, const std::string& database) {
   std::string::size_type query = dsn.find('?');

@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <functional>
-#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -24,16 +22,15 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
+using testing::MariaDbShop;
 using testing::runToCompletion;
 using testing::TempDir;
 using testing::waitUntil;
 
-using Shop = testing::MariaDbShop;
-
 TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
   setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);  // the config reads it
-  Shop shop(dsn);
+  MariaDbShop shop(dsn);
   const std::string tag = "e2eb" + std::to_string(getpid()) + "_";
   const std::string orders = tag + "orders";
   const std::string prefix = tag + "sb_";

@@ -4,7 +4,6 @@
 // value out. Each engine's client is used directly (libpq, Connector/C, our SQLite wrapper),
 // never the bridge's own store code, so a test checks the bridge from the outside.
 
-#include <mysql.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <string>
 
 #include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/mariadb_shop.h"
 #include "tests/e2e/pg_shop.h"
 #include "tests/integration/test_env.h"
 
@@ -49,50 +49,30 @@ class PgShopDb final : public ShopDb {
   Shop shop_;
 };
 
+// MariaDB through mariadb_shop.h's connection.
 class MysqlShopDb final : public ShopDb {
  public:
-  explicit MysqlShopDb(const std::string& dsn) : conn_(mysql_init(nullptr)) {
-    auto parts = parseMysqlDsn(dsn);
-    if (!parts) throw std::runtime_error("bad mysql DSN");
-    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
-                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
-                            0)) {
-      std::string error = mysql_error(conn_);
-      mysql_close(conn_);
-      throw std::runtime_error(error);
-    }
-  }
-  ~MysqlShopDb() override { mysql_close(conn_); }
-  MysqlShopDb(const MysqlShopDb&) = delete;
-  MysqlShopDb& operator=(const MysqlShopDb&) = delete;
+  explicit MysqlShopDb(const std::string& dsn) : shop_(dsn) {}
 
-  void exec(const std::string& sql) override {
-    if (mysql_query(conn_, sql.c_str()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_error(conn_));
-    }
-    if (MYSQL_RES* r = mysql_store_result(conn_)) mysql_free_result(r);
-  }
+  void exec(const std::string& sql) override { shop_.exec(sql); }
   long long scalar(const std::string& sql) override {
-    std::string v;
-    return firstValue(sql, v) ? std::atoll(v.c_str()) : -1;
+    try {
+      return shop_.scalar(sql);
+    } catch (const std::runtime_error&) {
+      return -1;
+    }
   }
   std::string text(const std::string& sql) override {
-    std::string v;
-    return firstValue(sql, v) ? v : "";
+    try {
+      return shop_.text(sql);
+    } catch (const std::runtime_error&) {
+      return "";
+    }
   }
+  MariaDbShop& mariadb() { return shop_; }
 
  private:
-  bool firstValue(const std::string& sql, std::string& out) {
-    if (mysql_query(conn_, sql.c_str()) != 0) return false;
-    MYSQL_RES* r = mysql_store_result(conn_);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
-    bool found = row && row[0];
-    if (found) out = row[0];
-    if (r) mysql_free_result(r);
-    return found;
-  }
-
-  MYSQL* conn_;
+  MariaDbShop shop_;
 };
 
 class SqliteShopDb final : public ShopDb {

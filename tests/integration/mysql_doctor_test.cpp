@@ -4,7 +4,10 @@
 
 #include "connectors/mysql/mysql_doctor.h"
 
+#include <algorithm>
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -53,6 +56,9 @@ class MysqlDoctorTest : public ::testing::Test {
   void TearDown() override {
     if (!admin_) return;
     if (sync_binlog_changed_) (void)admin_->exec("SET GLOBAL sync_binlog = 1");
+    if (!original_expiry_.empty()) {
+      (void)admin_->exec("SET GLOBAL binlog_expire_logs_seconds = " + original_expiry_);
+    }
     if (user_created_) (void)admin_->exec("DROP USER IF EXISTS '" + tag_ + "'@'%'");
     (void)admin_->exec("DROP TABLE IF EXISTS `" + lines_ + "`, `" + orders_ + "`, `" + prefix() +
                        "changes`");
@@ -74,8 +80,30 @@ class MysqlDoctorTest : public ::testing::Test {
     return r;
   }
 
+  // SHOW BINARY LOGS, oldest first, after starting a new file so at least two exist: the
+  // last is the one the server writes now.
+  std::vector<std::string> binaryLogsAfterRotation() {
+    EXPECT_TRUE(admin_->exec("FLUSH BINARY LOGS").isOk());
+    auto rows = admin_->query("SHOW BINARY LOGS");
+    EXPECT_TRUE(rows) << rows.error().toString();
+    std::vector<std::string> logs;
+    for (const auto& row : rows ? *rows : std::vector<ResultRow>{}) {
+      logs.push_back(row[0].value_or(""));
+    }
+    return logs;
+  }
+
+  // Sets the server's binlog expiry for this test; TearDown restores it.
+  void setExpirySeconds(long long seconds) {
+    auto current = admin_->query("SELECT @@global.binlog_expire_logs_seconds");
+    ASSERT_TRUE(current && !current->empty());
+    if (original_expiry_.empty()) original_expiry_ = (*current)[0][0].value_or("0");
+    exec("SET GLOBAL binlog_expire_logs_seconds = " + std::to_string(seconds));
+  }
+
   ConnectionOptions options_;
   std::unique_ptr<Connection> admin_;
+  std::string original_expiry_;
   std::string tag_, orders_, lines_;
   bool sync_binlog_changed_ = false;
   bool user_created_ = false;
@@ -154,6 +182,85 @@ TEST_F(MysqlDoctorTest, TriggerCaptureWarnsAboutCascadingChildren) {
   ASSERT_NE(cascade, nullptr) << dump(checks);
   EXPECT_EQ(cascade->level, CheckLevel::kWarning);
   EXPECT_NE(cascade->found.find(lines_), std::string::npos) << cascade->found;
+}
+
+TEST_F(MysqlDoctorTest, CheckpointInAPurgedBinlogFailsWithTheRecoverySteps) {
+  const auto logs = binaryLogsAfterRotation();
+  ASSERT_GE(logs.size(), 2u);
+  // A bridge stopped at a position in the previous file, which the server then purges.
+  const std::string lost = logs[logs.size() - 2];
+  // The server keeps a file until its binlog checkpoint has passed it, which happens shortly
+  // after the rotation: purge until the file is gone.
+  bool purged = false;
+  for (int i = 0; i < 200 && !purged; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    exec("PURGE BINARY LOGS TO '" + logs.back() + "'");
+    auto rows = admin_->query("SHOW BINARY LOGS");
+    ASSERT_TRUE(rows) << rows.error().toString();
+    purged = std::none_of(rows->begin(), rows->end(),
+                          [&](const ResultRow& row) { return row[0].value_or("") == lost; });
+  }
+  ASSERT_TRUE(purged) << lost << " is still on the server";
+  DoctorRequest r = request("binlog");
+  r.checkpoint = lost + ":4";
+  r.checkpoint_age = std::chrono::hours(24 * 9);
+  auto checks = runDoctor({options_, 4242424242u}, r);
+  const DoctorCheck* retention = find(checks, "binlog retention");
+  ASSERT_NE(retention, nullptr) << dump(checks);
+  EXPECT_EQ(retention->level, CheckLevel::kFail) << dump(checks);
+  EXPECT_NE(retention->found.find(lost), std::string::npos) << retention->found;
+  EXPECT_NE(retention->fix.find("SET GLOBAL binlog_expire_logs_seconds = 604800;"),
+            std::string::npos)
+      << retention->fix;
+  EXPECT_NE(retention->fix.find("DELETE FROM `" + prefix() + "checkpoints` WHERE source = '" +
+                                tag_ + "';"),
+            std::string::npos)
+      << retention->fix;
+
+  // The file the server writes now is there: the same request with it is fine.
+  r.checkpoint = logs.back() + ":4";
+  const DoctorCheck* current = find(runDoctor({options_, 4242424242u}, r), "binlog retention");
+  ASSERT_NE(current, nullptr);
+  EXPECT_NE(current->level, CheckLevel::kFail) << current->found;
+}
+
+TEST_F(MysqlDoctorTest, CheckpointOlderThanHalfTheRetentionWarns) {
+  setExpirySeconds(10 * 24 * 3600);
+  const auto logs = binaryLogsAfterRotation();
+  ASSERT_GE(logs.size(), 2u);
+  DoctorRequest r = request("binlog");
+  r.checkpoint = logs[logs.size() - 2] + ":4";
+  r.checkpoint_age = std::chrono::hours(24 * 6);
+  auto checks = runDoctor({options_, 4242424242u}, r);
+  const DoctorCheck* retention = find(checks, "binlog retention");
+  ASSERT_NE(retention, nullptr) << dump(checks);
+  EXPECT_EQ(retention->level, CheckLevel::kWarning) << dump(checks);
+  EXPECT_NE(retention->found.find("binlogs purged after 10.0 days"), std::string::npos)
+      << retention->found;
+  EXPECT_NE(retention->fix.find("SET GLOBAL binlog_expire_logs_seconds = 1036800;"),
+            std::string::npos)
+      << retention->fix;
+
+  r.checkpoint_age = std::chrono::hours(24 * 2);
+  retention = find(runDoctor({options_, 4242424242u}, r), "binlog retention");
+  ASSERT_NE(retention, nullptr);
+  EXPECT_EQ(retention->level, CheckLevel::kOk) << retention->found;
+  // In the file the server writes now, an old checkpoint only means an idle source.
+  r.checkpoint = logs.back() + ":4";
+  r.checkpoint_age = std::chrono::hours(24 * 30);
+  retention = find(runDoctor({options_, 4242424242u}, r), "binlog retention");
+  ASSERT_NE(retention, nullptr);
+  EXPECT_EQ(retention->level, CheckLevel::kOk) << retention->found;
+}
+
+TEST_F(MysqlDoctorTest, TheStoresSourceReportsJobClaiming) {
+  DoctorRequest r = request("trigger");
+  EXPECT_EQ(find(runDoctor({options_, 4242424242u}, r), "job claiming"), nullptr);
+  r.holds_store = true;
+  auto checks = runDoctor({options_, 4242424242u}, r);
+  const DoctorCheck* claiming = find(checks, "job claiming");
+  ASSERT_NE(claiming, nullptr) << dump(checks);
+  EXPECT_EQ(claiming->level, CheckLevel::kOk) << "the test server is MariaDB 10.11";
 }
 
 TEST_F(MysqlDoctorTest, ConnectionFailureIsOneFailNotACrash) {

@@ -267,6 +267,74 @@ TEST_F(MysqlStoreTest, ALargeBatchIsStoredJobByJobInOrder) {
   EXPECT_EQ(rowCount("status_changes"), 1);
 }
 
+TEST_F(MysqlStoreTest, CheckpointSavedAtIsWhenTheLastBatchCommitted) {
+  ASSERT_TRUE(store_->migrate().isOk());
+  auto none = store_->checkpointSavedAt("shop");
+  ASSERT_TRUE(none) << none.error().toString();
+  EXPECT_FALSE(none->has_value());
+
+  // Saved times are UTC_TIMESTAMP(3) on the server, which runs on this machine's clock.
+  const TimePoint before = std::chrono::system_clock::now() - seconds(1);
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{}, {"shop", "binlog.000007:1234"}));
+  const TimePoint after = std::chrono::system_clock::now() + seconds(1);
+  auto saved = store_->checkpointSavedAt("shop");
+  ASSERT_TRUE(saved) << saved.error().toString();
+  ASSERT_TRUE(saved->has_value());
+  EXPECT_GE(**saved, before);
+  EXPECT_LE(**saved, after);
+  ASSERT_TRUE(admin_
+                  ->exec("UPDATE `" + prefix_ +
+                         "checkpoints` SET updated_at = UTC_TIMESTAMP(3) - INTERVAL 3 DAY")
+                  .isOk());
+  auto old = store_->checkpointSavedAt("shop");
+  ASSERT_TRUE(old && old->has_value());
+  EXPECT_LT(**old, before - std::chrono::hours(70));
+}
+
+// The fallback for servers without SKIP LOCKED, forced on the test server that has it: one
+// store at a time claims, the other stands by until the first one's connection ends.
+TEST_F(MysqlStoreTest, WithoutSkipLockedOneStoreAtATimeDispatches) {
+  EXPECT_EQ(store_->claimLocking(), ClaimLocking::kSkipLocked)
+      << "the test server is MariaDB 10.11";
+  ASSERT_TRUE(store_->migrate().isOk());
+  ASSERT_TRUE(store_->enqueue(std::vector<SmsJob>{job("a"), job("b"), job("c")}, {"shop", "1"}));
+  store_->forceClaimLocking(ClaimLocking::kSingleDispatcher);
+  auto standby = newStore();
+  ASSERT_NE(standby, nullptr);
+  standby->forceClaimLocking(ClaimLocking::kSingleDispatcher);
+
+  auto first = store_->claimDue(Lane::kTransactional, 1, "w1", seconds(30), kNow);
+  ASSERT_TRUE(first) << first.error().toString();
+  EXPECT_EQ(first->size(), 1u);
+  auto waiting = standby->claimDue(Lane::kTransactional, 10, "w2", seconds(30), kNow);
+  ASSERT_TRUE(waiting) << waiting.error().toString();
+  EXPECT_TRUE(waiting->empty()) << "a second dispatcher claimed beside the first";
+  StatusPollQuery polls;
+  polls.provider = "sandbox";
+  polls.sent_from = kNow - std::chrono::hours(24);
+  polls.sent_until = kNow;
+  polls.limit = 10;
+  auto no_polls = standby->claimStatusPolls(polls, kNow);
+  ASSERT_TRUE(no_polls) << no_polls.error().toString();
+  EXPECT_TRUE(no_polls->empty());
+  auto again = store_->claimDue(Lane::kTransactional, 1, "w1", seconds(30), kNow);
+  ASSERT_TRUE(again) << again.error().toString();
+  EXPECT_EQ(again->size(), 1u) << "the holder keeps dispatching";
+
+  // The dispatcher's process ends (its connection with it): the standby takes over once the
+  // server has closed that session, which happens after the client hung up.
+  store_.reset();
+  Result<std::vector<SmsJob>> taken_over = std::vector<SmsJob>{};
+  for (int i = 0; i < 200 && taken_over && taken_over->empty(); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    taken_over = standby->claimDue(Lane::kTransactional, 10, "w2", seconds(30), kNow);
+  }
+  ASSERT_TRUE(taken_over) << taken_over.error().toString();
+  ASSERT_EQ(taken_over->size(), 1u);
+  EXPECT_EQ(taken_over->front().dedup_key, "c");
+  store_ = std::move(standby);  // TearDown drops the tables
+}
+
 TEST_F(MysqlStoreTest, ClaimLeasesDueJobsOfOneLaneAndKeepsUtf8mb4Text) {
   ASSERT_TRUE(store_->migrate().isOk());
   SmsJob later = job("later");

@@ -35,9 +35,8 @@ TEST(MysqlDoctorTest, HealthyServerPassesEveryBinlogCheck) {
   for (const DoctorCheck& c :
        {checkVersion(s), checkLogBin(s), checkBinlogFormat(s), checkBinlogRowImage(s),
         checkBinlogRowMetadata(s), checkSyncBinlog(s),
-        checkServerId(s, std::vector<std::uint32_t>{}, 4242424242u),
-        checkBinlogRetention(s, "", std::nullopt), checkReplicationGrants(s),
-        checkTablePrivilege(s, "SELECT", "orders")}) {
+        checkServerId(s, std::vector<std::uint32_t>{}, 4242424242u), checkBinlogRetention(s, {}),
+        checkReplicationGrants(s), checkTablePrivilege(s, "SELECT", "orders")}) {
     EXPECT_EQ(c.level, CheckLevel::kOk) << c.name << ": " << c.found;
   }
 }
@@ -90,18 +89,93 @@ TEST(MysqlDoctorTest, ServerIdZeroOrTakenByTheBridge) {
 TEST(MysqlDoctorTest, ShortRetentionWarnsAndAPurgedCheckpointFileFails) {
   MysqlServerFacts s = mariadb();
   s.variables["binlog_expire_logs_seconds"] = "3600";
-  DoctorCheck short_retention = checkBinlogRetention(s, "", std::nullopt);
+  DoctorCheck short_retention = checkBinlogRetention(s, {});
   EXPECT_EQ(short_retention.level, CheckLevel::kWarning);
   EXPECT_NE(short_retention.fix.find("SET GLOBAL binlog_expire_logs_seconds = 604800;"),
             std::string::npos);
   s.variables.erase("binlog_expire_logs_seconds");  // older servers: days only
   s.variables["expire_logs_days"] = "0";
-  EXPECT_EQ(checkBinlogRetention(s, "", std::nullopt).level, CheckLevel::kOk);  // never purged
+  EXPECT_EQ(checkBinlogRetention(s, {}).level, CheckLevel::kOk);  // never purged
 
-  std::vector<std::string> logs = {"mysql-bin.000007", "mysql-bin.000008"};
-  EXPECT_EQ(checkBinlogRetention(s, "mysql-bin.000008:4", logs).level, CheckLevel::kOk);
-  EXPECT_EQ(checkBinlogRetention(s, "mysql-bin.000003:1234", logs).level, CheckLevel::kFail);
-  EXPECT_EQ(checkBinlogRetention(s, "0-1-42", logs).level, CheckLevel::kOk);  // a GTID
+  BinlogRetentionFacts facts;
+  facts.binary_logs = {{"mysql-bin.000007", "mysql-bin.000008"}};
+  facts.checkpoint = "mysql-bin.000008:4";
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kOk);
+  facts.checkpoint = "0-1-42";  // not a file position: nothing to look up
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kOk);
+  facts.checkpoint = "mysql-bin.000003:1234;gtid=0-1-42";
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kFail);
+  facts.checkpoint = "mysql-bin.000009:4";  // after RESET MASTER the numbers start over
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kFail);
+}
+
+TEST(MysqlDoctorTest, PurgedCheckpointFailsWithTheRecoverySteps) {
+  MysqlServerFacts s = mariadb();
+  BinlogRetentionFacts facts;
+  facts.checkpoint = "mysql-bin.000003:1234";
+  facts.checkpoint_age = std::chrono::hours(24 * 12);
+  facts.binary_logs = {{"mysql-bin.000007", "mysql-bin.000008"}};
+  facts.source = "shop";
+  facts.checkpoints_table = "sb_checkpoints";
+  DoctorCheck c = checkBinlogRetention(s, facts);
+  EXPECT_EQ(c.level, CheckLevel::kFail);
+  EXPECT_NE(c.found.find("mysql-bin.000003"), std::string::npos) << c.found;
+  EXPECT_NE(c.found.find("oldest kept: mysql-bin.000007"), std::string::npos) << c.found;
+  EXPECT_NE(c.fix.find("SET GLOBAL binlog_expire_logs_seconds = 604800;"), std::string::npos)
+      << c.fix;
+  EXPECT_NE(c.fix.find("DELETE FROM `sb_checkpoints` WHERE source = 'shop';"), std::string::npos)
+      << c.fix;
+  EXPECT_NE(c.fix.find("12.0 days ago"), std::string::npos) << c.fix;
+
+  s.variables.erase("binlog_expire_logs_seconds");  // older servers: days only
+  EXPECT_NE(checkBinlogRetention(s, facts).fix.find("SET GLOBAL expire_logs_days = 7;"),
+            std::string::npos);
+}
+
+TEST(MysqlDoctorTest, CheckpointOlderThanHalfTheRetentionWarns) {
+  MysqlServerFacts s = mariadb();  // ten days
+  BinlogRetentionFacts facts;
+  facts.checkpoint = "mysql-bin.000007:1234";
+  facts.binary_logs = {{"mysql-bin.000007", "mysql-bin.000008"}};
+  facts.checkpoint_age = std::chrono::hours(24 * 4);
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kOk);
+
+  facts.checkpoint_age = std::chrono::hours(24 * 6);
+  DoctorCheck old = checkBinlogRetention(s, facts);
+  EXPECT_EQ(old.level, CheckLevel::kWarning);
+  EXPECT_NE(old.found.find("mysql-bin.000007 was saved 6.0 days ago"), std::string::npos)
+      << old.found;
+  // Twice the checkpoint's age, in whole days.
+  EXPECT_NE(old.fix.find("SET GLOBAL binlog_expire_logs_seconds = 1036800;"), std::string::npos)
+      << old.fix;
+
+  // The file the server writes now is never purged: an idle source is fine however old.
+  facts.checkpoint = "mysql-bin.000008:1234";
+  facts.checkpoint_age = std::chrono::hours(24 * 60);
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kOk);
+  // Without the list of binlogs the age alone decides.
+  facts.binary_logs = std::nullopt;
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kWarning);
+  // Binlogs kept forever: no age is too old.
+  s.variables["binlog_expire_logs_seconds"] = "0";
+  s.variables["expire_logs_days"] = "0";
+  EXPECT_EQ(checkBinlogRetention(s, facts).level, CheckLevel::kOk);
+}
+
+TEST(MysqlDoctorTest, JobClaimingWithoutSkipLockedWarnsOfASingleDispatcher) {
+  MysqlServerFacts s = mariadb();
+  EXPECT_EQ(checkJobClaiming(s).level, CheckLevel::kOk);
+  s.version_num = 100519;
+  DoctorCheck old = checkJobClaiming(s);
+  EXPECT_EQ(old.level, CheckLevel::kWarning);
+  EXPECT_NE(old.found.find("one bridge instance at a time"), std::string::npos) << old.found;
+  EXPECT_NE(old.fix.find("MariaDB 10.6"), std::string::npos) << old.fix;
+  s.mariadb = false;
+  s.version_num = 80000;
+  EXPECT_EQ(checkJobClaiming(s).level, CheckLevel::kWarning);
+  EXPECT_NE(checkJobClaiming(s).fix.find("MySQL 8.0.1"), std::string::npos);
+  s.version_num = 80001;
+  EXPECT_EQ(checkJobClaiming(s).level, CheckLevel::kOk);
 }
 
 TEST(MysqlDoctorTest, MissingReplicationGrantsFailWithTheGrant) {
