@@ -191,6 +191,9 @@ std::chrono::milliseconds Dispatcher::runOnce() {
   // Set when the claim ran inline and filled its batch: more is probably due right away.
   bool claimed_full = claimed_full_;
   std::optional<TimePoint> wake = sendWaiting(now);
+  // With the store worker the claim above has not come back yet, or found the waiting jobs
+  // enough; now that they are sent, the next batch is leased while these are at the provider.
+  if (worker_) claim(now);
   in_tick_ = false;
   if (observer_) {
     for (const auto& [name, slot] : slots_)
@@ -259,7 +262,9 @@ void Dispatcher::claim(TimePoint now) {
   // next job already leased.
   if (claiming_ || waitingCount() >= static_cast<std::size_t>(config_.batch_size)) return;
   int budget = config_.max_inflight + config_.batch_size - inflight_;
-  if (std::min(budget, config_.batch_size) <= 0) return;
+  // A claim costs a transaction whatever its size: wait until half a batch fits. Sends never
+  // starve for it: below that, the jobs already claimed fill every send slot.
+  if (std::min(budget, config_.batch_size) < std::max(1, config_.batch_size / 2)) return;
   claiming_ = true;
   submit([this, now, budget]() -> std::function<void()> {
     std::vector<SmsJob> claimed;
