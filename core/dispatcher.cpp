@@ -1,10 +1,62 @@
 #include "core/dispatcher.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
 namespace smsbridge {
+
+// Runs blocking store calls one at a time, in the order they were submitted, on a thread of its
+// own, and posts what each returns to the io_context. The order matters: a delivery report
+// submitted after a batch of outcomes is applied after them, as DESIGN.md §2.4 requires.
+class StoreWorker {
+ public:
+  using Work = std::function<std::function<void()>()>;
+
+  explicit StoreWorker(boost::asio::io_context& io) : io_(io), thread_([this] { loop(); }) {}
+  // Finishes the call in progress and drops the rest.
+  ~StoreWorker() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  void submit(Work work) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(work));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void loop() {
+    while (true) {
+      Work work;
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        work = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      boost::asio::post(io_, work());
+    }
+  }
+
+  boost::asio::io_context& io_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Work> queue_;
+  bool stop_ = false;
+  std::thread thread_;  // last: it starts running loop() as soon as it is constructed
+};
 
 namespace {
 
@@ -56,9 +108,38 @@ Dispatcher::Dispatcher(DispatcherConfig config, JobStore& store,
     if (route.in_doubt == InDoubtPolicy::kHold) hold_routes_.push_back(name);
   }
   default_retry_.max_attempts = config_.max_attempts;
+  if (config_.store_thread) worker_ = std::make_unique<StoreWorker>(io_);
 }
 
+Dispatcher::~Dispatcher() { worker_.reset(); }
+
 void Dispatcher::start() { scheduleTick(std::chrono::milliseconds(0)); }
+
+void Dispatcher::submit(std::function<std::function<void()>()> work) {
+  ++store_pending_;
+  if (!worker_) {
+    std::function<void()> then = work();
+    --store_pending_;
+    then();
+    return;
+  }
+  std::weak_ptr<int> alive = alive_;
+  worker_->submit([this, alive, work = std::move(work)]() -> std::function<void()> {
+    std::function<void()> then = work();
+    return [this, alive, then = std::move(then)] {
+      if (alive.expired()) return;
+      --store_pending_;
+      then();
+    };
+  });
+}
+
+void Dispatcher::maybeDrained() {
+  if (!stopping_ || !drained_ || inflight_ > 0 || claiming_ || store_pending_ > 0) return;
+  auto cb = std::move(drained_);
+  drained_ = nullptr;
+  cb();
+}
 
 void Dispatcher::stop(std::function<void()> drained) {
   stopping_ = true;
@@ -77,14 +158,11 @@ void Dispatcher::stop(std::function<void()> drained) {
     }
     lane.clear();
   }
-  flushOutcomes();
-  if (inflight_ == 0 && drained_) {
-    auto cb = std::move(drained_);
-    drained_ = nullptr;
-    cb();
-  } else if (drained_) {
+  flushOutcomes(/*force=*/true);
+  if (drained_ && (inflight_ > 0 || claiming_ || store_pending_ > 0)) {
     spdlog::info("Draining in-flight sends. inflight={}", inflight_);
   }
+  maybeDrained();
 }
 
 void Dispatcher::scheduleTick(std::chrono::milliseconds delay) {
@@ -108,18 +186,22 @@ std::chrono::milliseconds Dispatcher::runOnce() {
   in_tick_ = true;
   TimePoint now = clock_.now();
   sweepLeases(now);
-  std::size_t waiting_before = waitingCount();
+  claimed_full_ = false;
   claim(now);
-  bool claimed_full =
-      waitingCount() - waiting_before >= static_cast<std::size_t>(std::max(config_.batch_size, 1));
+  // Set when the claim ran inline and filled its batch: more is probably due right away.
+  bool claimed_full = claimed_full_;
   std::optional<TimePoint> wake = sendWaiting(now);
+  // With the store worker the claim above has not come back yet, or found the waiting jobs
+  // enough; now that they are sent, the next batch is leased while these are at the provider.
+  if (worker_) claim(now);
   in_tick_ = false;
   if (observer_) {
     for (const auto& [name, slot] : slots_)
       observer_->onBreakerState(name, slot.breaker.state(now));
   }
 
-  // A full claim suggests more is due right away; a provider's capacity returns at `wake`.
+  // A full claim suggests more is due right away (from the store thread, onClaimed brings the
+  // next round forward itself); a provider's capacity returns at `wake`.
   std::chrono::milliseconds delay = config_.poll_interval;
   if (claimed_full && waitingCount() == 0) delay = std::chrono::milliseconds(0);
   if (wake) delay = std::min(delay, until(now, *wake));
@@ -132,30 +214,40 @@ void Dispatcher::tick() {
 }
 
 void Dispatcher::sweepLeases(TimePoint now) {
-  if (now < next_lease_sweep_) return;
+  if (now < next_lease_sweep_ || sweeping_) return;
   next_lease_sweep_ = now + std::max(config_.lease / 4, std::chrono::milliseconds(250));
-  // Jobs leased by a dispatcher that died (SIGKILL, power loss) are in doubt: the request may
-  // have reached the provider. Routes that hold such jobs come first; the rest are resent.
-  if (!hold_routes_.empty()) {
-    if (auto n = store_.holdExpiredLeases(now, hold_routes_); !n) {
-      spdlog::warn("Could not hold in-doubt jobs. error=\"{}\"", n.error().toString());
+  sweeping_ = true;
+  submit([this, now, hold_routes = hold_routes_]() -> std::function<void()> {
+    // Jobs leased by a dispatcher that died (SIGKILL, power loss) are in doubt: the request may
+    // have reached the provider. Routes that hold such jobs come first; the rest are resent.
+    int held = 0, requeued = 0;
+    if (!hold_routes.empty()) {
+      if (auto n = store_.holdExpiredLeases(now, hold_routes); !n) {
+        spdlog::warn("Could not hold in-doubt jobs. error=\"{}\"", n.error().toString());
+      } else if (*n > 0) {
+        held = *n;
+        spdlog::warn(
+            "Jobs whose lease expired were held, not resent (in_doubt: hold); the provider may "
+            "have sent them. Check and requeue by hand if needed. count={}",
+            *n);
+      }
+    }
+    if (auto n = store_.requeueExpiredLeases(now); !n) {
+      spdlog::warn("Could not requeue expired leases. error=\"{}\"", n.error().toString());
     } else if (*n > 0) {
-      stats_.held += static_cast<std::uint64_t>(*n);
+      requeued = *n;
       spdlog::warn(
-          "Jobs whose lease expired were held, not resent (in_doubt: hold); the provider may "
-          "have sent them. Check and requeue by hand if needed. count={}",
+          "Requeued jobs whose lease expired; they were in doubt and will be sent "
+          "again. count={}",
           *n);
     }
-  }
-  if (auto n = store_.requeueExpiredLeases(now); !n) {
-    spdlog::warn("Could not requeue expired leases. error=\"{}\"", n.error().toString());
-  } else if (*n > 0) {
-    stats_.ambiguous += static_cast<std::uint64_t>(*n);
-    spdlog::warn(
-        "Requeued jobs whose lease expired; they were in doubt and will be sent "
-        "again. count={}",
-        *n);
-  }
+    return [this, held, requeued] {
+      sweeping_ = false;
+      stats_.held += static_cast<std::uint64_t>(held);
+      stats_.ambiguous += static_cast<std::uint64_t>(requeued);
+      maybeDrained();
+    };
+  });
 }
 
 std::size_t Dispatcher::waitingCount() const {
@@ -166,36 +258,74 @@ std::size_t Dispatcher::waitingCount() const {
 
 void Dispatcher::claim(TimePoint now) {
   // Jobs already waiting for capacity are enough work: claiming more would only hold leases.
-  if (waitingCount() >= static_cast<std::size_t>(config_.batch_size)) return;
-  for (Lane lane : kLanesByPriority) {
-    int room = std::min(config_.batch_size, config_.max_inflight - inflight_);
-    if (room <= 0) break;
-    auto jobs = store_.claimDue(lane, room, config_.owner, config_.lease, now);
-    if (!jobs) {
-      spdlog::warn("Could not claim jobs; retrying. lane={} error=\"{}\"", laneName(lane),
-                   jobs.error().toString());
-      break;
-    }
-    bool full = static_cast<int>(jobs->size()) == room;
-    for (SmsJob& job : *jobs) {
-      auto flight = std::make_shared<InFlight>();
-      flight->job = std::move(job);
-      ++inflight_;
-      auto route = routes_.find(flight->job.route);
-      if (route == routes_.end()) {
-        JobOutcome outcome;
-        outcome.job_id = flight->job.id;
-        outcome.status = JobStatus::kFailed;
-        outcome.status_reason = "route '" + flight->job.route + "' is not configured";
-        finish(flight, std::move(outcome));
-        continue;
+  // Up to a batch may wait beside the max_inflight being sent, so a freed send slot finds its
+  // next job already leased.
+  if (claiming_ || waitingCount() >= static_cast<std::size_t>(config_.batch_size)) return;
+  int budget = config_.max_inflight + config_.batch_size - inflight_;
+  // A claim costs a transaction whatever its size: wait until half a batch fits. Sends never
+  // starve for it: below that, the jobs already claimed fill every send slot.
+  if (std::min(budget, config_.batch_size) < std::max(1, config_.batch_size / 2)) return;
+  claiming_ = true;
+  submit([this, now, budget]() -> std::function<void()> {
+    std::vector<SmsJob> claimed;
+    bool more_due = false;
+    for (Lane lane : kLanesByPriority) {
+      int room = std::min(config_.batch_size, budget - static_cast<int>(claimed.size()));
+      if (room <= 0) break;
+      auto jobs = store_.claimDue(lane, room, config_.owner, config_.lease, now);
+      if (!jobs) {
+        spdlog::warn("Could not claim jobs; retrying. lane={} error=\"{}\"", laneName(lane),
+                     jobs.error().toString());
+        break;
       }
-      flight->providers = &route->second.providersFor(flight->job.recipient);
-      waiting_[laneIndex(lane)].push_back(std::move(flight));
+      // Strict priority: a lane below is claimed only when the lanes above had nothing more.
+      more_due = static_cast<int>(jobs->size()) == room;
+      for (SmsJob& job : *jobs) claimed.push_back(std::move(job));
+      if (more_due) break;
     }
-    // Strict priority: a lane below is claimed only when the lanes above had nothing more.
-    if (full) break;
+    return [this, claimed = std::move(claimed), more_due]() mutable {
+      onClaimed(std::move(claimed), more_due);
+    };
+  });
+}
+
+void Dispatcher::onClaimed(std::vector<SmsJob> jobs, bool more_due) {
+  claiming_ = false;
+  for (SmsJob& job : jobs) {
+    auto flight = std::make_shared<InFlight>();
+    flight->job = std::move(job);
+    ++inflight_;
+    if (stopping_) {
+      // Claimed while the dispatcher was stopping: back to the queue unsent.
+      JobOutcome outcome;
+      outcome.job_id = flight->job.id;
+      outcome.status = JobStatus::kQueued;
+      outcome.status_reason = "released unsent at shutdown";
+      outcome.not_before = clock_.now();
+      finish(flight, std::move(outcome));
+      continue;
+    }
+    auto route = routes_.find(flight->job.route);
+    if (route == routes_.end()) {
+      JobOutcome outcome;
+      outcome.job_id = flight->job.id;
+      outcome.status = JobStatus::kFailed;
+      outcome.status_reason = "route '" + flight->job.route + "' is not configured";
+      finish(flight, std::move(outcome));
+      continue;
+    }
+    flight->providers = &route->second.providersFor(flight->job.recipient);
+    waiting_[laneIndex(flight->job.lane)].push_back(std::move(flight));
   }
+  if (stopping_) {
+    flushOutcomes(/*force=*/true);
+    maybeDrained();
+    return;
+  }
+  // Inline (no store thread) this runs inside a round, which sends right after; from the
+  // worker, a round sends what came and claims the next batch (an empty claim ends that).
+  claimed_full_ = more_due;
+  if (!in_tick_ && !jobs.empty()) scheduleTick(std::chrono::milliseconds(0));
 }
 
 Dispatcher::Decision Dispatcher::decide(InFlight& flight, TimePoint now,
@@ -271,6 +401,11 @@ std::optional<TimePoint> Dispatcher::sendWaiting(TimePoint now) {
         finish(flight, std::move(outcome));
         continue;
       }
+      if (handed_ + static_cast<int>(ready.size()) >= config_.max_inflight) {
+        // Every send slot is taken until an outcome is recorded; that wakes a round.
+        ++it;
+        continue;
+      }
       Decision decision = decide(*flight, now, blocked);
       switch (decision.kind) {
         case Decision::kSend: {
@@ -324,6 +459,7 @@ std::optional<TimePoint> Dispatcher::sendWaiting(TimePoint now) {
   }
   // Sends may complete inline (and fail over back into waiting_), so they start only after the
   // walk over waiting_ is done.
+  handed_ += static_cast<int>(ready.size());
   for (Ready& r : ready) send(std::move(r.flight), *r.slot, r.provider, now);
   return wake;
 }
@@ -421,6 +557,8 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
     case SendResultKind::kFailOver:
       spdlog::warn("Provider refused the message; failing over. job={} provider={} reason=\"{}\"",
                    flight->job.id, provider, result.reason);
+      // A refusal is definite: the job is no longer in doubt at any provider.
+      --handed_;
       ++flight->route_index;
       enqueueWaiting(flight, /*front=*/true);
       return;
@@ -433,7 +571,7 @@ void Dispatcher::onResult(std::shared_ptr<InFlight> flight, const std::string& p
       return;
   }
   outcome.attempts = std::move(flight->attempts);
-  finish(flight, std::move(outcome));
+  finish(flight, std::move(outcome), /*handed=*/true);
 }
 
 void Dispatcher::retryOrGiveUp(std::shared_ptr<InFlight> flight, JobOutcome outcome,
@@ -456,7 +594,7 @@ void Dispatcher::retryOrGiveUp(std::shared_ptr<InFlight> flight, JobOutcome outc
     outcome.not_before = now + delay;
   }
   outcome.attempts = std::move(flight->attempts);
-  finish(flight, std::move(outcome));
+  finish(flight, std::move(outcome), /*handed=*/true);
 }
 
 const RetryPolicy& Dispatcher::retryPolicy(Lane lane) const {
@@ -469,41 +607,58 @@ BreakerState Dispatcher::breakerState(const std::string& provider) const {
   return it == slots_.end() ? BreakerState::kClosed : it->second.breaker.state(clock_.now());
 }
 
-void Dispatcher::finish(std::shared_ptr<InFlight> flight, JobOutcome outcome) {
-  // Outcomes of one round are recorded together: one durable commit per round, not per SMS.
-  // A flush is posted, so it runs right after the handler that produced the outcome.
-  finished_.push_back({std::move(flight), std::move(outcome)});
+void Dispatcher::finish(std::shared_ptr<InFlight> flight, JobOutcome outcome, bool handed) {
+  // Outcomes are recorded together: one durable commit per batch, not per SMS. A flush is
+  // posted, so it runs right after the handler that produced the outcome.
+  finished_.push_back({std::move(flight), std::move(outcome), handed});
   if (static_cast<int>(finished_.size()) >= config_.batch_size) {
     flushOutcomes();
   } else if (!flush_posted_) {
     flush_posted_ = true;
-    boost::asio::post(io_, [this] {
+    std::weak_ptr<int> alive = alive_;
+    boost::asio::post(io_, [this, alive] {
+      if (alive.expired()) return;
       flush_posted_ = false;
       flushOutcomes();
     });
   }
 }
 
-void Dispatcher::flushOutcomes() {
-  if (finished_.empty()) return;
+void Dispatcher::flushOutcomes(bool force) {
+  if (finished_.empty() || (recording_ > 0 && !force)) return;
   std::vector<Finished> batch = std::move(finished_);
   finished_.clear();
   std::vector<JobOutcome> outcomes;
   outcomes.reserve(batch.size());
-  for (const Finished& f : batch) outcomes.push_back(f.outcome);
-  std::vector<Status> recorded = store_.recordOutcomes(outcomes, config_.owner, clock_.now());
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    logOutcome(batch[i].flight->job, outcomes[i], recorded[i]);
+  for (Finished& f : batch) outcomes.push_back(std::move(f.outcome));
+  ++recording_;
+  submit([this, batch = std::move(batch), outcomes = std::move(outcomes),
+          now = clock_.now()]() mutable -> std::function<void()> {
+    std::vector<Status> recorded = store_.recordOutcomes(outcomes, config_.owner, now);
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].outcome = std::move(outcomes[i]);
+    return [this, batch = std::move(batch), recorded = std::move(recorded)]() mutable {
+      onRecorded(std::move(batch), std::move(recorded));
+    };
+  });
+}
 
+void Dispatcher::onRecorded(std::vector<Finished> batch, std::vector<Status> recorded) {
+  --recording_;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    logOutcome(batch[i].flight->job, batch[i].outcome, recorded[i]);
+    if (batch[i].handed) --handed_;
+  }
   inflight_ -= static_cast<int>(batch.size());
-  if (stopping_ && inflight_ == 0 && drained_) {
-    auto cb = std::move(drained_);
-    drained_ = nullptr;
-    cb();
-  } else if (!stopping_ && !in_tick_ && inflight_ < config_.max_inflight / 2) {
+  // What was decided while this commit ran goes in the next one.
+  flushOutcomes();
+  if (stopping_) {
+    maybeDrained();
+  } else if (!in_tick_ && (waitingCount() > 0 || inflight_ < config_.max_inflight / 2)) {
+    // Send slots came back for waiting jobs, or there is room to claim more.
     scheduleTick(std::chrono::milliseconds(0));
   }
 }
+
 void Dispatcher::logOutcome(const SmsJob& job, const JobOutcome& outcome, const Status& recorded) {
   if (!recorded.isOk()) {
     // The lease will expire and the job comes back: a possible duplicate, never a loss.
@@ -544,9 +699,17 @@ void Dispatcher::logOutcome(const SmsJob& job, const JobOutcome& outcome, const 
 }
 
 void Dispatcher::onDeliveryReport(const DeliveryReport& report) {
-  // The send result must be on record before a report about the same message is applied.
-  flushOutcomes();
-  auto effect = store_.applyDeliveryReport(report, clock_.now());
+  // The send result must be on record before a report about the same message is applied: the
+  // store calls run in order, so the report goes right behind the outcomes decided so far.
+  flushOutcomes(/*force=*/true);
+  submit([this, report, now = clock_.now()]() -> std::function<void()> {
+    applyReport(report, now);
+    return [this] { maybeDrained(); };
+  });
+}
+
+void Dispatcher::applyReport(const DeliveryReport& report, TimePoint now) {
+  auto effect = store_.applyDeliveryReport(report, now);
   if (!effect) {
     spdlog::error("Could not apply a delivery report. provider={} id={} error=\"{}\"",
                   report.provider, report.provider_message_id, effect.error().toString());

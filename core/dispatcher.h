@@ -4,7 +4,11 @@
 // its route, and records every outcome in the store. Retry and failover policy lives here and
 // only here; providers only classify (DESIGN.md §5).
 //
-// Threading: everything runs on one io_context thread. Store calls block that thread briefly.
+// Threading: the dispatcher runs on one io_context thread. Its store calls (claims, outcome
+// records, lease sweeps, delivery reports) run on a store worker thread of its own, one at a time
+// and in the order they were made, so HTTP keeps moving while a commit waits for the disk; their
+// results come back to the io_context thread. With DispatcherConfig::store_thread off they run
+// inline instead (tests that drive rounds with a ManualClock).
 
 #include <array>
 #include <chrono>
@@ -64,7 +68,11 @@ struct RetryPolicy {
 
 struct DispatcherConfig {
   std::string owner = "smsbridge";  // lease owner: host and pid, so leases are traceable
+  // Most jobs claimed per round; also how many claimed jobs may wait for capacity, so the next
+  // jobs are already leased when a send slot frees up.
   int batch_size = 50;
+  // Most jobs handed to providers whose outcome is not durable yet (request in flight, or
+  // answered and waiting for its commit). This bounds the duplicates a crash can cause.
   int max_inflight = 100;
   std::chrono::milliseconds poll_interval{200};
   std::chrono::milliseconds lease{60'000};
@@ -73,6 +81,8 @@ struct DispatcherConfig {
   int max_attempts = 5;                          // lanes without their own policy
   std::map<Lane, RetryPolicy> lane_retry;        // per-lane overrides
   std::map<std::string, ProviderLimits> limits;  // by provider name; absent: unlimited
+  // Store calls on a worker thread (see above); off: inline on the io_context thread.
+  bool store_thread = true;
 };
 
 struct DispatcherStats {
@@ -105,18 +115,25 @@ class DispatchObserver {
   virtual void onBreakerState(const std::string& /*provider*/, BreakerState /*state*/) {}
 };
 
+class StoreWorker;
+
 class Dispatcher {
  public:
   // `routes`: route name → route. `providers`: name → provider.
   Dispatcher(DispatcherConfig config, JobStore& store, std::map<std::string, Provider*> providers,
              std::map<std::string, Route> routes, const Clock& clock, boost::asio::io_context& io);
+  // Waits for the store call in progress, if any; results not yet delivered are dropped (their
+  // jobs stay leased until the lease expires). stop() first to leave nothing behind.
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
 
   // Before start(); the observer must outlive the dispatcher. nullptr: none.
   void setObserver(DispatchObserver* observer) { observer_ = observer; }
 
   void start();
   // Stops claiming new jobs and releases claimed jobs not yet sent; calls `drained` once every
-  // in-flight send is recorded.
+  // in-flight send is recorded and no store call is outstanding.
   void stop(std::function<void()> drained);
 
   // The path every delivery report takes (sandbox timers, webhooks).
@@ -146,6 +163,11 @@ class Dispatcher {
     // The provider asked for no requests before this time (Retry-After on 429/503).
     TimePoint retry_after_until{};
   };
+  struct Finished {
+    std::shared_ptr<InFlight> flight;
+    JobOutcome outcome;
+    bool handed = false;  // counted in handed_: a provider got the request
+  };
   // What to do with a waiting job now.
   struct Decision {
     enum Kind { kSend, kWait, kPaused, kExhausted } kind = kWait;
@@ -158,6 +180,7 @@ class Dispatcher {
   void tick();
   void sweepLeases(TimePoint now);
   void claim(TimePoint now);
+  void onClaimed(std::vector<SmsJob> jobs, bool more_due);
   // Sends what the providers' limits allow, highest lane first; returns when to look again.
   std::optional<TimePoint> sendWaiting(TimePoint now);
   Decision decide(InFlight& flight, TimePoint now, const std::set<std::string>& blocked);
@@ -168,8 +191,19 @@ class Dispatcher {
   void retryOrGiveUp(std::shared_ptr<InFlight> flight, JobOutcome outcome,
                      const SendResult& result);
   void enqueueWaiting(std::shared_ptr<InFlight> flight, bool front);
-  void finish(std::shared_ptr<InFlight> flight, JobOutcome outcome);
-  void flushOutcomes();
+  // `handed`: the job was counted in handed_ (a provider answered or gave up on it).
+  void finish(std::shared_ptr<InFlight> flight, JobOutcome outcome, bool handed = false);
+  // Hands the decided outcomes to the store. One commit at a time: outcomes decided while it
+  // runs wait and go together in the next one, unless `force` (a report or shutdown must not
+  // wait behind them).
+  void flushOutcomes(bool force = false);
+  void onRecorded(std::vector<Finished> batch, std::vector<Status> recorded);
+  // Runs `work` on the store worker (inline without one); the function it returns runs on the
+  // io_context thread afterwards.
+  void submit(std::function<std::function<void()>()> work);
+  void maybeDrained();
+  // On the store worker: applies one report and logs what it did.
+  void applyReport(const DeliveryReport& report, TimePoint now);
   void logOutcome(const SmsJob& job, const JobOutcome& outcome, const Status& recorded);
   std::chrono::milliseconds backoff(int attempt, std::optional<std::chrono::milliseconds> hint);
   const RetryPolicy& retryPolicy(Lane lane) const;
@@ -187,13 +221,18 @@ class Dispatcher {
   std::mt19937_64 rng_{std::random_device{}()};
   // Claimed jobs waiting for a provider's capacity, by lane in priority order.
   std::array<std::deque<std::shared_ptr<InFlight>>, 3> waiting_;
-  struct Finished {
-    std::shared_ptr<InFlight> flight;
-    JobOutcome outcome;
-  };
   std::vector<Finished> finished_;  // decided but not yet recorded; still count as in flight
   bool flush_posted_ = false;
   int inflight_ = 0;  // claimed and not yet recorded: waiting, sending, or finished
+  int handed_ = 0;    // handed to a provider and not yet recorded (max_inflight)
+  bool claiming_ = false;
+  bool claimed_full_ = false;  // the last claim filled its batch
+  bool sweeping_ = false;
+  int recording_ = 0;      // outcome batches handed to the store and not yet back
+  int store_pending_ = 0;  // store calls submitted and not yet back
+  std::unique_ptr<StoreWorker> worker_;
+  // Results the worker posts check it, so none runs once the dispatcher is gone.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   bool stopping_ = false;
   bool tick_scheduled_ = false;
   bool in_tick_ = false;  // sends that complete inline must not schedule extra ticks

@@ -81,6 +81,10 @@ struct HttpClientOptions {
   std::string ca_path;  // directory of hashed certificates; empty: default
   std::size_t max_response_bytes = 1 << 20;
   long max_connections_per_host = 0;  // 0: libcurl's default (no limit)
+  // Idle keep-alive connections kept for reuse. libcurl's own default follows the number of
+  // transfers currently added, and ours are added and removed one request at a time, so after
+  // every lull it closed the connections the next burst then had to open again.
+  long max_idle_connections = 256;
   std::string user_agent = "smsbridge";
 };
 

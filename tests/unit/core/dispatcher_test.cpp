@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "connectors/sqlite/sqlite_store.h"
 #include "tests/fakes/fake_provider.h"
 #include "tests/fakes/temp_dir.h"
@@ -23,6 +25,9 @@ class DispatcherTest : public ::testing::Test {
     config_.retry_base = seconds(1);
     config_.max_attempts = 3;
     config_.poll_interval = milliseconds(0);
+    // Rounds are driven by hand with a ManualClock: store calls run inline, so each round's
+    // claims and records are done when it returns.
+    config_.store_thread = false;
   }
 
   std::unique_ptr<Dispatcher> dispatcher(Route route) {
@@ -512,6 +517,102 @@ TEST_F(DispatcherTest, StopReleasesClaimedJobsThatWereNotSent) {
   d->stop([&] { drained = true; });
   EXPECT_TRUE(drained);
   EXPECT_EQ(count(JobStatus::kQueued), 4) << "back in the queue, not stuck until the lease ends";
+}
+
+// --- With the store worker, as `run` uses it: store calls on their own thread ---
+
+class StoreThreadTest : public DispatcherTest {
+ protected:
+  void SetUp() override {
+    DispatcherTest::SetUp();
+    config_.store_thread = true;
+    config_.poll_interval = milliseconds(5);
+  }
+
+  // Runs the io_context until `done` holds; fails after a generous bound instead of hanging.
+  template <typename Done>
+  void runUntil(Done done) {
+    auto deadline = std::chrono::steady_clock::now() + seconds(60);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(milliseconds(100));
+      if (io_.stopped()) io_.restart();
+    }
+    ASSERT_TRUE(done());
+  }
+
+  void stopAndDrain(Dispatcher& d) {
+    bool drained = false;
+    d.stop([&] { drained = true; });
+    runUntil([&] { return drained; });
+  }
+};
+
+TEST_F(StoreThreadTest, SendsEveryJobOnceOtpFirstAndDrains) {
+  constexpr int kMarketing = 300;
+  std::vector<SmsJob> jobs;
+  for (int i = 0; i < kMarketing; ++i)
+    jobs.push_back(job("m" + std::to_string(i), Lane::kMarketing));
+  jobs.push_back(job("otp", Lane::kOtp));
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  config_.batch_size = 20;
+  config_.max_inflight = 30;
+  auto d = dispatcher({"first"});
+  d->start();
+  runUntil([&] { return d->stats().sent == kMarketing + 1; });
+  stopAndDrain(*d);
+
+  EXPECT_EQ(count(JobStatus::kSent), kMarketing + 1);
+  EXPECT_EQ(count(JobStatus::kSending), 0);
+  std::set<std::int64_t> ids;
+  for (const OutgoingSms& sms : first_.sent) ids.insert(sms.job_id);
+  EXPECT_EQ(first_.sent.size(), static_cast<std::size_t>(kMarketing + 1)) << "no job twice";
+  EXPECT_EQ(ids.size(), first_.sent.size());
+  ASSERT_FALSE(first_.sent.empty());
+  EXPECT_EQ(first_.sent.front().lane, Lane::kOtp) << "the OTP goes in the first claim";
+}
+
+TEST_F(StoreThreadTest, AReportRightAfterItsSendIsAppliedAfterTheSendIsRecorded) {
+  constexpr int kJobs = 10;
+  for (int i = 0; i < kJobs; ++i) enqueue("k" + std::to_string(i));
+  first_.defer = true;
+  auto d = dispatcher({"first"});
+  d->start();
+  runUntil([&] { return first_.pending.size() == static_cast<std::size_t>(kJobs); });
+
+  // Each acceptance is followed at once by its delivery report, before the worker could have
+  // recorded the acceptance: the report must still find the job sent, not sending.
+  for (int i = 1; i <= kJobs; ++i) {
+    first_.complete();
+    DeliveryReport report;
+    report.provider = "first";
+    report.provider_message_id = "first-deferred-" + std::to_string(i);
+    report.status = JobStatus::kDelivered;
+    report.reported_at = clock_.now();
+    first_.report(report);
+  }
+  stopAndDrain(*d);
+  EXPECT_EQ(count(JobStatus::kDelivered), kJobs);
+  EXPECT_EQ(d->stats().sent, static_cast<std::uint64_t>(kJobs));
+}
+
+TEST_F(StoreThreadTest, MaxInflightBoundsSendsWhoseOutcomeIsNotRecorded) {
+  for (int i = 0; i < 12; ++i) enqueue("k" + std::to_string(i));
+  first_.defer = true;
+  config_.max_inflight = 4;
+  config_.batch_size = 50;
+  auto d = dispatcher({"first"});
+  d->start();
+  runUntil([&] { return first_.pending.size() == 4u; });
+  // Later rounds send nothing more while four outcomes are open.
+  for (int i = 0; i < 20; ++i) io_.run_one_for(milliseconds(10));
+  EXPECT_EQ(first_.sent.size(), 4u);
+  while (!first_.pending.empty()) first_.complete();
+  runUntil([&] { return first_.sent.size() >= 8u; });
+  while (!first_.pending.empty()) first_.complete();
+  first_.defer = false;
+  runUntil([&] { return d->stats().sent == 12u; });
+  stopAndDrain(*d);
+  EXPECT_EQ(count(JobStatus::kSent), 12);
 }
 
 }  // namespace
