@@ -10,7 +10,6 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/sqlite/sqlite_db.h"
 #include "tests/e2e/process.h"
 #include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
@@ -23,40 +22,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
+using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
-
-// The application's own connection to the database file.
-class App {
- public:
-  explicit App(const std::string& path) {
-    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
-                                     milliseconds(10'000));
-    if (!db) throw std::runtime_error(db.error().toString());
-    db_ = std::move(*db);
-  }
-  void exec(const std::string& sql) {
-    Status s = db_->exec(sql);
-    if (!s.isOk()) throw std::runtime_error(s.toString());
-  }
-  std::int64_t scalar(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) throw std::runtime_error("no row for " + sql);
-    return st->columnInt(0);
-  }
-  std::string text(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) return "";
-    return st->columnText(0);
-  }
-
- private:
-  std::unique_ptr<sqlite::Database> db_;
-};
 
 constexpr const char* kCheckBase = R"(defaults: {region: PL}
 sources:
@@ -137,7 +105,7 @@ presets: [outbox]
   ASSERT_EQ(again_code, 0) << again_out;
 
   ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
-  App app(dir.file("app.db"));
+  SqliteShopDb app(dir.file("app.db"));
   app.exec(
       "BEGIN; INSERT INTO smsbridge_outbox (\"to\", text, lane) VALUES ('600 100 200', 'Code: "
       "4711', "
