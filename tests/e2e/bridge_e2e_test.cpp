@@ -24,19 +24,12 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
+using testing::readFile;
 using testing::runToCompletion;
 using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void writeFile(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+using testing::writeFile;
 
 constexpr char kOpenStatuses[] = "('scheduled','queued','sending')";
 
