@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "connectors/sqlite/sqlite_db.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge {
@@ -24,50 +24,12 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
+using testing::readFile;
 using testing::runToCompletion;
+using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void writeFile(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
-
-// A connection of "the shop": another process's view of the same database file.
-class Shop {
- public:
-  explicit Shop(const std::string& path) {
-    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
-                                     milliseconds(10'000));
-    if (!db) throw std::runtime_error(db.error().toString());
-    db_ = std::move(*db);
-  }
-  void exec(const std::string& sql) {
-    Status s = db_->exec(sql);
-    if (!s.isOk()) throw std::runtime_error(s.toString());
-  }
-  std::int64_t scalar(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) throw std::runtime_error("no row for " + sql);
-    return st->columnInt(0);
-  }
-  std::string text(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) return "";
-    return st->columnText(0);
-  }
-
- private:
-  std::unique_ptr<sqlite::Database> db_;
-};
+using testing::writeFile;
 
 constexpr char kOpenStatuses[] = "('scheduled','queued','sending')";
 
@@ -77,7 +39,7 @@ class QuickstartTest : public ::testing::Test {
     fs::path example = fs::path(SMSBRIDGE_SOURCE_DIR) / "examples" / "quickstart";
     config_ = dir_.file("smsbridge.yaml");
     fs::copy_file(example / "smsbridge.yaml", config_);
-    Shop(dir_.file("shop.db")).exec(readFile(example / "shop.sql"));
+    SqliteShopDb(dir_.file("shop.db")).exec(readFile(example / "shop.sql"));
     auto [code, out] =
         runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
     ASSERT_EQ(code, 0) << out;
@@ -89,7 +51,7 @@ class QuickstartTest : public ::testing::Test {
 
 TEST_F(QuickstartTest, ShopChangesBecomeDeliveredSmsWrittenBack) {
   ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run.log"));
-  Shop shop(dir_.file("shop.db"));
+  SqliteShopDb shop(dir_.file("shop.db"));
   shop.exec("UPDATE orders SET status = 'shipped' WHERE id IN (1001, 1002)");
   shop.exec("UPDATE orders SET status = 'shipped' WHERE id = 1003");
   shop.exec("UPDATE orders SET status = 'shipped' WHERE id = 1005");  // no phone
@@ -160,7 +122,7 @@ TEST_F(QuickstartTest, RunWithoutSetupTablesSaysToRunSetup) {
   TempDir other;
   std::string config = other.file("smsbridge.yaml");
   fs::copy_file(config_, config);
-  Shop(other.file("shop.db"))
+  SqliteShopDb(other.file("shop.db"))
       .exec(readFile(fs::path(SMSBRIDGE_SOURCE_DIR) / "examples/quickstart/shop.sql"));
   auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "run", "-c", config}, other.file("log"));
   EXPECT_EQ(code, 1);
@@ -173,7 +135,7 @@ TEST(CrashTest, SigkillWhileCommittingLosesAndDuplicatesNothing) {
   TempDir dir;
   constexpr int kOrders = 400;
   {
-    Shop shop(dir.file("shop.db"));
+    SqliteShopDb shop(dir.file("shop.db"));
     shop.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT NOT NULL, phone TEXT)");
     std::string insert = "INSERT INTO orders (id, status, phone) VALUES ";
     for (int i = 1; i <= kOrders; ++i) {
@@ -204,7 +166,7 @@ mappings:
 
   std::atomic<bool> writing{true};
   std::thread writer([&] {
-    Shop shop(dir.file("shop.db"));
+    SqliteShopDb shop(dir.file("shop.db"));
     for (int i = 1; i <= kOrders; ++i) {
       shop.exec("UPDATE orders SET status = 'shipped' WHERE id = " + std::to_string(i));
       if (i % 3 == 0) shop.exec("UPDATE orders SET phone = phone WHERE id = " + std::to_string(i));
@@ -229,7 +191,7 @@ mappings:
 
   // The last run finishes the work and stops cleanly.
   ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("final.log"));
-  Shop shop(dir.file("shop.db"));
+  SqliteShopDb shop(dir.file("shop.db"));
   bool settled = waitUntil(
       [&] {
         return shop.scalar("SELECT count(*) FROM smsbridge_messages") >= kOrders &&

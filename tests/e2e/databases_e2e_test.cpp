@@ -1,7 +1,6 @@
 // End-to-end on real PostgreSQL and MariaDB: the binary captures a shop's changes with
 // `trigger` capture, keeps its store in the same database, and writes the statuses back there.
 
-#include <libpq-fe.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,8 +12,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/e2e/mariadb_shop.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/integration/test_env.h"
 
@@ -28,71 +27,8 @@ using testing::runToCompletion;
 using testing::TempDir;
 using testing::waitUntil;
 
-// The shop's own connection: plain SQL, as the shop application would send it.
-class ShopDb {
- public:
-  virtual ~ShopDb() = default;
-  virtual void exec(const std::string& sql) = 0;
-  virtual long long scalar(const std::string& sql) = 0;
-  // Tables whose names start with `prefix`, to clean up after the test.
-  virtual void dropTablesLike(const std::string& prefix) = 0;
-};
-
-class PgShop final : public ShopDb {
- public:
-  explicit PgShop(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
-    if (PQstatus(conn_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn_));
-  }
-  ~PgShop() override { PQfinish(conn_); }
-  void exec(const std::string& sql) override {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    std::string error = ok ? "" : PQresultErrorMessage(r);
-    PQclear(r);
-    if (!ok) throw std::runtime_error(sql + ": " + error);
-  }
-  long long scalar(const std::string& sql) override {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-      std::string error = PQresultErrorMessage(r);
-      PQclear(r);
-      throw std::runtime_error(sql + ": " + error);
-    }
-    long long v = std::atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-  }
-  void dropTablesLike(const std::string& prefix) override {
-    exec(
-        "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE "
-        "schemaname = 'public' AND tablename LIKE '" +
-        prefix +
-        "%' LOOP EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(t) || ' CASCADE'; END LOOP; "
-        "END $$");
-    exec(
-        "DO $$ DECLARE f text; BEGIN FOR f IN SELECT p.oid::regprocedure::text FROM pg_proc p "
-        "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND "
-        "p.proname LIKE '" +
-        prefix + "%' LOOP EXECUTE 'DROP FUNCTION IF EXISTS ' || f || ' CASCADE'; END LOOP; END $$");
-  }
-
- private:
-  PGconn* conn_;
-};
-
-class MysqlShop final : public ShopDb {
- public:
-  explicit MysqlShop(const std::string& dsn) : db_(dsn) {}
-  void exec(const std::string& sql) override { db_.exec(sql); }
-  long long scalar(const std::string& sql) override { return db_.scalar(sql); }
-  void dropTablesLike(const std::string& prefix) override { db_.dropTablesLike(prefix); }
-
- private:
-  testing::MariaDbShop db_;
-};
-
-void shipOrdersThroughTheBridge(ShopDb& shop, const std::string& type, const std::string& dsn_var,
-                                const std::string& text_type) {
+void shipOrdersThroughTheBridge(testing::ShopDb& shop, const std::string& type,
+                                const std::string& dsn_var, const std::string& text_type) {
   // Names unique to this run, so parallel or repeated runs never meet.
   std::string tag = "e2e" + std::to_string(getpid()) + "_";
   std::string orders = tag + "orders";
@@ -161,14 +97,14 @@ void shipOrdersThroughTheBridge(ShopDb& shop, const std::string& type, const std
 TEST(DatabasesE2eTest, PostgresTriggerCaptureWithStoreInTheShopDatabase) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
   setenv("SMSBRIDGE_TEST_PG_DSN", dsn.c_str(), 1);  // the config reads ${SMSBRIDGE_TEST_PG_DSN}
-  PgShop shop(dsn);
+  testing::PgShopDb shop(dsn);
   shipOrdersThroughTheBridge(shop, "postgres", "SMSBRIDGE_TEST_PG_DSN", "TEXT");
 }
 
 TEST(DatabasesE2eTest, MariadbTriggerCaptureWithStoreInTheShopDatabase) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
   setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);
-  MysqlShop shop(dsn);
+  testing::MysqlShopDb shop(dsn);
   shipOrdersThroughTheBridge(shop, "mysql", "SMSBRIDGE_TEST_MYSQL_DSN", "VARCHAR(100)");
 }
 

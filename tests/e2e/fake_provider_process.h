@@ -28,13 +28,6 @@
 
 namespace smsbridge::testing {
 
-inline std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // "2026-11-22T09:21:31.271Z" → milliseconds since the epoch.
 inline std::int64_t ledgerMillis(const std::string& iso) {
   std::tm tm{};

@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
+using testing::readFile;
 using testing::runToCompletion;
 using testing::TempDir;
 
@@ -36,13 +37,6 @@ const fs::path kExample = fs::path(SMSBRIDGE_SOURCE_DIR) / "examples" / "odoo";
 
 using Database = testing::Shop;
 using testing::waitUntil;
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // drive.sql's statements, one per line ending in ';' (comments dropped), so each commits on
 // its own as Odoo's clicks would.

@@ -49,6 +49,21 @@ class Shop {
     return v;
   }
   long long scalar(const std::string& sql) { return std::atoll(text(sql).c_str()); }
+  // Drops the tables whose names start with `prefix`, and the functions named likewise (trigger
+  // capture's functions would otherwise outlive their tables), to clean up after a test.
+  void dropTablesLike(const std::string& prefix) {
+    exec(
+        "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE "
+        "schemaname = 'public' AND tablename LIKE '" +
+        prefix +
+        "%' LOOP EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(t) || ' CASCADE'; END LOOP; "
+        "END $$");
+    exec(
+        "DO $$ DECLARE f text; BEGIN FOR f IN SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND "
+        "p.proname LIKE '" +
+        prefix + "%' LOOP EXECUTE 'DROP FUNCTION IF EXISTS ' || f || ' CASCADE'; END LOOP; END $$");
+  }
   std::vector<std::string> column(const std::string& sql) {
     PGresult* r = PQexec(conn_, sql.c_str());
     std::vector<std::string> values;
@@ -88,12 +103,7 @@ struct Cleanup {
           "slot_name = '" +
           slot + "'");
       shop.exec("DROP PUBLICATION IF EXISTS " + publication);
-      shop.exec(
-          "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE "
-          "schemaname = 'public' AND tablename LIKE '" +
-          tag +
-          "%' LOOP EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(t) || ' CASCADE'; END "
-          "LOOP; END $$");
+      shop.dropTablesLike(tag);
     } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch)
       // Best effort: the test's own assertions already reported the problem.
     }

@@ -1,8 +1,6 @@
 // End-to-end with presets: the real binary, `smsbridge setup` creating what a preset needs, and
 // rows written by "the application" becoming SMS.
 
-#include <libpq-fe.h>
-#include <mysql.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,8 +10,8 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/sqlite/sqlite_db.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/integration/test_env.h"
 
@@ -24,40 +22,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
+using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
-
-// The application's own connection to the database file.
-class App {
- public:
-  explicit App(const std::string& path) {
-    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
-                                     milliseconds(10'000));
-    if (!db) throw std::runtime_error(db.error().toString());
-    db_ = std::move(*db);
-  }
-  void exec(const std::string& sql) {
-    Status s = db_->exec(sql);
-    if (!s.isOk()) throw std::runtime_error(s.toString());
-  }
-  std::int64_t scalar(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) throw std::runtime_error("no row for " + sql);
-    return st->columnInt(0);
-  }
-  std::string text(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) return "";
-    return st->columnText(0);
-  }
-
- private:
-  std::unique_ptr<sqlite::Database> db_;
-};
 
 constexpr const char* kCheckBase = R"(defaults: {region: PL}
 sources:
@@ -138,7 +105,7 @@ presets: [outbox]
   ASSERT_EQ(again_code, 0) << again_out;
 
   ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
-  App app(dir.file("app.db"));
+  SqliteShopDb app(dir.file("app.db"));
   app.exec(
       "BEGIN; INSERT INTO smsbridge_outbox (\"to\", text, lane) VALUES ('600 100 200', 'Code: "
       "4711', "
@@ -172,72 +139,9 @@ presets: [outbox]
   EXPECT_EQ(app.scalar("SELECT count(*) FROM smsbridge_messages WHERE body = 'never'"), 0);
 }
 
-// The application's connection to a server database: plain SQL, one scalar answer.
-class ServerApp {
- public:
-  virtual ~ServerApp() = default;
-  virtual void exec(const std::string& sql) = 0;
-  virtual std::string text(const std::string& sql) = 0;
-  long long scalar(const std::string& sql) { return std::atoll(text(sql).c_str()); }
-};
-
-class PgApp final : public ServerApp {
- public:
-  explicit PgApp(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
-    if (PQstatus(conn_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn_));
-  }
-  ~PgApp() override { PQfinish(conn_); }
-  void exec(const std::string& sql) override { text(sql); }
-  std::string text(const std::string& sql) override {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    std::string out = ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-    std::string error = ok ? "" : PQresultErrorMessage(r);
-    PQclear(r);
-    if (!ok) throw std::runtime_error(sql + ": " + error);
-    return out;
-  }
-
- private:
-  PGconn* conn_;
-};
-
-class MysqlApp final : public ServerApp {
- public:
-  explicit MysqlApp(const std::string& dsn) : conn_(mysql_init(nullptr)) {
-    auto parts = testing::parseMysqlDsn(dsn);
-    if (!parts) throw std::runtime_error("bad mysql DSN");
-    if (!mysql_real_connect(conn_, parts->host.c_str(), parts->user.c_str(),
-                            parts->password.c_str(), parts->database.c_str(), parts->port, nullptr,
-                            CLIENT_MULTI_STATEMENTS)) {
-      throw std::runtime_error(mysql_error(conn_));
-    }
-    mysql_set_character_set(conn_, "utf8mb4");
-  }
-  ~MysqlApp() override { mysql_close(conn_); }
-  void exec(const std::string& sql) override { text(sql); }
-  std::string text(const std::string& sql) override {
-    if (mysql_query(conn_, sql.c_str()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_error(conn_));
-    }
-    std::string out;
-    do {
-      if (MYSQL_RES* r = mysql_store_result(conn_)) {
-        MYSQL_ROW row = mysql_fetch_row(r);
-        if (row && row[0] && out.empty()) out = row[0];
-        mysql_free_result(r);
-      }
-    } while (mysql_next_result(conn_) == 0);
-    return out;
-  }
-
- private:
-  MYSQL* conn_;
-};
-
 // `smsbridge setup` creates the outbox in the server's dialect and a committed INSERT becomes
 // one SMS; a rolled-back one never does.
-void outboxOnServer(ServerApp& app, const std::string& type, const std::string& dsn_var,
+void outboxOnServer(testing::ShopDb& app, const std::string& type, const std::string& dsn_var,
                     const std::string& quote) {
   std::string tag = "e2e" + std::to_string(getpid()) + "_";
   std::string outbox = tag + "outbox";
@@ -287,14 +191,14 @@ void outboxOnServer(ServerApp& app, const std::string& type, const std::string& 
 TEST(OutboxPresetE2eTest, PostgresSetupCreatesTheOutboxAndInsertsAreSent) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
   setenv("SMSBRIDGE_TEST_PG_DSN", dsn.c_str(), 1);
-  PgApp app(dsn);
+  testing::PgShopDb app(dsn);
   outboxOnServer(app, "postgres", "SMSBRIDGE_TEST_PG_DSN", "\"");
 }
 
 TEST(OutboxPresetE2eTest, MariadbSetupCreatesTheOutboxAndInsertsAreSent) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
   setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);
-  MysqlApp app(dsn);
+  testing::MysqlShopDb app(dsn);
   outboxOnServer(app, "mysql", "SMSBRIDGE_TEST_MYSQL_DSN", "`");
 }
 
@@ -304,7 +208,7 @@ TEST(OutboxPresetE2eTest, MariadbSetupCreatesTheOutboxAndInsertsAreSent) {
 TEST(EasyAppointmentsPresetE2eTest, BookingsDeletesAndTheReminderOnMariadb) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
   setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);
-  MysqlApp app(dsn);
+  testing::MysqlShopDb app(dsn);
   // Not the outbox tests' tag: their store tables live in the same database.
   std::string tag = "e2e" + std::to_string(getpid()) + "_appt_";
   std::string ea = tag + "ea_";

@@ -62,12 +62,16 @@ int ChildProcess::wait(std::chrono::milliseconds timeout) {
   return -1;
 }
 
-std::string ChildProcess::output() const {
-  std::ifstream in(output_file_);
+std::string ChildProcess::output() const { return readFile(output_file_); }
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+void writeFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 std::pair<int, std::string> runToCompletion(std::vector<std::string> args,
                                             const std::string& output_file) {

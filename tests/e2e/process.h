@@ -28,6 +28,11 @@ class ChildProcess {
   std::string output_file_;
 };
 
+// The whole file, or "" when it cannot be read (not written yet).
+std::string readFile(const std::string& path);
+// Replaces the file's content with `text`.
+void writeFile(const std::string& path, const std::string& text);
+
 // Runs to completion; returns {exit code, combined output}.
 std::pair<int, std::string> runToCompletion(std::vector<std::string> args,
                                             const std::string& output_file);

@@ -16,9 +16,9 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/sqlite/sqlite_db.h"
 #include "tests/e2e/fake_provider_process.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge {
@@ -28,6 +28,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
+using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
 
@@ -36,37 +37,6 @@ constexpr char kTwilioSid[] = "AC00000000000000000000000000000001";
 using FakeProvider = testing::FakeProviderProcess;
 using testing::LedgerRequest;
 using testing::readFile;
-
-class Shop {
- public:
-  explicit Shop(const std::string& path) {
-    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
-                                     milliseconds(10'000));
-    if (!db) throw std::runtime_error(db.error().toString());
-    db_ = std::move(*db);
-  }
-  void exec(const std::string& sql) {
-    Status s = db_->exec(sql);
-    if (!s.isOk()) throw std::runtime_error(s.toString());
-  }
-  std::int64_t scalar(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) throw std::runtime_error("no row for " + sql);
-    return st->columnInt(0);
-  }
-  std::string text(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) throw std::runtime_error(st.error().toString());
-    auto row = st->step();
-    if (!row || !*row) return "";
-    return st->columnText(0);
-  }
-
- private:
-  std::unique_ptr<sqlite::Database> db_;
-};
 
 std::string phoneOf(int order) { return "+48600100" + std::to_string(100 + order); }
 
@@ -83,7 +53,7 @@ class ProvidersTest : public ::testing::Test {
                    const std::string& dispatcher) {
     providers = std::regex_replace(providers, std::regex("URL"), fake_->baseUrl());
     {
-      Shop shop(dir_.file("shop.db"));
+      SqliteShopDb shop(dir_.file("shop.db"));
       shop.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT NOT NULL, phone TEXT)");
       std::string insert = "INSERT INTO orders (id, status, phone) VALUES ";
       for (int i = 1; i <= 20; ++i) {
@@ -112,7 +82,7 @@ class ProvidersTest : public ::testing::Test {
     auto [code, out] =
         runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
     ASSERT_EQ(code, 0) << out;
-    shop_ = std::make_unique<Shop>(dir_.file("shop.db"));
+    shop_ = std::make_unique<SqliteShopDb>(dir_.file("shop.db"));
   }
 
   std::unique_ptr<ChildProcess> startBridge(const std::string& log) {
@@ -140,7 +110,7 @@ class ProvidersTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<FakeProvider> fake_;
-  std::unique_ptr<Shop> shop_;
+  std::unique_ptr<SqliteShopDb> shop_;
   std::string config_;
 };
 

@@ -21,18 +21,11 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
+using testing::readFile;
 using testing::runToCompletion;
 using testing::TempDir;
 using testing::waitUntil;
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void writeFile(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+using testing::writeFile;
 
 std::int64_t scalar(sqlite::Database& db, const std::string& sql) {
   auto st = db.prepare(sql);

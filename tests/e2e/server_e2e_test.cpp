@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using tcp = asio::ip::tcp;
+using testing::readFile;
 
 // A port nothing listens on right now. The bridge binds it a moment later; port 0 would leave
 // the test unable to find it.
@@ -57,13 +58,6 @@ Answer get(unsigned short port, const std::string& target) {
   http::read(socket, buffer, response, ec);
   if (ec) return {};
   return {static_cast<int>(response.result_int()), response.body()};
-}
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // The value of one sample line of a scrape, or -1 when the line is missing.

@@ -4,12 +4,12 @@
 // value out. Each engine's client is used directly (libpq, Connector/C, our SQLite wrapper),
 // never the bridge's own store code, so a test checks the bridge from the outside.
 
-
 #include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "connectors/sqlite/sqlite_db.h"
 #include "tests/e2e/mariadb_shop.h"
@@ -27,6 +27,9 @@ class ShopDb {
   virtual long long scalar(const std::string& sql) = 0;
   // The first column of the first row as text; empty when there is none or on error.
   virtual std::string text(const std::string& sql) = 0;
+  // Drops the tables whose names start with `prefix` (and on PostgreSQL the functions named
+  // likewise), to clean up after a test; throws when a statement fails.
+  virtual void dropTablesLike(const std::string& prefix) = 0;
 };
 
 // PostgreSQL through pg_shop.h's connection; pg() reaches it for PostgreSQL-only work.
@@ -43,6 +46,7 @@ class PgShopDb final : public ShopDb {
     std::string v = shop_.text(sql);
     return v.rfind("<error", 0) == 0 ? "" : v;
   }
+  void dropTablesLike(const std::string& prefix) override { shop_.dropTablesLike(prefix); }
   Shop& pg() { return shop_; }
 
  private:
@@ -69,6 +73,7 @@ class MysqlShopDb final : public ShopDb {
       return "";
     }
   }
+  void dropTablesLike(const std::string& prefix) override { shop_.dropTablesLike(prefix); }
   MariaDbShop& mariadb() { return shop_; }
 
  private:
@@ -100,6 +105,18 @@ class SqliteShopDb final : public ShopDb {
     auto row = st->step();
     if (!row || !*row) return "";
     return st->columnText(0);
+  }
+  void dropTablesLike(const std::string& prefix) override {
+    std::vector<std::string> tables;
+    {  // finalized before the drops: SQLite refuses to drop a table while a statement reads
+      auto st = db_->prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '" +
+                             prefix + "%'");
+      if (!st) throw std::runtime_error(st.error().toString());
+      for (auto row = st->step(); row && *row; row = st->step()) {
+        tables.push_back(st->columnText(0));
+      }
+    }
+    for (const auto& t : tables) exec("DROP TABLE IF EXISTS \"" + t + "\"");
   }
 
  private:

@@ -10,8 +10,8 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/sqlite/sqlite_db.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge {
@@ -21,32 +21,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
 using testing::runToCompletion;
+using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
-
-class Db {
- public:
-  explicit Db(const std::string& path) {
-    auto db = sqlite::Database::open(path, sqlite::Database::OpenMode::kCreateIfMissing,
-                                     milliseconds(10'000));
-    if (!db) throw std::runtime_error(db.error().toString());
-    db_ = std::move(*db);
-  }
-  void exec(const std::string& sql) {
-    Status s = db_->exec(sql);
-    if (!s.isOk()) throw std::runtime_error(s.toString());
-  }
-  std::int64_t scalar(const std::string& sql) {
-    auto st = db_->prepare(sql);
-    if (!st) return -1;  // e.g. the table does not exist yet
-    auto row = st->step();
-    if (!row || !*row) return -1;
-    return st->columnInt(0);
-  }
-
- private:
-  std::unique_ptr<sqlite::Database> db_;
-};
 
 constexpr char kShopSchema[] =
     "CREATE TABLE orders (id INTEGER PRIMARY KEY, phone TEXT, status TEXT NOT NULL);"
@@ -61,7 +38,7 @@ class WriteBackE2eTest : public ::testing::Test {
  protected:
   // `store_source`: empty for the store in the shop database, else a second SQLite file.
   void start(const std::string& store_line, const std::string& extra_source) {
-    Db(dir_.file("shop.db")).exec(kShopSchema);
+    SqliteShopDb(dir_.file("shop.db")).exec(kShopSchema);
     config_ = dir_.file("smsbridge.yaml");
     std::ofstream(config_) << "defaults: {region: PL}\n"
                               "sources:\n"
@@ -99,8 +76,8 @@ class WriteBackE2eTest : public ::testing::Test {
   // exactly once per status change; a restart must run nothing again.
   void shipAndCheck(const std::string& store_file) {
     ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run.log"));
-    Db shop(dir_.file("shop.db"));
-    Db store(dir_.file(store_file));
+    SqliteShopDb shop(dir_.file("shop.db"));
+    SqliteShopDb store(dir_.file(store_file));
     shop.exec("UPDATE orders SET status = 'shipped'");
     ASSERT_TRUE(waitUntil(
         [&] {
@@ -145,13 +122,15 @@ TEST_F(WriteBackE2eTest, ActionsRunOncePerStatusChangeWithTheStoreInTheShop) {
   start("", "");
   shipAndCheck("shop.db");
   // The store is in the shop database: smsbridge_messages is the status table, no mirror.
-  EXPECT_EQ(Db(dir_.file("shop.db")).scalar("SELECT count(*) FROM smsbridge_message_status"), -1);
+  EXPECT_EQ(
+      SqliteShopDb(dir_.file("shop.db")).scalar("SELECT count(*) FROM smsbridge_message_status"),
+      -1);
 }
 
 TEST_F(WriteBackE2eTest, ASeparateStoreMirrorsDeliveredStatusesIntoTheShop) {
   start("store: {source: bridge}\n", "  bridge: {type: sqlite, path: bridge.db}\n");
   shipAndCheck("bridge.db");
-  Db shop(dir_.file("shop.db"));
+  SqliteShopDb shop(dir_.file("shop.db"));
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM smsbridge_message_status WHERE status = "
                         "'delivered' AND provider = 'sandbox' AND entity_table = 'orders'"),
             3);
