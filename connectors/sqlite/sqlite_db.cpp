@@ -32,7 +32,10 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, OpenMo
   return db;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
 
 Status Database::error(int rc, std::string_view doing) const {
   std::string detail = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -84,22 +87,60 @@ Result<Statement> Database::prepare(std::string_view sql) {
   return Statement(this, stmt);
 }
 
+Result<Statement> Database::cached(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end() && it->second != nullptr) {
+    return Statement(this, std::exchange(it->second, nullptr), &it->second);
+  }
+  // Out already (a nested use), or one text too many: a statement of its own, finalized after.
+  if (it != cache_.end() || cache_.size() >= kMaxCachedStatements) return prepare(sql);
+  auto fresh = prepare(sql);
+  if (!fresh) return fresh.error();
+  // The slot stays nullptr while `fresh` is out; release() fills it.
+  fresh->slot_ = &cache_.emplace(std::string(sql), nullptr).first->second;
+  return fresh;
+}
+
+Status Database::runCached(std::string_view sql) {
+  auto st = cached(sql);
+  if (!st) return st.error();
+  return st->run();
+}
+
 void Database::rollback() { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), bind_error_(other.bind_error_) {}
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      slot_(std::exchange(other.slot_, nullptr)),
+      bind_error_(other.bind_error_) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release();
     db_ = other.db_;
     stmt_ = std::exchange(other.stmt_, nullptr);
+    slot_ = std::exchange(other.slot_, nullptr);
     bind_error_ = other.bind_error_;
   }
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { release(); }
+
+void Statement::release() {
+  if (slot_ == nullptr || stmt_ == nullptr) {
+    sqlite3_finalize(stmt_);
+  } else {
+    // Reset ends the statement's read (a half-read SELECT would otherwise keep the WAL from
+    // being checkpointed) and its error; cleared bindings keep one use's values out of the next.
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *slot_ = stmt_;
+  }
+  stmt_ = nullptr;
+  slot_ = nullptr;
+}
 
 Statement& Statement::bind(int index, std::int64_t v) {
   if (int rc = sqlite3_bind_int64(stmt_, index, v); rc != SQLITE_OK)

@@ -7,10 +7,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/result.h"
 #include "core/value.h"
@@ -35,11 +37,22 @@ class Database {
 
   Status exec(std::string_view sql);
   Result<Statement> prepare(std::string_view sql);
+  // Like prepare(), but the compiled statement is kept by this connection and handed out again
+  // on the next call with the same `sql`: compiling costs tens of µs, more than running most of
+  // the store's statements. The returned Statement gives it back when destroyed, reset (so it
+  // holds no read open) and with its bindings cleared, on every path, error paths included.
+  // While it is out, a call with the same `sql` gets a statement of its own, so nested uses
+  // never share one. For SQL built from a fixed set of texts (the store's), not from data: at
+  // most kMaxCachedStatements are kept, further texts are compiled per call. Every Statement
+  // must be destroyed before its Database.
+  Result<Statement> cached(std::string_view sql);
+  std::size_t cachedCount() const { return cache_.size(); }
+  static constexpr std::size_t kMaxCachedStatements = 64;
 
   // BEGIN IMMEDIATE: takes the write lock up front so a transaction never fails half-way
   // on lock upgrade.
-  Status beginWrite() { return exec("BEGIN IMMEDIATE"); }
-  Status commit() { return exec("COMMIT"); }
+  Status beginWrite() { return runCached("BEGIN IMMEDIATE"); }
+  Status commit() { return runCached("COMMIT"); }
   void rollback();  // best effort; used on error paths
 
   std::int64_t lastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
@@ -52,8 +65,21 @@ class Database {
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status runCached(std::string_view sql);
+
+  // Transparent, so cached() looks up a string_view without building a std::string.
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const {
+      return std::hash<std::string_view>{}(sql);
+    }
+  };
+
   sqlite3* db_;
   std::string path_;
+  // SQL text -> its compiled statement; nullptr while a Statement has it out. Map nodes never
+  // move, so a Statement keeps a pointer to its slot to give the statement back.
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
 
 class Statement {
@@ -87,10 +113,19 @@ class Statement {
   Value columnValue(int i) const;
   std::string columnName(int i) const { return sqlite3_column_name(stmt_, i); }
   int columnCount() const { return sqlite3_column_count(stmt_); }
+  sqlite3_stmt* handle() { return stmt_; }
 
  private:
+  friend class Database;
+  // A statement of Database::cached(), given back to `slot` instead of finalized.
+  Statement(Database* db, sqlite3_stmt* stmt, sqlite3_stmt** slot)
+      : db_(db), stmt_(stmt), slot_(slot) {}
+  // Finalizes the statement, or resets it and gives it back to its cache slot.
+  void release();
+
   Database* db_;
   sqlite3_stmt* stmt_;
+  sqlite3_stmt** slot_ = nullptr;
   Status bind_error_;
 };
 

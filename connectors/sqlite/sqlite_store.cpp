@@ -274,14 +274,14 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
   EnqueueResult result;
   Status status = inTransaction([&]() -> Status {
     if (!jobs.empty()) {
-      auto insert = db_->prepare(
+      auto insert = db_->cached(
           "INSERT INTO " + table("messages") +
           " (dedup_key, source, mapping, entity_table, entity_id, recipient_raw, recipient, "
           "sender, body, encoding, segments, lane, route, status, status_reason, not_before, "
           "expires_at, created_at, updated_at, final_at) VALUES "
           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dedup_key) DO NOTHING");
       if (!insert) return insert.error();
-      auto opted_out = db_->prepare("SELECT 1 FROM " + table("optouts") + " WHERE recipient = ?");
+      auto opted_out = db_->cached("SELECT 1 FROM " + table("optouts") + " WHERE recipient = ?");
       if (!opted_out) return opted_out.error();
       for (const SmsJob& job : jobs) {
         std::string created = formatTimestamp(job.created_at);
@@ -331,7 +331,7 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
       }
     }
     if (!checkpoint.position.empty()) {
-      auto save = db_->prepare(
+      auto save = db_->cached(
           "INSERT INTO " + table("checkpoints") +
           " (source, position, updated_at) VALUES (?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now')) "
           "ON CONFLICT(source) DO UPDATE SET position = excluded.position, "
@@ -348,7 +348,7 @@ Result<EnqueueResult> SqliteStore::enqueue(std::span<const SmsJob> jobs,
 
 Status SqliteStore::saveShadow(const Checkpoint& checkpoint) {
   if (checkpoint.shadow.empty()) return Status::ok();
-  auto upsert = db_->prepare(
+  auto upsert = db_->cached(
       "INSERT INTO " + table("shadow") +
       " (source, tbl, pk, state, updated_at) VALUES (?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now')) "
       "ON CONFLICT(source, tbl, pk) DO UPDATE SET state = excluded.state, "
@@ -366,8 +366,8 @@ Result<std::map<std::string, std::string>> SqliteStore::loadShadow(
     const std::string& source, const std::string& table_name, std::span<const std::string> pks) {
   std::lock_guard lock(mu_);
   std::map<std::string, std::string> states;
-  auto st = db_->prepare("SELECT state FROM " + table("shadow") +
-                         " WHERE source = ? AND tbl = ? AND pk = ?");
+  auto st = db_->cached("SELECT state FROM " + table("shadow") +
+                        " WHERE source = ? AND tbl = ? AND pk = ?");
   if (!st) return st.error();
   for (const std::string& pk : pks) {
     st->reset();
@@ -381,7 +381,7 @@ Result<std::map<std::string, std::string>> SqliteStore::loadShadow(
 
 Result<std::optional<std::string>> SqliteStore::loadCheckpoint(const std::string& source) {
   std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT position FROM " + table("checkpoints") + " WHERE source = ?");
+  auto st = db_->cached("SELECT position FROM " + table("checkpoints") + " WHERE source = ?");
   if (!st) return st.error();
   st->bind(1, source);
   auto row = st->step();
@@ -397,9 +397,9 @@ Result<std::vector<SmsJob>> SqliteStore::claimDue(Lane lane, int limit, const st
   std::string now_text = formatTimestamp(now);
   // Most polls find nothing: look first without taking the write lock, so an idle bridge never
   // makes the shop's own writers wait.
-  auto due = db_->prepare("SELECT EXISTS (SELECT 1 FROM " + table("messages") +
-                          " WHERE status IN ('queued', 'scheduled') AND lane = ? AND "
-                          "not_before <= ?)");
+  auto due = db_->cached("SELECT EXISTS (SELECT 1 FROM " + table("messages") +
+                         " WHERE status IN ('queued', 'scheduled') AND lane = ? AND "
+                         "not_before <= ?)");
   if (!due) return due.error();
   due->bind(1, laneName(lane)).bind(2, now_text);
   auto any = due->step();
@@ -416,7 +416,7 @@ Result<std::vector<SmsJob>> SqliteStore::claimDue(Lane lane, int limit, const st
   Status status = inTransaction([&]() -> Status {
     jobs.clear();
     suppressed = 0;
-    auto st = db_->prepare(
+    auto st = db_->cached(
         "UPDATE " + table("messages") + " SET status = CASE WHEN " + opted_out +
         " THEN 'suppressed' ELSE 'sending' END, status_reason = CASE WHEN " + opted_out +
         " THEN '" + kOptedOutReason + "' ELSE status_reason END, lease_owner = CASE WHEN " +
@@ -504,7 +504,7 @@ std::vector<Status> SqliteStore::recordOutcomes(std::span<const JobOutcome> outc
 
 Status SqliteStore::applyOutcome(const JobOutcome& outcome, const std::string& owner,
                                  const std::string& now_text, bool& lease_lost) {
-  auto attempt = db_->prepare(
+  auto attempt = db_->cached(
       "INSERT INTO " + table("attempts") +
       " (message_id, provider, outcome, http_status, error_code, error_message, started_at, "
       "finished_at) VALUES (?,?,?,?,?,?,?,?)");
@@ -522,7 +522,7 @@ Status SqliteStore::applyOutcome(const JobOutcome& outcome, const std::string& o
     SMSBRIDGE_RETURN_IF_ERROR(attempt->run());
   }
   bool sent = outcome.status == JobStatus::kSent;
-  auto update = db_->prepare(
+  auto update = db_->cached(
       "UPDATE " + table("messages") +
       " SET status = ?, status_reason = ?, provider = COALESCE(NULLIF(?, ''), provider), "
       "provider_message_id = COALESCE(NULLIF(?, ''), provider_message_id), "
@@ -561,10 +561,10 @@ Result<int> SqliteStore::requeueExpiredLeases(TimePoint now) {
   std::lock_guard lock(mu_);
   int count = 0;
   Status status = inTransaction([&]() -> Status {
-    auto st = db_->prepare("UPDATE " + table("messages") +
-                           " SET status = 'queued', status_reason = 'in_doubt: lease expired, "
-                           "resending', lease_owner = NULL, lease_until = NULL, updated_at = ? "
-                           "WHERE status = 'sending' AND lease_until < ?");
+    auto st = db_->cached("UPDATE " + table("messages") +
+                          " SET status = 'queued', status_reason = 'in_doubt: lease expired, "
+                          "resending', lease_owner = NULL, lease_until = NULL, updated_at = ? "
+                          "WHERE status = 'sending' AND lease_until < ?");
     if (!st) return st.error();
     std::string now_text = formatTimestamp(now);
     st->bind(1, now_text).bind(2, now_text);
@@ -581,7 +581,7 @@ Result<int> SqliteStore::holdExpiredLeases(TimePoint now, std::span<const std::s
   int count = 0;
   Status status = inTransaction([&]() -> Status {
     for (const std::string& route : routes) {
-      auto st = db_->prepare(
+      auto st = db_->cached(
           "UPDATE " + table("messages") +
           " SET status = 'failed', status_reason = 'in_doubt: lease expired while sending; the "
           "provider may have sent it, so it is held (route in_doubt: hold)', "
@@ -630,10 +630,10 @@ Result<std::vector<ReportEffect>> SqliteStore::applyDeliveryReports(
 
 Result<std::optional<MatchedJob>> SqliteStore::findReportedJob(const DeliveryReport& report) {
   const std::string norm = normaliseProviderMessageId(report.provider_message_id);
-  auto find = db_->prepare("SELECT id, status FROM " + table("messages") +
-                           " WHERE provider = ?1 AND (provider_message_id_norm = ?2 OR id = ?3) "
-                           "ORDER BY provider_message_id = ?4 DESC, "
-                           "provider_message_id_norm = ?2 DESC, id LIMIT 1");
+  auto find = db_->cached("SELECT id, status FROM " + table("messages") +
+                          " WHERE provider = ?1 AND (provider_message_id_norm = ?2 OR id = ?3) "
+                          "ORDER BY provider_message_id = ?4 DESC, "
+                          "provider_message_id_norm = ?2 DESC, id LIMIT 1");
   if (!find) return find.error();
   find->bind(1, report.provider)
       .bind(2, norm.empty() ? std::nullopt : std::optional<std::string>(norm))
@@ -681,9 +681,9 @@ Status SqliteStore::writeStatusChanges(std::span<const StatusChange> changes,
                                        const std::string& now_text) {
   if (changes.empty()) return Status::ok();
   auto update =
-      db_->prepare("UPDATE " + table("messages") +
-                   " SET status = ?, status_reason = COALESCE(NULLIF(?, ''), status_reason), "
-                   "updated_at = ?, final_at = ? WHERE id = ? AND status = ?");
+      db_->cached("UPDATE " + table("messages") +
+                  " SET status = ?, status_reason = COALESCE(NULLIF(?, ''), status_reason), "
+                  "updated_at = ?, final_at = ? WHERE id = ? AND status = ?");
   if (!update) return update.error();
   for (const StatusChange& change : changes) {
     update->reset();
@@ -704,10 +704,10 @@ Status SqliteStore::writeStatusChanges(std::span<const StatusChange> changes,
 
 Status SqliteStore::parkReport(const DeliveryReport& report, const std::string& now_text) {
   auto insert =
-      db_->prepare("INSERT INTO " + table("reports_parked") +
-                   " (provider, provider_message_id, provider_message_id_norm, job_id, status, "
-                   "provider_status, reason, reported_at, parked_at) VALUES (?,?,?,?,?,?,?,?,?) "
-                   "ON CONFLICT (provider, provider_message_id_norm, job_id, status) DO NOTHING");
+      db_->cached("INSERT INTO " + table("reports_parked") +
+                  " (provider, provider_message_id, provider_message_id_norm, job_id, status, "
+                  "provider_status, reason, reported_at, parked_at) VALUES (?,?,?,?,?,?,?,?,?) "
+                  "ON CONFLICT (provider, provider_message_id_norm, job_id, status) DO NOTHING");
   if (!insert) return insert.error();
   insert->bind(1, report.provider)
       .bind(2, report.provider_message_id)
@@ -724,9 +724,9 @@ Status SqliteStore::parkReport(const DeliveryReport& report, const std::string& 
 Status SqliteStore::releaseParkedReports(const JobOutcome& outcome, const std::string& now_text) {
   const std::string norm = normaliseProviderMessageId(outcome.provider_message_id);
   auto find =
-      db_->prepare("SELECT " + std::string(kParkedColumns) + " FROM " + table("reports_parked") +
-                   " WHERE provider = ?1 AND (provider_message_id_norm = ?2 OR "
-                   "job_id = ?3) ORDER BY id");
+      db_->cached("SELECT " + std::string(kParkedColumns) + " FROM " + table("reports_parked") +
+                  " WHERE provider = ?1 AND (provider_message_id_norm = ?2 OR "
+                  "job_id = ?3) ORDER BY id");
   if (!find) return find.error();
   find->bind(1, outcome.provider)
       .bind(2, norm.empty() ? std::nullopt : std::optional<std::string>(norm))
@@ -746,7 +746,7 @@ Status SqliteStore::releaseParkedReports(const JobOutcome& outcome, const std::s
                                                  MatchedJob{outcome.job_id, JobStatus::kSent});
   ReportPlan plan = planReports(reports, matches);
   SMSBRIDGE_RETURN_IF_ERROR(writeStatusChanges(plan.changes, now_text));
-  auto remove = db_->prepare("DELETE FROM " + table("reports_parked") + " WHERE id = ?");
+  auto remove = db_->cached("DELETE FROM " + table("reports_parked") + " WHERE id = ?");
   if (!remove) return remove.error();
   for (std::int64_t id : ids) {
     remove->reset();
@@ -763,8 +763,8 @@ Result<std::vector<DeliveryReport>> SqliteStore::dropParkedReports(TimePoint par
   const std::string before_text = formatTimestamp(parked_before);
   Status status = inTransaction([&]() -> Status {
     dropped.clear();
-    auto all = db_->prepare("SELECT " + std::string(kParkedColumns) + " FROM " +
-                            table("reports_parked") + " ORDER BY id");
+    auto all = db_->cached("SELECT " + std::string(kParkedColumns) + " FROM " +
+                           table("reports_parked") + " ORDER BY id");
     if (!all) return all.error();
     std::vector<DeliveryReport> reports;
     std::vector<std::int64_t> ids;
@@ -781,7 +781,7 @@ Result<std::vector<DeliveryReport>> SqliteStore::dropParkedReports(TimePoint par
     // Reports whose job got its send result meanwhile (one that raced the record) apply now.
     auto effects = applyReports(reports, now_text, /*park=*/false);
     if (!effects) return effects.error();
-    auto remove = db_->prepare("DELETE FROM " + table("reports_parked") + " WHERE id = ?");
+    auto remove = db_->cached("DELETE FROM " + table("reports_parked") + " WHERE id = ?");
     if (!remove) return remove.error();
     for (std::size_t i = 0; i < reports.size(); ++i) {
       const bool parked = (*effects)[i] == ReportEffect::kParked;
@@ -800,9 +800,9 @@ Result<std::vector<DeliveryReport>> SqliteStore::dropParkedReports(TimePoint par
 Status SqliteStore::recordInbound(const InboundSms& sms) {
   std::lock_guard lock(mu_);
   return inTransaction([&]() -> Status {
-    auto insert = db_->prepare("INSERT INTO " + table("inbound") +
-                               " (provider, provider_message_id, sender, recipient, body, "
-                               "received_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+    auto insert = db_->cached("INSERT INTO " + table("inbound") +
+                              " (provider, provider_message_id, sender, recipient, body, "
+                              "received_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING");
     if (!insert) return insert.error();
     insert->bind(1, sms.provider)
         .bind(2, sms.provider_message_id.empty()
@@ -821,15 +821,15 @@ Status SqliteStore::setOptOut(const std::string& recipient, bool opted_out,
   std::lock_guard lock(mu_);
   return inTransaction([&]() -> Status {
     if (!opted_out) {
-      auto remove = db_->prepare("DELETE FROM " + table("optouts") + " WHERE recipient = ?");
+      auto remove = db_->cached("DELETE FROM " + table("optouts") + " WHERE recipient = ?");
       if (!remove) return remove.error();
       remove->bind(1, recipient);
       return remove->run();
     }
-    auto upsert = db_->prepare("INSERT INTO " + table("optouts") +
-                               " (recipient, reason, created_at) VALUES (?,?,?) "
-                               "ON CONFLICT (recipient) DO UPDATE SET reason = excluded.reason, "
-                               "created_at = excluded.created_at");
+    auto upsert = db_->cached("INSERT INTO " + table("optouts") +
+                              " (recipient, reason, created_at) VALUES (?,?,?) "
+                              "ON CONFLICT (recipient) DO UPDATE SET reason = excluded.reason, "
+                              "created_at = excluded.created_at");
     if (!upsert) return upsert.error();
     upsert->bind(1, recipient).bind(2, reason).bind(3, formatTimestamp(now));
     return upsert->run();
@@ -838,7 +838,7 @@ Status SqliteStore::setOptOut(const std::string& recipient, bool opted_out,
 
 Result<bool> SqliteStore::isOptedOut(const std::string& recipient) {
   std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT 1 FROM " + table("optouts") + " WHERE recipient = ?");
+  auto st = db_->cached("SELECT 1 FROM " + table("optouts") + " WHERE recipient = ?");
   if (!st) return st.error();
   st->bind(1, recipient);
   return st->step();
@@ -856,7 +856,7 @@ Result<std::vector<StatusPollCandidate>> SqliteStore::claimStatusPolls(const Sta
   const std::string now_text = formatTimestamp(now);
   Status status = inTransaction([&]() -> Status {
     // Timestamps are fixed-width UTC text, so they compare as strings.
-    auto find = db_->prepare(
+    auto find = db_->cached(
         "SELECT m.id, m.provider, m.provider_message_id, m.recipient, m.sent_at FROM " +
         table("messages") + " m LEFT JOIN " + table("status_polls") +
         " p ON p.message_id = m.id WHERE m.status = 'sent' AND m.provider = ? AND "
@@ -882,11 +882,10 @@ Result<std::vector<StatusPollCandidate>> SqliteStore::claimStatusPolls(const Sta
       candidates.push_back(std::move(candidate));
     }
     find = Statement(nullptr, nullptr);
-    auto mark =
-        db_->prepare("INSERT INTO " + table("status_polls") +
-                     " (message_id, polls, polled_at, next_poll_at) VALUES (?, 1, ?, ?) "
-                     "ON CONFLICT(message_id) DO UPDATE SET polls = polls + 1, "
-                     "polled_at = excluded.polled_at, next_poll_at = excluded.next_poll_at");
+    auto mark = db_->cached("INSERT INTO " + table("status_polls") +
+                            " (message_id, polls, polled_at, next_poll_at) VALUES (?, 1, ?, ?) "
+                            "ON CONFLICT(message_id) DO UPDATE SET polls = polls + 1, "
+                            "polled_at = excluded.polled_at, next_poll_at = excluded.next_poll_at");
     if (!mark) return mark.error();
     for (const StatusPollCandidate& candidate : candidates) {
       mark->reset();
@@ -903,8 +902,8 @@ Result<std::vector<StatusPollCandidate>> SqliteStore::claimStatusPolls(const Sta
 
 Result<std::vector<std::pair<JobStatus, int>>> SqliteStore::countByStatus() {
   std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT status, count(*) FROM " + table("messages") +
-                         " GROUP BY status ORDER BY status");
+  auto st = db_->cached("SELECT status, count(*) FROM " + table("messages") +
+                        " GROUP BY status ORDER BY status");
   if (!st) return st.error();
   std::vector<std::pair<JobStatus, int>> counts;
   while (true) {
@@ -935,11 +934,11 @@ bool SqliteStore::logsMapping(const std::string& mapping) const {
 Status SqliteStore::logStatusChanges(std::span<const std::int64_t> job_ids,
                                      const std::string& now_text) {
   if (write_back_mappings_.empty() || job_ids.empty()) return Status::ok();
-  auto log = db_->prepare("INSERT INTO " + table("status_changes") +
-                          " (job_id, status, changed_at, attempts, next_try_at) SELECT id, "
-                          "status, ?, 0, ? FROM " +
-                          table("messages") +
-                          " WHERE id = ? AND mapping IN (SELECT value FROM json_each(?))");
+  auto log = db_->cached("INSERT INTO " + table("status_changes") +
+                         " (job_id, status, changed_at, attempts, next_try_at) SELECT id, "
+                         "status, ?, 0, ? FROM " +
+                         table("messages") +
+                         " WHERE id = ? AND mapping IN (SELECT value FROM json_each(?))");
   if (!log) return log.error();
   for (std::int64_t id : job_ids) {
     log->reset();
@@ -955,7 +954,7 @@ Result<std::vector<LoggedStatusChange>> SqliteStore::pendingStatusChanges(int li
   std::vector<LoggedStatusChange> changes;
   Status status = inTransaction([&]() -> Status {
     changes.clear();
-    auto st = db_->prepare(
+    auto st = db_->cached(
         "SELECT c.id, c.job_id, c.status, c.changed_at, c.attempts FROM " +
         table("status_changes") +
         " AS c WHERE c.done_at IS NULL AND c.next_try_at <= ? AND NOT EXISTS (SELECT 1 FROM " +
@@ -977,8 +976,8 @@ Result<std::vector<LoggedStatusChange>> SqliteStore::pendingStatusChanges(int li
       change.attempts = static_cast<int>(st->columnInt(4));
       changes.push_back(std::move(change));
     }
-    auto job = db_->prepare("SELECT " + std::string(kMessageColumns) + " FROM " +
-                            table("messages") + " WHERE id = ?");
+    auto job = db_->cached("SELECT " + std::string(kMessageColumns) + " FROM " + table("messages") +
+                           " WHERE id = ?");
     if (!job) return job.error();
     for (LoggedStatusChange& change : changes) {
       job->reset();
@@ -999,9 +998,9 @@ Status SqliteStore::finishStatusChanges(std::span<const StatusChangeResult> resu
   const std::string now_text = formatTimestamp(now);
   return inTransaction([&]() -> Status {
     auto st =
-        db_->prepare("UPDATE " + table("status_changes") +
-                     " SET attempts = attempts + 1, done_at = ?, result = ?, last_error = ?, "
-                     "next_try_at = COALESCE(?, next_try_at) WHERE id = ? AND done_at IS NULL");
+        db_->cached("UPDATE " + table("status_changes") +
+                    " SET attempts = attempts + 1, done_at = ?, result = ?, last_error = ?, "
+                    "next_try_at = COALESCE(?, next_try_at) WHERE id = ? AND done_at IS NULL");
     if (!st) return st.error();
     for (const StatusChangeResult& r : results) {
       const bool retry = r.state == StatusChangeResult::State::kRetry;
@@ -1022,8 +1021,8 @@ Status SqliteStore::finishStatusChanges(std::span<const StatusChangeResult> resu
 
 Result<std::vector<JobStore::StatusLaneCount>> SqliteStore::countByStatusAndLane() {
   std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT status, lane, count(*) FROM " + table("messages") +
-                         " GROUP BY status, lane ORDER BY status, lane");
+  auto st = db_->cached("SELECT status, lane, count(*) FROM " + table("messages") +
+                        " GROUP BY status, lane ORDER BY status, lane");
   if (!st) return st.error();
   std::vector<StatusLaneCount> counts;
   while (true) {
