@@ -45,6 +45,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "bench/bench_env.h"
 #include "config/schema.h"
 #include "connectors/postgres/pg_store.h"
 #include "connectors/sqlite/sqlite_store.h"
@@ -521,29 +522,7 @@ void breakdown(const BridgeFigures& f) {
 
 const char* verdict(bool ok) { return ok ? "MET" : "MISSED"; }
 
-std::optional<std::string> envFileValue(const std::string& path, const std::string& name) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("export ", 0) == 0) line = line.substr(7);
-    if (line.rfind(name + "=", 0) != 0) continue;
-    std::string value = line.substr(name.size() + 1);
-    // The script writes shell-quoted values: 'postgresql://...'
-    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') &&
-        value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    }
-    if (!value.empty()) return value;
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> pgDsn(const Options& options) {
-  if (!options.pg_dsn.empty()) return options.pg_dsn;
-  if (const char* env = std::getenv("SMSBRIDGE_TEST_PG_DSN"); env && *env) return env;
-  const char* file = std::getenv("SMSBRIDGE_SERVICES_ENV");
-  return envFileValue(file && *file ? file : SMSBRIDGE_TEST_ENV_FILE, "SMSBRIDGE_TEST_PG_DSN");
-}
+std::optional<std::string> pgDsn(const Options& options) { return bench::pgDsn(options.pg_dsn); }
 
 void runStore(const std::string& store_name, JobStore& store, const Options& options,
               const std::filesystem::path& dir, std::chrono::milliseconds latency) {

@@ -55,6 +55,7 @@
 
 #include "app/bridge_metrics.h"
 #include "app/webhook_service.h"
+#include "bench/bench_env.h"
 #include "connectors/postgres/pg_store.h"
 #include "core/log.h"
 #include "providers/http_provider.h"
@@ -708,28 +709,7 @@ void runFormat(const Options& options, const std::string& provider, JobStore& st
       "ReportIngest max_batch 1000", "");
 }
 
-std::optional<std::string> envFileValue(const std::string& path, const std::string& name) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("export ", 0) == 0) line = line.substr(7);
-    if (line.rfind(name + "=", 0) != 0) continue;
-    std::string value = line.substr(name.size() + 1);
-    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') &&
-        value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    }
-    if (!value.empty()) return value;
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> pgDsn(const Options& options) {
-  if (!options.pg_dsn.empty()) return options.pg_dsn;
-  if (const char* env = std::getenv("SMSBRIDGE_TEST_PG_DSN"); env && *env) return env;
-  const char* file = std::getenv("SMSBRIDGE_SERVICES_ENV");
-  return envFileValue(file && *file ? file : SMSBRIDGE_TEST_ENV_FILE, "SMSBRIDGE_TEST_PG_DSN");
-}
+std::optional<std::string> pgDsn(const Options& options) { return bench::pgDsn(options.pg_dsn); }
 
 }  // namespace
 
