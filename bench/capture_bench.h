@@ -182,4 +182,31 @@ class CaptureThread {
   std::atomic<long long> poll_ns_{0}, map_ns_{0}, enqueue_ns_{0}, ack_ns_{0};
 };
 
+// The command line both capture benchmarks share:
+// [updates=100000] [clients=4] [rate=1000] [seconds=5] [batch_size=500], and the DSN of the test
+// database from `dsn_var` (set by sourcing build/test-services.env).
+struct CaptureArgs {
+  int updates = 100000;
+  int clients = 4;
+  int rate = 1000;
+  int latency_seconds = 5;
+  int batch_size = 500;  // the sources' batch_size default
+  int rows = 1000;
+  std::string dsn;
+};
+
+inline CaptureArgs parseCaptureArgs(int argc, char** argv, const char* dsn_var) {
+  CaptureArgs args;
+  int* positional[] = {&args.updates, &args.clients, &args.rate, &args.latency_seconds,
+                       &args.batch_size};
+  for (int i = 1; i < argc && i <= 5; ++i) *positional[i - 1] = std::atoi(argv[i]);
+  const char* env = std::getenv(dsn_var);
+  if (env == nullptr || *env == '\0') {
+    die(std::string("set ") + dsn_var +
+        " (e.g. source build/test-services.env after scripts/test-services.sh start)");
+  }
+  args.dsn = env;
+  return args;
+}
+
 }  // namespace smsbridge::bench

@@ -156,18 +156,14 @@ int readBinlogRemotely(mysql::Connection& admin, const ConnectionOptions& o,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int updates = argc > 1 ? std::atoi(argv[1]) : 100000;
-  const int clients = argc > 2 ? std::atoi(argv[2]) : 4;
-  const int rate = argc > 3 ? std::atoi(argv[3]) : 1000;
-  const int latency_seconds = argc > 4 ? std::atoi(argv[4]) : 5;
-  const int batch_size = argc > 5 ? std::atoi(argv[5]) : 500;  // the sources' batch_size default
-  const int rows = 1000;
-  const char* env = std::getenv("SMSBRIDGE_TEST_MYSQL_DSN");
-  if (env == nullptr || *env == '\0') {
-    die("set SMSBRIDGE_TEST_MYSQL_DSN (e.g. source build/test-services.env after "
-        "scripts/test-services.sh start)");
-  }
-  auto options = mysql::parseDsn(env);
+  const CaptureArgs args = parseCaptureArgs(argc, argv, "SMSBRIDGE_TEST_MYSQL_DSN");
+  const int updates = args.updates;
+  const int clients = args.clients;
+  const int rate = args.rate;
+  const int latency_seconds = args.latency_seconds;
+  const int batch_size = args.batch_size;
+  const int rows = args.rows;
+  auto options = mysql::parseDsn(args.dsn);
   if (!options) die(options.error().toString());
   const std::string tag = "bench" + std::to_string(getpid());
   const std::string raw_table = tag + "_raw", table = tag + "_orders", prefix = tag + "_sb_";

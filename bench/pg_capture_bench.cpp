@@ -150,18 +150,14 @@ std::string recvlogicalBinary() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int updates = argc > 1 ? std::atoi(argv[1]) : 100000;
-  const int clients = argc > 2 ? std::atoi(argv[2]) : 4;
-  const int rate = argc > 3 ? std::atoi(argv[3]) : 1000;
-  const int latency_seconds = argc > 4 ? std::atoi(argv[4]) : 5;
-  const int batch_size = argc > 5 ? std::atoi(argv[5]) : 500;  // the sources' batch_size default
-  const int rows = 1000;
-  const char* env = std::getenv("SMSBRIDGE_TEST_PG_DSN");
-  if (env == nullptr || *env == '\0') {
-    die("set SMSBRIDGE_TEST_PG_DSN (e.g. source build/test-services.env after "
-        "scripts/test-services.sh start)");
-  }
-  const std::string dsn = env;
+  const CaptureArgs args = parseCaptureArgs(argc, argv, "SMSBRIDGE_TEST_PG_DSN");
+  const int updates = args.updates;
+  const int clients = args.clients;
+  const int rate = args.rate;
+  const int latency_seconds = args.latency_seconds;
+  const int batch_size = args.batch_size;
+  const int rows = args.rows;
+  const std::string& dsn = args.dsn;
   const std::string tag = "bench" + std::to_string(getpid());
   const std::string raw_table = tag + "_raw", table = tag + "_orders", prefix = tag + "_sb_";
   const std::string recv_slot = tag + "_recv";
