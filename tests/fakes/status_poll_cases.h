@@ -1,12 +1,15 @@
 #pragma once
 
-// JobStore::claimStatusPolls as every backend must answer it, shared by the SQLite unit test and
-// the PostgreSQL and MariaDB integration tests. The store must be migrated and empty.
+// JobStore::claimStatusPolls and countByStatusAndLane as every backend must answer them, shared by
+// the SQLite unit test and the PostgreSQL and MariaDB integration tests. The store must be migrated
+// and empty.
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/job_store.h"
@@ -122,6 +125,30 @@ inline void checkClaimStatusPolls(JobStore& store) {
   // Past max_age nobody asks any more.
   now = t0 + minutes(61);
   EXPECT_TRUE(claimedIds(store, statusPollQuery("twilio", now), now).empty());
+}
+
+// JobStore::countByStatusAndLane (the jobs gauge of /metrics): two transactional and one
+// marketing job queued, one otp job claimed. The store must be migrated and empty.
+inline void checkCountByStatusAndLane(JobStore& store) {
+  const TimePoint now = TimePoint(std::chrono::seconds(1'800'000'000));
+  std::vector<SmsJob> jobs;
+  for (const char* key : {"a", "b", "c", "d"}) jobs.push_back(statusPollJob(key, now));
+  jobs[2].lane = Lane::kOtp;
+  jobs[3].lane = Lane::kMarketing;
+  ASSERT_TRUE(store.enqueue(jobs, {"shop", "1"}));
+  auto claimed = store.claimDue(Lane::kOtp, 10, "w1", std::chrono::seconds(30), now);
+  ASSERT_TRUE(claimed) << claimed.error().toString();
+  ASSERT_EQ(claimed->size(), 1u);
+  auto counts = store.countByStatusAndLane();
+  ASSERT_TRUE(counts) << counts.error().toString();
+  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
+  for (const auto& c : *counts) {
+    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
+  }
+  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
+                        {{"queued", "transactional"}, 2},
+                        {{"queued", "marketing"}, 1},
+                        {{"sending", "otp"}, 1}}));
 }
 
 }  // namespace smsbridge::testing

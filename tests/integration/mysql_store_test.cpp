@@ -642,21 +642,7 @@ TEST_F(MysqlStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
 
 TEST_F(MysqlStoreTest, CountsJobsByStatusAndLane) {
   ASSERT_TRUE(store_->migrate().isOk());
-  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp), job("d", Lane::kMarketing)};
-  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
-  auto claimed = store_->claimDue(Lane::kOtp, 10, "w1", seconds(30), kNow);
-  ASSERT_TRUE(claimed) << claimed.error().toString();
-  ASSERT_EQ(claimed->size(), 1u);
-  auto counts = store_->countByStatusAndLane();
-  ASSERT_TRUE(counts) << counts.error().toString();
-  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
-  for (const auto& c : *counts) {
-    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
-  }
-  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
-                        {{"queued", "transactional"}, 2},
-                        {{"queued", "marketing"}, 1},
-                        {{"sending", "otp"}, 1}}));
+  testing::checkCountByStatusAndLane(*store_);
 }
 
 }  // namespace

@@ -576,19 +576,7 @@ TEST_F(PostgresStoreTest, StatusPollsHandOutSentJobsOncePerInterval) {
 }
 
 TEST_F(PostgresStoreTest, CountsJobsByStatusAndLane) {
-  std::vector<SmsJob> jobs = {job("a"), job("b"), job("c", Lane::kOtp), job("d", Lane::kMarketing)};
-  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
-  ASSERT_EQ(claim(Lane::kOtp).size(), 1u);
-  auto counts = store_->countByStatusAndLane();
-  ASSERT_TRUE(counts) << counts.error().toString();
-  std::map<std::pair<std::string, std::string>, std::int64_t> by_key;
-  for (const auto& c : *counts) {
-    by_key[{std::string(statusName(c.status)), std::string(laneName(c.lane))}] = c.count;
-  }
-  EXPECT_EQ(by_key, (std::map<std::pair<std::string, std::string>, std::int64_t>{
-                        {{"queued", "transactional"}, 2},
-                        {{"queued", "marketing"}, 1},
-                        {{"sending", "otp"}, 1}}));
+  testing::checkCountByStatusAndLane(*store_);
 }
 
 }  // namespace
