@@ -4,7 +4,9 @@
 // into E.164, the one form providers, opt-out lists, dedup keys and rate limits agree on.
 // libphonenumber does the parsing (reference/domain.md §D). A number that cannot be used is not
 // an error of the bridge: the job is suppressed with the problem's name as its reason.
-// Pure functions over libphonenumber's immutable metadata; safe from any thread. Each thread
+// Numbers in the common shapes are classified by a fast path over libphonenumber's own metadata
+// (core/phone_fast_path.h) that answers only where it gives libphonenumber's answer; the rest go
+// to libphonenumber. Pure functions over immutable metadata; safe from any thread. Each thread
 // remembers the last few thousand numbers it classified, so a repeated number costs a lookup.
 
 #include <optional>
@@ -55,5 +57,20 @@ PhoneResult normalizePhone(std::string_view raw, std::string_view region, PhoneT
 
 // Whether libphonenumber has a numbering plan for `region` (case-insensitive, "PL" or "pl").
 bool isValidRegionCode(std::string_view region);
+
+// The two classifications behind normalizePhone, each alone and without the per-thread cache,
+// for the test that holds them against each other and for the benchmark. Everything else calls
+// normalizePhone.
+namespace phone_paths {
+
+// libphonenumber alone, as normalizePhone answered before the fast path existed.
+PhoneResult normalizeWithLibphonenumber(std::string_view raw, std::string_view region,
+                                        PhoneTypePolicy policy);
+
+// The fast path alone; nullopt where it leaves the number to libphonenumber.
+std::optional<PhoneResult> normalizeWithFastPath(std::string_view raw, std::string_view region,
+                                                 PhoneTypePolicy policy);
+
+}  // namespace phone_paths
 
 }  // namespace smsbridge
