@@ -16,7 +16,7 @@ cmake --build "$build" --parallel "$jobs"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
-for target in expression_fuzz template_fuzz; do
+for target in expression_fuzz template_fuzz phone_fuzz; do
   seeds="tests/fuzz/corpus/${target%_fuzz}"
   # New inputs go to the first directory, so the seed corpus in the repository stays as it is.
   mkdir -p "$work/$target" "$work/artifacts"
