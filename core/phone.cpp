@@ -279,6 +279,22 @@ PhoneResult decide(PhoneResult result, const Classified& classified, PhoneTypePo
   return result;
 }
 
+// normalizePhone's steps around the classification, shared by the paths in phone_paths.
+// `classify(number, region_used, region_given)` returns the classification, or null when it has
+// none to give (the fast path deferring), and then so does this.
+template <typename Classify>
+std::optional<PhoneResult> normalizeWith(std::string_view raw, std::string_view region,
+                                         PhoneTypePolicy policy, Classify classify) {
+  PhoneResult result;
+  result.raw = std::string(raw);
+  const std::string_view number = trimWhitespace(raw);
+  if (number.empty()) return missing(std::move(result));
+  const std::string upper_region = upperAscii(region);
+  const Classified* classified = classify(number, regionForParsing(upper_region), region);
+  if (classified == nullptr) return std::nullopt;
+  return decide(std::move(result), *classified, policy);
+}
+
 }  // namespace
 
 std::string_view phoneProblemName(PhoneProblem problem) {
@@ -314,38 +330,35 @@ bool isValidRegionCode(std::string_view region) {
 }
 
 PhoneResult normalizePhone(std::string_view raw, std::string_view region, PhoneTypePolicy policy) {
-  PhoneResult result;
-  result.raw = std::string(raw);
-  const std::string_view number = trimWhitespace(raw);
-  if (number.empty()) return missing(std::move(result));
-  const std::string upper_region = upperAscii(region);
-  return decide(std::move(result), classify(number, regionForParsing(upper_region), region),
-                policy);
+  return *normalizeWith(
+      raw, region, policy,
+      [](std::string_view number, std::string_view region_used, std::string_view region_given) {
+        return &classify(number, region_used, region_given);
+      });
 }
 
 namespace phone_paths {
 
 PhoneResult normalizeWithLibphonenumber(std::string_view raw, std::string_view region,
                                         PhoneTypePolicy policy) {
-  PhoneResult result;
-  result.raw = std::string(raw);
-  const std::string_view number = trimWhitespace(raw);
-  if (number.empty()) return missing(std::move(result));
-  const std::string upper_region = upperAscii(region);
-  return decide(std::move(result),
-                classifyWithLibphonenumber(number, regionForParsing(upper_region), region), policy);
+  Classified classified;
+  return *normalizeWith(
+      raw, region, policy,
+      [&](std::string_view number, std::string_view region_used, std::string_view region_given) {
+        classified = classifyWithLibphonenumber(number, region_used, region_given);
+        return &classified;
+      });
 }
 
 std::optional<PhoneResult> normalizeWithFastPath(std::string_view raw, std::string_view region,
                                                  PhoneTypePolicy policy) {
-  PhoneResult result;
-  result.raw = std::string(raw);
-  const std::string_view number = trimWhitespace(raw);
-  if (number.empty()) return missing(std::move(result));
-  const std::string upper_region = upperAscii(region);
-  std::optional<Classified> fast = classifyFast(number, regionForParsing(upper_region));
-  if (!fast) return std::nullopt;
-  return decide(std::move(result), *fast, policy);
+  std::optional<Classified> classified;
+  return normalizeWith(raw, region, policy,
+                       [&](std::string_view number, std::string_view region_used,
+                           std::string_view) -> const Classified* {
+                         classified = classifyFast(number, region_used);
+                         return classified ? &*classified : nullptr;
+                       });
 }
 
 }  // namespace phone_paths
