@@ -24,17 +24,38 @@ class PollShop {
  public:
   virtual ~PollShop() = default;
 
-  virtual void insertOrder(const std::string& status, double total, const std::string& stamp) = 0;
-  // Sets status and stamp of order `id`, or of every order when `id` is 0.
-  virtual void updateOrders(int id, const std::string& status, const std::string& stamp) = 0;
-  // The same update, in a transaction that stays open until the returned function commits it:
-  // a writer that stamped its row before another one committed a later stamp.
-  virtual std::function<void()> updateUncommitted(int id, const std::string& status,
-                                                  const std::string& stamp) = 0;
+  // The table's name as the engine's SQL writes it, and its change column.
+  virtual std::string ordersTable() const = 0;
+  virtual std::string stampColumn() const = 0;
+  // Runs a statement as the shop's own application would (not through the bridge's session).
+  virtual void exec(const std::string& sql) = 0;
+  // The same, in a transaction that stays open until the returned function commits it.
+  virtual std::function<void()> execUncommitted(const std::string& sql) = 0;
   // A poll source over the orders table with this page size, started from the store's durable
   // checkpoint (as after a restart).
   virtual std::unique_ptr<Source> source(int batch_size) = 0;
   virtual JobStore& store() = 0;
+
+  void insertOrder(const std::string& status, double total, const std::string& stamp) {
+    exec("INSERT INTO " + ordersTable() + " (status, total, " + stampColumn() + ") VALUES ('" +
+         status + "', " + std::to_string(total) + ", '" + stamp + "')");
+  }
+  // Sets status and stamp of order `id`, or of every order when `id` is 0.
+  void updateOrders(int id, const std::string& status, const std::string& stamp) {
+    exec(updateSql(id, status, stamp));
+  }
+  // The same update left uncommitted: a writer that stamped its row before another one
+  // committed a later stamp.
+  std::function<void()> updateUncommitted(int id, const std::string& status,
+                                          const std::string& stamp) {
+    return execUncommitted(updateSql(id, status, stamp));
+  }
+
+ private:
+  std::string updateSql(int id, const std::string& status, const std::string& stamp) const {
+    return "UPDATE " + ordersTable() + " SET status = '" + status + "', " + stampColumn() + " = '" +
+           stamp + "'" + (id ? " WHERE id = " + std::to_string(id) : "");
+  }
 };
 
 // Settings for polling `table` by its timestamp column `change_column`.

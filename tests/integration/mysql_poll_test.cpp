@@ -62,40 +62,28 @@ class MysqlPollTest : public ::testing::Test, public testing::PollShop {
     }
   }
 
-  void exec(const std::string& sql) {
+  // testing::PollShop
+  std::string ordersTable() const override { return "`" + orders_ + "`"; }
+  std::string stampColumn() const override { return "date_updated_gmt"; }
+  void exec(const std::string& sql) override {
     Status s = admin_->exec(sql);
     ASSERT_TRUE(s.isOk()) << sql << ": " << s.toString();
   }
-
-  // testing::PollShop
   std::unique_ptr<Source> source(int batch_size) override {
     return testing::startPollSource(testing::pollSettings(orders_, "date_updated_gmt", batch_size),
                                     std::make_unique<MysqlPollReader>(ro_options_), *store_);
   }
-  void insertOrder(const std::string& status, double total, const std::string& stamp) override {
-    exec("INSERT INTO `" + orders_ + "` (status, total, date_updated_gmt) VALUES ('" + status +
-         "', " + std::to_string(total) + ", '" + stamp + "')");
-  }
-  void updateOrders(int id, const std::string& status, const std::string& stamp) override {
-    exec(updateSql(id, status, stamp));
-  }
-  std::function<void()> updateUncommitted(int id, const std::string& status,
-                                          const std::string& stamp) override {
+  std::function<void()> execUncommitted(const std::string& sql) override {
     auto conn = Connection::connect(admin_options_);
     EXPECT_TRUE(conn) << conn.error().toString();
     if (!conn) return [] {};
     std::shared_ptr<Connection> writer = std::move(*conn);
     EXPECT_TRUE(writer->begin().isOk());
-    Status updated = writer->exec(updateSql(id, status, stamp));
+    Status updated = writer->exec(sql);
     EXPECT_TRUE(updated.isOk()) << updated.toString();
     return [writer] { EXPECT_TRUE(writer->commit().isOk()); };
   }
   JobStore& store() override { return *store_; }
-
-  std::string updateSql(int id, const std::string& status, const std::string& stamp) const {
-    return "UPDATE `" + orders_ + "` SET status = '" + status + "', date_updated_gmt = '" + stamp +
-           "'" + (id ? " WHERE id = " + std::to_string(id) : "");
-  }
 
   ConnectionOptions admin_options_, ro_options_;
   std::unique_ptr<Connection> admin_;

@@ -52,7 +52,10 @@ class PostgresPollTest : public ::testing::Test, public testing::PollShop {
     exec("DROP TABLE IF EXISTS " + orders_);
   }
 
-  void exec(const std::string& sql) {
+  // testing::PollShop
+  std::string ordersTable() const override { return orders_; }
+  std::string stampColumn() const override { return "updated_at"; }
+  void exec(const std::string& sql) override {
     pqxx::connection conn(dsn_);
     pqxx::nontransaction txn(conn);
     txn.exec("SET client_min_messages = warning");
@@ -67,27 +70,13 @@ class PostgresPollTest : public ::testing::Test, public testing::PollShop {
 
   std::vector<ChangeEvent> drain(Source& src) { return testing::drainPoll(src, *store_); }
 
-  // testing::PollShop
-  void insertOrder(const std::string& status, double total, const std::string& stamp) override {
-    exec("INSERT INTO " + orders_ + " (status, total, updated_at) VALUES ('" + status + "', " +
-         std::to_string(total) + ", '" + stamp + "')");
-  }
-  void updateOrders(int id, const std::string& status, const std::string& stamp) override {
-    exec(updateSql(id, status, stamp));
-  }
-  std::function<void()> updateUncommitted(int id, const std::string& status,
-                                          const std::string& stamp) override {
+  std::function<void()> execUncommitted(const std::string& sql) override {
     auto conn = std::make_shared<pqxx::connection>(dsn_);
     auto txn = std::make_shared<pqxx::work>(*conn);
-    txn->exec(updateSql(id, status, stamp));
+    txn->exec(sql);
     return [conn, txn] { txn->commit(); };
   }
   JobStore& store() override { return *store_; }
-
-  std::string updateSql(int id, const std::string& status, const std::string& stamp) const {
-    return "UPDATE " + orders_ + " SET status = '" + status + "', updated_at = '" + stamp + "'" +
-           (id ? " WHERE id = " + std::to_string(id) : "");
-  }
 
   std::string dsn_, ro_dsn_, tag_, orders_, store_path_;
   std::unique_ptr<sqlite::SqliteStore> store_;

@@ -49,22 +49,14 @@ class SqlitePollTest : public ::testing::Test, public testing::PollShop {
 
   std::vector<ChangeEvent> drain(Source& src) { return testing::drainPoll(src, *store_); }
 
-  void exec(const std::string& sql) { ASSERT_TRUE(shop_->exec(sql).isOk()) << sql; }
-
   // testing::PollShop
-  void insertOrder(const std::string& status, double total, const std::string& stamp) override {
-    exec("INSERT INTO orders (status, total, updated_at) VALUES ('" + status + "', " +
-         std::to_string(total) + ", '" + stamp + "')");
-  }
-  void updateOrders(int id, const std::string& status, const std::string& stamp) override {
-    exec("UPDATE orders SET status = '" + status + "', updated_at = '" + stamp + "'" +
-         (id ? " WHERE id = " + std::to_string(id) : ""));
-  }
+  std::string ordersTable() const override { return "orders"; }
+  std::string stampColumn() const override { return "updated_at"; }
+  void exec(const std::string& sql) override { ASSERT_TRUE(shop_->exec(sql).isOk()) << sql; }
   // SQLite has one writer at a time, so an open write transaction would block the other
   // writer; the reader cannot see an uncommitted row anyway, so the row is written at commit.
-  std::function<void()> updateUncommitted(int id, const std::string& status,
-                                          const std::string& stamp) override {
-    return [=, this] { updateOrders(id, status, stamp); };
+  std::function<void()> execUncommitted(const std::string& sql) override {
+    return [this, sql] { exec(sql); };
   }
   std::unique_ptr<Source> source(int batch_size) override { return source(settings(batch_size)); }
   JobStore& store() override { return *store_; }
