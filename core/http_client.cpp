@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 
 // libcurl's multi_socket API driven by Asio: curl tells us which sockets to watch for which
 // events (socketCallback) and when it next needs to run (timerCallback); Asio waits for those
@@ -401,14 +402,56 @@ class CurlHttpClient final : public HttpTransport,
     if (!closing_ && it != sockets_.end() && it->second == w) armWaits(fd, w);
   }
 
+  // curl asks for a timeout of 0 ("run me now") on every curl_multi_add_handle and moves its
+  // deadline as transfers start and end. Re-arming the Asio timer for each costs a
+  // timerfd_settime call per request, so a 0 becomes a posted handler instead, and the timer is
+  // only ever moved earlier: when it fires before curl's current deadline it waits again for
+  // that deadline rather than waking curl early.
   void armTimer(long timeout_ms) {
-    timer_.cancel();
-    if (timeout_ms < 0) return;
+    if (timeout_ms < 0) {
+      deadline_.reset();
+      return;
+    }
+    if (timeout_ms == 0) {
+      deadline_.reset();
+      postDrive();
+      return;
+    }
+    deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    if (timer_armed_ && timer_.expiry() <= *deadline_) return;
+    startTimer(*deadline_);
+  }
+
+  void startTimer(Clock::time_point expiry) {
     auto self = weak_from_this().lock();
     if (!self || closing_) return;
-    timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+    timer_armed_ = true;
+    timer_.expires_at(expiry);  // a wait still pending completes with operation_aborted
     timer_.async_wait([self](const boost::system::error_code& ec) {
       if (ec == boost::asio::error::operation_aborted || self->closing_) return;
+      self->onTimer();
+    });
+  }
+
+  void onTimer() {
+    timer_armed_ = false;
+    if (!deadline_) return;  // curl withdrew its timeout meanwhile
+    if (Clock::now() < *deadline_) {
+      startTimer(*deadline_);
+      return;
+    }
+    deadline_.reset();
+    drive(CURL_SOCKET_TIMEOUT, 0);
+  }
+
+  void postDrive() {
+    if (drive_posted_) return;
+    auto self = weak_from_this().lock();
+    if (!self || closing_) return;
+    drive_posted_ = true;
+    boost::asio::post(io_, [self] {
+      self->drive_posted_ = false;
+      if (self->closing_) return;
       self->drive(CURL_SOCKET_TIMEOUT, 0);
     });
   }
@@ -505,6 +548,9 @@ class CurlHttpClient final : public HttpTransport,
   CURLM* multi_ = nullptr;
   std::map<CURL*, std::unique_ptr<Transfer>> transfers_;
   std::map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets_;
+  std::optional<Clock::time_point> deadline_;  // curl's pending timeout, if any
+  bool timer_armed_ = false;
+  bool drive_posted_ = false;
   bool shut_down_ = false;
   bool closing_ = false;
 };

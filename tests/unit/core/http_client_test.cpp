@@ -326,6 +326,32 @@ TEST_F(HttpClientTest, ServerThatNeverAnswersIsTimeout) {
   EXPECT_EQ(server_.requestCount(), 1u);  // it did leave: the outcome is ambiguous
 }
 
+// The client moves its timer only earlier and lets it fire early rather than re-arming it for
+// every request. Here it is first armed for the quick request started just before the stalled
+// one, fires a moment before the stalled one's deadline, and must wait again for that.
+TEST_F(HttpClientTest, TimeoutFiresWhileOtherRequestsComeAndGo) {
+  TestHttpServer stalling;
+  stalling.setBehaviour(TestHttpServer::Behaviour::kStallAfterRequest);
+  options_.timeout = milliseconds(300);
+  auto c = client();
+  int answered = 0;
+  int failures = 0;
+  std::function<void()> next = [&] {
+    c->execute(get(server_.url("/quick")), [&](HttpClientResponse r) {
+      if (r.error != HttpError::kNone) ++failures;
+      if (++answered < 20) next();
+    });
+  };
+  next();
+  std::optional<HttpClientResponse> stalled;
+  c->execute(get(stalling.url("/slow")), [&](HttpClientResponse r) { stalled = std::move(r); });
+
+  // Bounded: a lost deadline would leave the stalled request waiting forever.
+  ASSERT_TRUE(runUntilServer([&] { return stalled.has_value() && answered == 20; }));
+  EXPECT_EQ(stalled->error, HttpError::kTimeout) << stalled->error_message;
+  EXPECT_EQ(failures, 0);
+}
+
 TEST_F(HttpClientTest, HandshakeThatNeverCompletesIsConnectTimeout) {
   // TCP connects, but the TLS handshake gets no answer: the request never left.
   server_.setBehaviour(TestHttpServer::Behaviour::kStallOnAccept);
