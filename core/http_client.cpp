@@ -1,5 +1,7 @@
 #include "core/http_client.h"
 
+#include "core/result.h"
+
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 // libcurl's multi_socket API driven by Asio: curl tells us which sockets to watch for which
 // events (socketCallback) and when it next needs to run (timerCallback); Asio waits for those
@@ -62,6 +65,9 @@ std::string HttpClientResponse::header(std::string_view name) const {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Idle easy handles kept for reuse; as many as were in flight at once, up to this.
+constexpr std::size_t kMaxIdleEasyHandles = 256;
 
 // curl_global_init is not thread-safe and must run before any other libcurl call; clients may
 // be created from several threads (one io_context each), so it runs exactly once.
@@ -113,10 +119,22 @@ bool isTlsFailure(CURLcode code) {
   }
 }
 
+// A request's header lines as libcurl takes them. Every send of one provider carries the same
+// headers, so the list is built once and shared by the transfers that use it.
+struct HeaderList {
+  HttpHeaders headers;  // what the list was built from
+  curl_slist* list = nullptr;
+
+  HeaderList() = default;
+  HeaderList(const HeaderList&) = delete;
+  HeaderList& operator=(const HeaderList&) = delete;
+  ~HeaderList() { curl_slist_free_all(list); }
+};
+
 // One request in flight: the easy handle and everything its callbacks write into.
 struct Transfer {
-  CURL* easy = nullptr;
-  curl_slist* header_list = nullptr;
+  CURL* easy = nullptr;  // back to the client's idle handles when the transfer ends
+  std::shared_ptr<const HeaderList> headers;
   HttpClientRequest request;
   HttpCallback done;
   HttpClientResponse response;
@@ -129,7 +147,6 @@ struct Transfer {
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
-    if (header_list) curl_slist_free_all(header_list);
   }
 };
 
@@ -195,7 +212,7 @@ class CurlHttpClient final : public HttpTransport,
   // Everything that can fail before the transfer starts; an empty string means ready.
   std::string prepare(Transfer& t) {
     if (!multi_) return "libcurl multi handle could not be created";
-    t.easy = curl_easy_init();
+    t.easy = takeEasyHandle();
     if (!t.easy) return "curl_easy_init failed";
     CURL* e = t.easy;
     const HttpClientRequest& r = t.request;
@@ -238,19 +255,54 @@ class CurlHttpClient final : public HttpTransport,
     curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
 
     setMethod(t);
-    for (const auto& [name, value] : r.headers) {
+    auto headers = headerList(r.headers);
+    if (!headers) return headers.error().message();
+    t.headers = std::move(*headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers->list);
+    return {};
+  }
+
+  // The curl_slist for `headers`: the last one built when they are the same (the usual case:
+  // every send of a provider has the same headers), else a new one.
+  Result<std::shared_ptr<const HeaderList>> headerList(const HttpHeaders& headers) {
+    if (last_headers_ && last_headers_->headers == headers) return last_headers_;
+    auto built = std::make_shared<HeaderList>();
+    built->headers = headers;
+    for (const auto& [name, value] : headers) {
       // A line break inside a header would let a value smuggle extra headers or a request.
       if ((name + value).find_first_of("\r\n") != std::string::npos) {
-        return "header " + name + " contains a line break";
+        return Status(ErrorCategory::kInternal, "header " + name + " contains a line break");
       }
       // "Name;" is how curl is told to send a header with an empty value.
       std::string line = value.empty() ? name + ";" : name + ": " + value;
-      t.header_list = curl_slist_append(t.header_list, line.c_str());
+      built->list = curl_slist_append(built->list, line.c_str());
     }
     // Waiting for "100 Continue" costs a round trip (or a second) on every POST with a body.
-    t.header_list = curl_slist_append(t.header_list, "Expect:");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
-    return {};
+    built->list = curl_slist_append(built->list, "Expect:");
+    last_headers_ = built;
+    return std::shared_ptr<const HeaderList>(std::move(built));
+  }
+
+  // An idle easy handle, or a new one. curl_easy_init allocates and sets up a large handle
+  // (buffers included); curl_easy_reset on a used one is far cheaper, and per request both
+  // showed in profiles.
+  CURL* takeEasyHandle() {
+    if (idle_easy_.empty()) return curl_easy_init();
+    CURL* easy = idle_easy_.back();
+    idle_easy_.pop_back();
+    return easy;
+  }
+
+  // Keeps a finished transfer's handle for the next request, with every option back at its
+  // default, so nothing of one request (method, body, headers) leaks into the next.
+  void recycleEasyHandle(CURL* easy) {
+    if (!easy) return;
+    if (closing_ || idle_easy_.size() >= kMaxIdleEasyHandles) {
+      curl_easy_cleanup(easy);
+      return;
+    }
+    curl_easy_reset(easy);
+    idle_easy_.push_back(easy);
   }
 
   static void setMethod(Transfer& t) {
@@ -479,7 +531,8 @@ class CurlHttpClient final : public HttpTransport,
       curl_multi_remove_handle(multi_, easy);
       HttpClientResponse response = finish(*transfer, code);
       HttpCallback done = std::move(transfer->done);
-      transfer.reset();  // frees the easy handle before user code runs
+      recycleEasyHandle(std::exchange(transfer->easy, nullptr));
+      transfer.reset();
       done(std::move(response));
     }
   }
@@ -536,6 +589,9 @@ class CurlHttpClient final : public HttpTransport,
     transfers_.clear();
     if (multi_) curl_multi_cleanup(multi_);  // closes idle connections; may call unwatch()
     multi_ = nullptr;
+    for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+    idle_easy_.clear();
+    last_headers_.reset();
     boost::system::error_code ignored;
     for (auto& [fd, w] : sockets_) w->descriptor.close(ignored);
     sockets_.clear();
@@ -547,6 +603,8 @@ class CurlHttpClient final : public HttpTransport,
   boost::asio::steady_timer timer_;
   CURLM* multi_ = nullptr;
   std::map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  std::vector<CURL*> idle_easy_;
+  std::shared_ptr<const HeaderList> last_headers_;
   std::map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets_;
   std::optional<Clock::time_point> deadline_;  // curl's pending timeout, if any
   bool timer_armed_ = false;

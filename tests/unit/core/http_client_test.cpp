@@ -229,6 +229,37 @@ TEST_F(HttpClientTest, OtherMethodsKeepTheirNameAndBody) {
   EXPECT_EQ(seen[2].header("content-length"), "0");
 }
 
+// Easy handles and header lists are reused from one request to the next: nothing of a request
+// may carry over into the following one.
+TEST_F(HttpClientTest, ARequestCarriesNothingOfThePreviousOne) {
+  auto c = client();
+  HttpClientRequest post;
+  post.url = server_.url("/a");
+  post.body = "to=1";
+  post.headers = {{"Authorization", "Basic first"}, {"Content-Type", "text/plain"}};
+  HttpClientRequest same_headers = post;
+  same_headers.body = "to=2";
+  HttpClientRequest other_headers = post;
+  other_headers.headers = {{"X-Other", "2"}};
+  HttpClientRequest plain_get = get(server_.url("/b"));
+
+  for (const HttpClientRequest& request : {post, same_headers, other_headers, plain_get}) {
+    EXPECT_EQ(send(*c, request).status, 200);
+  }
+
+  auto seen = server_.requests();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].header("authorization"), "Basic first");
+  EXPECT_EQ(seen[1].header("authorization"), "Basic first");
+  EXPECT_EQ(seen[1].body, "to=2");
+  EXPECT_EQ(seen[2].header("authorization"), "");
+  EXPECT_EQ(seen[2].header("x-other"), "2");
+  EXPECT_EQ(seen[3].method, "GET");
+  EXPECT_EQ(seen[3].body, "");
+  EXPECT_EQ(seen[3].header("x-other"), "");
+  EXPECT_EQ(seen[3].header("content-type"), "");
+}
+
 TEST_F(HttpClientTest, HeaderWithALineBreakIsRefusedBeforeSending) {
   auto c = client();
   HttpClientRequest request = get(server_.url("/inject"));
