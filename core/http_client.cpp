@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -15,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <utility>
 
 // libcurl's multi_socket API driven by Asio: curl tells us which sockets to watch for which
@@ -24,8 +26,13 @@
 //
 // Socket ownership: curl owns every socket it opens (connections, the resolver's wake-up
 // pipe). We watch a dup() of each, so closing our watch never closes curl's descriptor and
-// curl closing its descriptor never leaves Asio holding a number the kernel has reused. curl
-// always announces CURL_POLL_REMOVE before it closes a socket; that is where the dup goes.
+// curl closing its descriptor never leaves Asio holding a number the kernel has reused.
+// Connection sockets are opened and closed through our callbacks (CURLOPT_OPENSOCKETFUNCTION,
+// CURLOPT_CLOSESOCKETFUNCTION), so their watch lives exactly as long as the connection: curl
+// announces CURL_POLL_REMOVE each time a kept-alive connection goes idle, and dropping and
+// re-creating the watch then (dup, epoll add and delete, close) cost about as much as the
+// request itself. Any other socket's watch goes at CURL_POLL_REMOVE, which curl always
+// announces before it closes a socket.
 
 namespace smsbridge {
 
@@ -253,6 +260,11 @@ class CurlHttpClient final : public HttpTransport,
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &CurlHttpClient::prereqCallback);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
+    // The client outlives every connection: they live in its multi handle.
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlHttpClient::openSocketCallback);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlHttpClient::closeSocketCallback);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
 
     setMethod(t);
     auto headers = headerList(r.headers);
@@ -343,11 +355,27 @@ class CurlHttpClient final : public HttpTransport,
                             void* /*socketp*/) {
     auto* self = static_cast<CurlHttpClient*>(self_ptr);
     if (what == CURL_POLL_REMOVE) {
-      self->unwatch(fd);
+      self->idle(fd);
     } else {
       self->watch(fd, what);
     }
     return 0;
+  }
+
+  static curl_socket_t openSocketCallback(void* self_ptr, curlsocktype /*purpose*/,
+                                          curl_sockaddr* address) {
+    auto* self = static_cast<CurlHttpClient*>(self_ptr);
+    curl_socket_t fd = ::socket(address->family, address->socktype, address->protocol);
+    if (fd == CURL_SOCKET_BAD) return fd;
+    self->connections_.insert(fd);
+    return fd;
+  }
+
+  static int closeSocketCallback(void* self_ptr, curl_socket_t fd) {
+    auto* self = static_cast<CurlHttpClient*>(self_ptr);
+    self->connections_.erase(fd);
+    self->unwatch(fd);
+    return ::close(fd);
   }
 
   static int timerCallback(CURLM* /*multi*/, long timeout_ms, void* self_ptr) {
@@ -409,6 +437,17 @@ class CurlHttpClient final : public HttpTransport,
     }
     it->second->wanted = what;
     armWaits(fd, it->second);
+  }
+
+  // curl no longer wants events on `fd`. A connection keeps its watch while it waits in curl's
+  // cache; its wait handlers see that nothing is wanted.
+  void idle(curl_socket_t fd) {
+    if (!connections_.contains(fd)) {
+      unwatch(fd);
+      return;
+    }
+    auto it = sockets_.find(fd);
+    if (it != sockets_.end()) it->second->wanted = 0;
   }
 
   void unwatch(curl_socket_t fd) {
@@ -606,6 +645,7 @@ class CurlHttpClient final : public HttpTransport,
   std::vector<CURL*> idle_easy_;
   std::shared_ptr<const HeaderList> last_headers_;
   std::map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets_;
+  std::set<curl_socket_t> connections_;        // sockets curl opened through openSocketCallback
   std::optional<Clock::time_point> deadline_;  // curl's pending timeout, if any
   bool timer_armed_ = false;
   bool drive_posted_ = false;
