@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -328,6 +329,17 @@ std::string jsonString(const nlohmann::json& object, const char* key) {
   auto it = object.find(key);
   if (it == object.end() || it->is_null()) return {};
   return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+nlohmann::json parseJsonMembers(std::string_view text,
+                                std::initializer_list<std::string_view> keys) {
+  using nlohmann::json;
+  auto wanted = [keys](int depth, json::parse_event_t event, json& parsed) {
+    if (depth != 1 || event != json::parse_event_t::key) return true;
+    const std::string& key = parsed.get_ref<const std::string&>();
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+  };
+  return json::parse(text, wanted, /*allow_exceptions=*/false);
 }
 
 std::optional<double> jsonNumber(const nlohmann::json& object, const char* key) {
