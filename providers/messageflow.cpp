@@ -22,12 +22,20 @@ int intField(const json& object, const char* key) {
   return 0;
 }
 
+// A member of `object`, or null when there is none: a reference, where json::value() copies
+// the whole subtree.
+const json& memberOf(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 // The errors[] entry that concerns this message: one naming our number, else the first.
 const json* relevantError(const json& errors, const OutgoingSms& sms) {
   if (!errors.is_array() || errors.empty()) return nullptr;
   for (const auto& error : errors) {
-    const json meta = error.is_object() ? error.value("meta", json::object()) : json::object();
-    std::string value = jsonString(meta, "value");
+    std::string value = jsonString(memberOf(error, "meta"), "value");
     if (!value.empty() && digitsOnly(value) == digitsOnly(sms.recipient)) return &error;
   }
   return &errors.front();
@@ -46,8 +54,7 @@ SendResult classifyError(const json& error, int status) {
   SendResult result;
   result.http_status = status;
   result.error_code = jsonString(error, "code");
-  const json meta = error.is_object() ? error.value("meta", json::object()) : json::object();
-  std::string parameter = jsonString(meta, "parameter");
+  std::string parameter = jsonString(memberOf(error, "meta"), "parameter");
   result.reason = jsonString(error, "title");
   std::string message = jsonString(error, "message");
   if (!message.empty()) result.reason += (result.reason.empty() ? "" : ": ") + message;
@@ -140,14 +147,17 @@ SendResult MessageFlowApi::classifySendResponse(const HttpClientResponse& respon
     return classifyHttpStatus(status, "MessageFlow answered HTTP " + std::to_string(status) +
                                           " without a readable JSON body");
   }
-  const json errors = body.value("errors", json::array());
-  const json meta = body.value("meta", json::object());
+  const json& errors = memberOf(body, "errors");
+  const json& meta = memberOf(body, "meta");
 
   if (status >= 200 && status < 300) {
     // One recipient per request, but the API is batch-shaped: acceptance is per number.
-    const json data = body.value("data", json::array());
+    const json& data = memberOf(body, "data");
+    static const json::array_t kNoEntries;
+    const json::array_t& entries =
+        data.is_array() ? data.get_ref<const json::array_t&>() : kNoEntries;
     const std::string ours = digitsOnly(sms.recipient);
-    for (const auto& entry : data.is_array() ? data : json::array()) {
+    for (const auto& entry : entries) {
       if (digitsOnly(jsonString(entry, "phoneNumber")) != ours) continue;
       SendResult result;
       result.kind = SendResultKind::kAccepted;
