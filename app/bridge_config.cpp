@@ -19,6 +19,13 @@ namespace {
 
 using config::Diagnostics;
 using config::Section;
+// The schema builders (str, oneOf, object...) read as a table of keys.
+using namespace config;
+
+// A section with a fixed set of keys: no `type:` variants, no short form.
+Schema plainSchema(std::string name, std::string description, std::vector<Field> fields) {
+  return Schema{std::move(name), std::move(description), std::move(fields), "", {}};
+}
 
 std::vector<std::string> registeredTypes(auto const& registry) {
   std::vector<std::string> types;
@@ -27,27 +34,21 @@ std::vector<std::string> registeredTypes(auto const& registry) {
 }
 
 const config::Schema& logSchema() {
-  using namespace config;
-  static const Schema schema{
-      "log",
-      "Logging to stderr.",
+  static const Schema schema = plainSchema(
+      "log", "Logging to stderr.",
       {
           oneOf("level", {"trace", "debug", "info", "warn", "error", "off"}, "info",
                 "Least severe level that is logged."),
           oneOf("format", {"text", "json"}, "text",
                 "`text`: one human-readable line per event; `json`: one JSON object per line "
                 "for log shippers."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& defaultsSchema() {
-  using namespace config;
-  static const Schema schema{
-      "defaults",
-      "Values mappings use when they do not set their own.",
+  static const Schema schema = plainSchema(
+      "defaults", "Values mappings use when they do not set their own.",
       {
           str("region", "",
               "ISO-3166 country code (PL, DE, GB...) for phone numbers written without a "
@@ -56,9 +57,7 @@ const config::Schema& defaultsSchema() {
           oneOf("phone_types", {"mobile", "mobile_or_unknown", "any"}, "mobile",
                 "Which numbers are SMS-capable: `mobile` (mobile and fixed-or-mobile), "
                 "`mobile_or_unknown`, or `any` valid number."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
@@ -73,45 +72,42 @@ config::Schema registrySchema(config::Schema common, const Registry& registry) {
 }
 
 const config::Schema& sourceSchema() {
-  using namespace config;
   static const Schema schema = registrySchema(
-      Schema{"source",
-             "A database smsbridge captures changes from. The keys below apply to every type; "
-             "each type adds its own.",
-             {
-                 required(oneOf("type", registeredTypes(connectorRegistry()), "Database kind.")),
-                 oneOf("capture", {"trigger", "logical", "binlog", "poll"}, "trigger",
-                       "Capture mode. `trigger` (every database): installed triggers record "
-                       "changes in <prefix>changes; needs DDL rights, works on shared hosting. "
-                       "`logical` (PostgreSQL): pgoutput logical replication; needs "
-                       "wal_level=logical and the REPLICATION attribute. `binlog` "
-                       "(MySQL/MariaDB): reads the ROW binlog as a replica; needs REPLICATION "
-                       "SLAVE/CLIENT. `poll` (every database): re-reads rows with an overlap "
-                       "window and compares them with a shadow copy; read-only access is "
-                       "enough, deletes are not seen, latency is about poll_interval. "
-                       "`smsbridge doctor` checks what the chosen mode needs."),
-                 stringList("tables", {},
-                            "Tables to capture. Default: every table a mapping of this source "
-                            "reads."),
-                 duration("poll_interval", "500ms",
-                          "How often to look for new changes when idle. Latency from commit "
-                          "to enqueue is at most about this long."),
-                 boolean("mirror_statuses",
-                         "When the store lives in another database, keep the status of every "
-                         "job of this source's mappings in a table of this database "
-                         "(`write_back.mirror_table`), so staff can query it beside their "
-                         "data; `smsbridge setup` creates it. Default: true, except for "
-                         "`capture: poll`, whose database is often read-only."),
-             },
-             "",
-             {}},
+      plainSchema(
+          "source",
+          "A database smsbridge captures changes from. The keys below apply to every type; "
+          "each type adds its own.",
+          {
+              required(oneOf("type", registeredTypes(connectorRegistry()), "Database kind.")),
+              oneOf("capture", {"trigger", "logical", "binlog", "poll"}, "trigger",
+                    "Capture mode. `trigger` (every database): installed triggers record "
+                    "changes in <prefix>changes; needs DDL rights, works on shared hosting. "
+                    "`logical` (PostgreSQL): pgoutput logical replication; needs "
+                    "wal_level=logical and the REPLICATION attribute. `binlog` "
+                    "(MySQL/MariaDB): reads the ROW binlog as a replica; needs REPLICATION "
+                    "SLAVE/CLIENT. `poll` (every database): re-reads rows with an overlap "
+                    "window and compares them with a shadow copy; read-only access is "
+                    "enough, deletes are not seen, latency is about poll_interval. "
+                    "`smsbridge doctor` checks what the chosen mode needs."),
+              stringList("tables", {},
+                         "Tables to capture. Default: every table a mapping of this source "
+                         "reads."),
+              duration("poll_interval", "500ms",
+                       "How often to look for new changes when idle. Latency from commit "
+                       "to enqueue is at most about this long."),
+              boolean("mirror_statuses",
+                      "When the store lives in another database, keep the status of every "
+                      "job of this source's mappings in a table of this database "
+                      "(`write_back.mirror_table`), so staff can query it beside their "
+                      "data; `smsbridge setup` creates it. Default: true, except for "
+                      "`capture: poll`, whose database is often read-only."),
+          }),
       connectorRegistry());
   return schema;
 }
 
 const config::Schema& storeSchema() {
-  using namespace config;
-  static const Schema schema{
+  static const Schema schema = plainSchema(
       "store",
       "Where jobs, attempts and checkpoints live. By default, in the source database itself, "
       "so delivery statuses are written back where the shop's staff can query them.",
@@ -120,49 +116,37 @@ const config::Schema& storeSchema() {
               "Name of the source whose database holds the store. Default: the only source "
               "(required when there are several)."),
           str("table_prefix", "smsbridge_", "Prefix of every table smsbridge creates."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& optOutsSchema() {
-  using namespace config;
-  static const Schema schema{
-      "opt-outs",
-      "Recipients who replied STOP (kept in `<prefix>optouts`; START removes them).",
+  static const Schema schema = plainSchema(
+      "opt-outs", "Recipients who replied STOP (kept in `<prefix>optouts`; START removes them).",
       {
           subsetOf("lanes", {"otp", "transactional", "marketing"}, {"marketing"},
                    "Lanes whose jobs to an opted-out recipient are `suppressed` (reason "
                    "`opted_out`) instead of sent, at enqueue and again just before sending. "
                    "Order, booking and one-time-password messages usually still go out, so "
                    "the default is marketing only."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& rateLimitSchema() {
-  using namespace config;
-  static const Schema schema{
-      "rate limit",
-      "A provider's sending rate.",
+  static const Schema schema = plainSchema(
+      "rate limit", "A provider's sending rate.",
       {
           number("messages_per_second", 0, "Most messages started per second; 0: no limit."),
           number("segments_per_second", 0,
                  "Most SMS segments started per second (a 3-part SMS counts 3); 0: no limit."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& breakerSchema() {
-  using namespace config;
-  static const Schema schema{
-      "breaker",
-      "Circuit breaker of one provider.",
+  static const Schema schema = plainSchema(
+      "breaker", "Circuit breaker of one provider.",
       {
           integer("failures", 5,
                   "Consecutive failures (network errors, timeouts, 5xx, 429, refusals that fail "
@@ -170,40 +154,34 @@ const config::Schema& breakerSchema() {
           duration("open_for", "30s",
                    "How long a paused provider gets no traffic before one probe is sent; the "
                    "probe's success resumes it."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& providerSchema() {
-  using namespace config;
   static const Schema schema = registrySchema(
-      Schema{"provider",
-             "An SMS provider account. The name is what routes refer to.",
-             {
-                 required(oneOf("type", registeredTypes(providerRegistry()), "Provider kind.")),
-                 integer("max_inflight", 0,
-                         "Most requests to this provider awaiting an answer at once; 0: only "
-                         "`dispatcher.max_inflight` applies. It also bounds the duplicates a "
-                         "crash can cause with providers that have no idempotency key."),
-                 object("rate_limit", rateLimitSchema(),
-                        "Sending rate this account allows; never exceeded in any one-second "
-                        "window."),
-                 object("breaker", breakerSchema(),
-                        "Pausing this provider after repeated failures, so routes use the next "
-                        "one."),
-             },
-             "",
-             {}},
+      plainSchema(
+          "provider", "An SMS provider account. The name is what routes refer to.",
+          {
+              required(oneOf("type", registeredTypes(providerRegistry()), "Provider kind.")),
+              integer("max_inflight", 0,
+                      "Most requests to this provider awaiting an answer at once; 0: only "
+                      "`dispatcher.max_inflight` applies. It also bounds the duplicates a "
+                      "crash can cause with providers that have no idempotency key."),
+              object("rate_limit", rateLimitSchema(),
+                     "Sending rate this account allows; never exceeded in any one-second "
+                     "window."),
+              object("breaker", breakerSchema(),
+                     "Pausing this provider after repeated failures, so routes use the next "
+                     "one."),
+          }),
       providerRegistry());
   return schema;
 }
 
 const config::Schema& routeSchema() {
-  using namespace config;
   static const Schema schema = [] {
-    Schema s{
+    Schema s = plainSchema(
         "route",
         "An ordered list of providers: the first is tried first, the next on failover or while "
         "the first is paused. A plain list (`otp: [messageflow, twilio]`) is short for "
@@ -220,9 +198,7 @@ const config::Schema& routeSchema() {
                   "provider. `resend`: send again (the SMS may arrive twice; SMSAPI's idx "
                   "prevents that); `hold`: mark them `failed` with an `in_doubt` reason for an "
                   "operator (it may never arrive)."),
-        },
-        "",
-        {}};
+        });
     s.shorthand_key = "providers";
     return s;
   }();
@@ -230,10 +206,8 @@ const config::Schema& routeSchema() {
 }
 
 const config::Schema& quietHoursSchema() {
-  using namespace config;
-  static const Schema schema{
-      "quiet hours",
-      "A daily window in which this lane sends nothing.",
+  static const Schema schema = plainSchema(
+      "quiet hours", "A daily window in which this lane sends nothing.",
       {
           required(str("window", "Local time window, e.g. `21:00-08:00` (may wrap midnight).")),
           required(str("time_zone", "IANA time zone of the recipients, e.g. `Europe/Warsaw`.")),
@@ -243,17 +217,13 @@ const config::Schema& quietHoursSchema() {
           oneOf("action", {"defer", "drop"}, "defer",
                 "`defer`: send when the window ends; `drop`: suppress the job (reason "
                 "`quiet_hours`)."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& laneSchema() {
-  using namespace config;
-  static const Schema schema{
-      "lane",
-      "Timing rules of one lane.",
+  static const Schema schema = plainSchema(
+      "lane", "Timing rules of one lane.",
       {
           duration("expires_in",
                    "How long a job stays sendable once due; after that it becomes `expired` "
@@ -265,15 +235,12 @@ const config::Schema& laneSchema() {
           duration("max_age",
                    "Stop retrying a job this long after it was created (it becomes `failed`). "
                    "Default: no limit besides max_attempts and expires_in."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& lanesSchema() {
-  using namespace config;
-  static const Schema schema{
+  static const Schema schema = plainSchema(
       "lanes",
       "Per-lane timing. Lanes are sent in strict priority: otp, then transactional, then "
       "marketing.",
@@ -281,17 +248,13 @@ const config::Schema& lanesSchema() {
           object("otp", laneSchema(), "One-time passwords and other codes."),
           object("transactional", laneSchema(), "Order, shipping and booking notices."),
           object("marketing", laneSchema(), "Campaigns; typically with quiet hours."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& dispatcherSchema() {
-  using namespace config;
-  static const Schema schema{
-      "dispatcher",
-      "How queued jobs are claimed and sent.",
+  static const Schema schema = plainSchema(
+      "dispatcher", "How queued jobs are claimed and sent.",
       {
           integer("batch_size", 50, "Most jobs claimed per lane per round."),
           integer("max_inflight", 100, "Most sends in progress at once."),
@@ -302,15 +265,12 @@ const config::Schema& dispatcherSchema() {
           duration("retry_base", "1s", "First retry delay; doubles each attempt, with jitter."),
           duration("retry_max", "5m", "Longest retry delay."),
           integer("max_attempts", 5, "Attempts before a job is `failed`."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& writeBackActionSchema() {
-  using namespace config;
-  static const Schema schema{
+  static const Schema schema = plainSchema(
       "write-back action",
       "SQL run in the mapping's source database when a job's status changes, exactly once per "
       "change, e.g. an order note. Values are bound as parameters: `:job_id`, `:status`, "
@@ -325,15 +285,12 @@ const config::Schema& writeBackActionSchema() {
                        "comment_content, comment_type) VALUES (:entity_id, :status, "
                        "'order_note')`. It runs in one transaction with smsbridge's marker row "
                        "(<table_prefix>write_back_done), so a crash never runs it twice.")),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& writeBackSchema() {
-  using namespace config;
-  static const Schema schema{
+  static const Schema schema = plainSchema(
       "write-back",
       "How delivery statuses reach the source databases: mappings' `write_back:` actions and "
       "the status mirror.",
@@ -351,16 +308,13 @@ const config::Schema& writeBackSchema() {
                    "1s and doubles)."),
           duration("poll_interval", "500ms",
                    "How often to look for status changes to write back when idle."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 // The keys that build a job, shared by mappings and schedules: both build jobs with the same
 // code (Mapping::apply), so they read them alike.
 std::vector<config::Field> jobFields(std::string text_description, std::string dedup_description) {
-  using namespace config;
   return {
       required(str("to", "Recipient template, e.g. `{{ phone }}`.")),
       str("region", "",
@@ -385,45 +339,42 @@ std::vector<config::Field> jobFields(std::string text_description, std::string d
 }
 
 const config::Schema& lookupSchema() {
-  using namespace config;
-  static const Schema schema{
-      "lookup",
-      "A query whose first row the mapping's `when` and templates read as `<name>.<column>`. "
-      "Short form: `<name>: SELECT ...`.",
-      {
-          required(str("sql",
-                       "The query, e.g. `SELECT phone, country FROM addresses WHERE order_id "
-                       "= :id`. `:<column>` binds that column of the changed row as a "
-                       "parameter (never spliced into the SQL). Only the first row is read; "
-                       "order it when several can match.")),
-          str("source", "", "Source whose database runs the query. Default: the mapping's."),
-          boolean("optional", false,
-                  "No row: read every `<name>.<column>` as null (so `| default(...)` works) "
-                  "instead of suppressing the job with reason `lookup_empty`."),
-      },
-      "",
-      {},
-      "sql"};
+  static const Schema schema = [] {
+    Schema s = plainSchema(
+        "lookup",
+        "A query whose first row the mapping's `when` and templates read as `<name>.<column>`. "
+        "Short form: `<name>: SELECT ...`.",
+        {
+            required(str("sql",
+                         "The query, e.g. `SELECT phone, country FROM addresses WHERE order_id "
+                         "= :id`. `:<column>` binds that column of the changed row as a "
+                         "parameter (never spliced into the SQL). Only the first row is read; "
+                         "order it when several can match.")),
+            str("source", "", "Source whose database runs the query. Default: the mapping's."),
+            boolean("optional", false,
+                    "No row: read every `<name>.<column>` as null (so `| default(...)` works) "
+                    "instead of suppressing the job with reason `lookup_empty`."),
+        });
+    s.shorthand_key = "sql";
+    return s;
+  }();
   return schema;
 }
 
 const config::Schema& mappingSchema() {
-  using namespace config;
   static const Schema schema = [] {
-    Schema s{"mapping",
-             "Turns a change in one table into an SMS.",
-             {
-                 str("source", "", "Source name. Default: the only source."),
-                 required(str("table", "Table whose changes this mapping reads.")),
-                 subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
-                          "Operations that trigger the mapping."),
-                 str("when", "",
-                     "Condition on the change, e.g. `status == 'shipped' and old.status != "
-                     "'shipped'`. `old.<col>` is the value before an update. Empty: every "
-                     "change."),
-             },
-             "",
-             {}};
+    Schema s =
+        plainSchema("mapping", "Turns a change in one table into an SMS.",
+                    {
+                        str("source", "", "Source name. Default: the only source."),
+                        required(str("table", "Table whose changes this mapping reads.")),
+                        subsetOf("on", {"insert", "update", "delete"}, {"insert", "update"},
+                                 "Operations that trigger the mapping."),
+                        str("when", "",
+                            "Condition on the change, e.g. `status == 'shipped' and old.status != "
+                            "'shipped'`. `old.<col>` is the value before an update. Empty: every "
+                            "change."),
+                    });
     for (Field& f : jobFields("SMS text template: `{{ column }}`, `{{ old.column }}`, "
                               "filters like `{{ name | upper }}`.",
                               "Dedup key template. Jobs with the same key are sent once. "
@@ -458,9 +409,8 @@ const config::Schema& mappingSchema() {
 }
 
 const config::Schema& scheduleSchema() {
-  using namespace config;
   static const Schema schema = [] {
-    Schema s{
+    Schema s = plainSchema(
         "schedule",
         "Runs a query on a cron or interval trigger; each row becomes an SMS, built like a "
         "mapping's. Booking reminders, \"no login for 30 days\", abandoned carts, campaigns.",
@@ -485,9 +435,7 @@ const config::Schema& scheduleSchema() {
             str("key", "",
                 "Column that identifies a row (a booking, a customer) in the default dedup "
                 "key. Empty: the first column."),
-        },
-        "",
-        {}};
+        });
     for (Field& f : jobFields("SMS text template over the row's columns: `{{ column }}`, "
                               "filters like `{{ name | upper }}`.",
                               "Dedup key template. Jobs with the same key are sent once, so "
@@ -555,23 +503,18 @@ Mapping::ReportFn reportInto(SectionAt at, config::Diagnostics& diagnostics) {
 }
 
 const config::Schema& tlsSchema() {
-  using namespace config;
-  static const Schema schema{
-      "tls",
-      "HTTPS for the server. With both files set it speaks only HTTPS.",
+  static const Schema schema = plainSchema(
+      "tls", "HTTPS for the server. With both files set it speaks only HTTPS.",
       {
           str("cert_file", "",
               "PEM certificate chain (server certificate first), relative to this file."),
           str("key_file", "", "PEM private key of the certificate, relative to this file."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
 const config::Schema& serverSchema() {
-  using namespace config;
-  static const Schema schema{
+  static const Schema schema = plainSchema(
       "server",
       "The HTTP server: delivery-report and inbound webhooks, `/healthz` (liveness), `/readyz` "
       "(sources capturing, store answering) and `/metrics` (Prometheus). It runs only when this "
@@ -600,9 +543,7 @@ const config::Schema& serverSchema() {
                    "How long a delivery report for a message id no job has yet is kept, "
                    "waiting for the send result that names it; then it is dropped and counted "
                    "as unknown (`smsbridge_delivery_reports_parked_dropped_total`)."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
@@ -616,29 +557,23 @@ config::Field opaque(std::string key, std::string description) {
 // A preset file (config/preset.h): its header, and mappings and schedules checked like a
 // config's.
 const config::Schema& presetDocumentSchema() {
-  using namespace config;
-  static const Schema header{"preset header",
-                             "What a preset is and which parameters it takes.",
-                             {
-                                 str("description", "", "What the preset does."),
-                                 opaque("parameters", "Parameters a presets: entry may set."),
-                                 opaque("choose", "Values derived from a parameter's value."),
-                                 opaque("detect", "Queries that resolve `auto` parameters."),
-                                 opaque("setup", "Tables `smsbridge setup` creates."),
-                             },
-                             "",
-                             {}};
-  static const Schema schema{
-      "preset file",
-      "A preset: ready mappings for one application.",
-      {
-          required(object("preset", header, "The preset's header.")),
-          mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>"),
-          mapOf("schedules", scheduleSchema(), "Query → SMS rules on a cron or interval trigger.",
-                "<schedule>"),
-      },
-      "",
-      {}};
+  static const Schema header =
+      plainSchema("preset header", "What a preset is and which parameters it takes.",
+                  {
+                      str("description", "", "What the preset does."),
+                      opaque("parameters", "Parameters a presets: entry may set."),
+                      opaque("choose", "Values derived from a parameter's value."),
+                      opaque("detect", "Queries that resolve `auto` parameters."),
+                      opaque("setup", "Tables `smsbridge setup` creates."),
+                  });
+  static const Schema schema =
+      plainSchema("preset file", "A preset: ready mappings for one application.",
+                  {
+                      required(object("preset", header, "The preset's header.")),
+                      mapOf("mappings", mappingSchema(), "Change → SMS rules.", "<mapping>"),
+                      mapOf("schedules", scheduleSchema(),
+                            "Query → SMS rules on a cron or interval trigger.", "<schedule>"),
+                  });
   return schema;
 }
 
@@ -903,6 +838,28 @@ void planWriteBack(BridgeConfig& cfg, const Section& root,
   }
 }
 
+// The `source:` of a mapping or schedule that names no source that loaded: none given while
+// several exist, or a name nobody configured. A configured source whose own section has
+// problems is reported there, not again here.
+void checkUnknownSource(const std::string& source, const std::vector<std::string>& source_names,
+                        const Section& at, Diagnostics& diagnostics) {
+  if (source.empty()) {
+    if (source_names.size() > 1) {
+      diagnostics.add(at.at("source", "several sources are configured; name one"));
+    }
+  } else if (std::find(source_names.begin(), source_names.end(), source) == source_names.end()) {
+    diagnostics.add(at.at("source", "no source named '" + source + "'"));
+  }
+}
+
+// The `route:` of a mapping or schedule.
+void checkRoute(const std::string& route, const BridgeConfig& cfg, const Section& at,
+                Diagnostics& diagnostics) {
+  if (!cfg.routes.count(route)) {
+    diagnostics.add(at.at("route", "no route named '" + route + "' under routes"));
+  }
+}
+
 std::string hostOwner() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -912,10 +869,8 @@ std::string hostOwner() {
 }  // namespace
 
 const config::Schema& bridgeSchema() {
-  using namespace config;
-  static const Schema schema{
-      "smsbridge",
-      "The smsbridge configuration file.",
+  static const Schema schema = plainSchema(
+      "smsbridge", "The smsbridge configuration file.",
       {
           object("log", logSchema(), "Logging."),
           object("defaults", defaultsSchema(), "Defaults for mappings."),
@@ -944,9 +899,7 @@ const config::Schema& bridgeSchema() {
                 "Query → SMS rules that run on a cron or interval trigger.", "<schedule>"),
           object("inbound", inboundSchema(), "Inbound SMS: opt-out keywords and replies."),
           object("server", serverSchema(), "HTTP server for webhooks, health and metrics."),
-      },
-      "",
-      {}};
+      });
   return schema;
 }
 
@@ -1261,18 +1214,10 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
             "table", "source '" + spec.source + "' does not capture '" + spec.table +
                          "'; add it to sources." + spec.source + ".tables"));
       }
-    } else if (spec.source.empty()) {
-      if (source_names.size() > 1) {
-        diagnostics.add(section("source").at("source", "several sources are configured; name one"));
-      }
-    } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
-               source_names.end()) {
-      diagnostics.add(section("source").at("source", "no source named '" + spec.source + "'"));
-    }  // else: that source's own section has problems, reported above
-    if (!cfg.routes.count(spec.route)) {
-      diagnostics.add(
-          section("route").at("route", "no route named '" + spec.route + "' under routes"));
+    } else {
+      checkUnknownSource(spec.source, source_names, section("source"), diagnostics);
     }
+    checkRoute(spec.route, cfg, section("route"), diagnostics);
     auto mapping = Mapping::compile(
         spec, cfg.defaults, [&](std::string_view key, std::size_t offset, std::string message) {
           // "lookup.<name>" points into that lookup's SQL.
@@ -1327,18 +1272,10 @@ std::optional<BridgeConfig> loadBridgeConfig(const std::string& path,
                                                "' cannot run queries yet (its database type "
                                                "has no SQL session)"));
       }
-    } else if (spec.source.empty()) {
-      if (source_names.size() > 1) {
-        diagnostics.add(section("source").at("source", "several sources are configured; name one"));
-      }
-    } else if (std::find(source_names.begin(), source_names.end(), spec.source) ==
-               source_names.end()) {
-      diagnostics.add(section("source").at("source", "no source named '" + spec.source + "'"));
+    } else {
+      checkUnknownSource(spec.source, source_names, section("source"), diagnostics);
     }
-    if (!cfg.routes.count(spec.job.route)) {
-      diagnostics.add(
-          section("route").at("route", "no route named '" + spec.job.route + "' under routes"));
-    }
+    checkRoute(spec.job.route, cfg, section("route"), diagnostics);
     auto schedule = Schedule::compile(spec, cfg.defaults, reportInto(section, diagnostics));
     if (schedule) cfg.schedules.push_back(std::move(*schedule));
   }

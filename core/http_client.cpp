@@ -1,7 +1,10 @@
 #include "core/http_client.h"
 
+#include "core/result.h"
+
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -12,6 +15,9 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <utility>
 
 // libcurl's multi_socket API driven by Asio: curl tells us which sockets to watch for which
 // events (socketCallback) and when it next needs to run (timerCallback); Asio waits for those
@@ -20,8 +26,13 @@
 //
 // Socket ownership: curl owns every socket it opens (connections, the resolver's wake-up
 // pipe). We watch a dup() of each, so closing our watch never closes curl's descriptor and
-// curl closing its descriptor never leaves Asio holding a number the kernel has reused. curl
-// always announces CURL_POLL_REMOVE before it closes a socket; that is where the dup goes.
+// curl closing its descriptor never leaves Asio holding a number the kernel has reused.
+// Connection sockets are opened and closed through our callbacks (CURLOPT_OPENSOCKETFUNCTION,
+// CURLOPT_CLOSESOCKETFUNCTION), so their watch lives exactly as long as the connection: curl
+// announces CURL_POLL_REMOVE each time a kept-alive connection goes idle, and dropping and
+// re-creating the watch then (dup, epoll add and delete, close) cost about as much as the
+// request itself. Any other socket's watch goes at CURL_POLL_REMOVE, which curl always
+// announces before it closes a socket.
 
 namespace smsbridge {
 
@@ -61,6 +72,9 @@ std::string HttpClientResponse::header(std::string_view name) const {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Idle easy handles kept for reuse; as many as were in flight at once, up to this.
+constexpr std::size_t kMaxIdleEasyHandles = 256;
 
 // curl_global_init is not thread-safe and must run before any other libcurl call; clients may
 // be created from several threads (one io_context each), so it runs exactly once.
@@ -112,10 +126,22 @@ bool isTlsFailure(CURLcode code) {
   }
 }
 
+// A request's header lines as libcurl takes them. Every send of one provider carries the same
+// headers, so the list is built once and shared by the transfers that use it.
+struct HeaderList {
+  HttpHeaders headers;  // what the list was built from
+  curl_slist* list = nullptr;
+
+  HeaderList() = default;
+  HeaderList(const HeaderList&) = delete;
+  HeaderList& operator=(const HeaderList&) = delete;
+  ~HeaderList() { curl_slist_free_all(list); }
+};
+
 // One request in flight: the easy handle and everything its callbacks write into.
 struct Transfer {
-  CURL* easy = nullptr;
-  curl_slist* header_list = nullptr;
+  CURL* easy = nullptr;  // back to the client's idle handles when the transfer ends
+  std::shared_ptr<const HeaderList> headers;
   HttpClientRequest request;
   HttpCallback done;
   HttpClientResponse response;
@@ -128,7 +154,6 @@ struct Transfer {
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
-    if (header_list) curl_slist_free_all(header_list);
   }
 };
 
@@ -194,7 +219,7 @@ class CurlHttpClient final : public HttpTransport,
   // Everything that can fail before the transfer starts; an empty string means ready.
   std::string prepare(Transfer& t) {
     if (!multi_) return "libcurl multi handle could not be created";
-    t.easy = curl_easy_init();
+    t.easy = takeEasyHandle();
     if (!t.easy) return "curl_easy_init failed";
     CURL* e = t.easy;
     const HttpClientRequest& r = t.request;
@@ -235,21 +260,61 @@ class CurlHttpClient final : public HttpTransport,
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &CurlHttpClient::prereqCallback);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
+    // The client outlives every connection: they live in its multi handle.
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlHttpClient::openSocketCallback);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlHttpClient::closeSocketCallback);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
 
     setMethod(t);
-    for (const auto& [name, value] : r.headers) {
+    auto headers = headerList(r.headers);
+    if (!headers) return headers.error().message();
+    t.headers = std::move(*headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers->list);
+    return {};
+  }
+
+  // The curl_slist for `headers`: the last one built when they are the same (the usual case:
+  // every send of a provider has the same headers), else a new one.
+  Result<std::shared_ptr<const HeaderList>> headerList(const HttpHeaders& headers) {
+    if (last_headers_ && last_headers_->headers == headers) return last_headers_;
+    auto built = std::make_shared<HeaderList>();
+    built->headers = headers;
+    for (const auto& [name, value] : headers) {
       // A line break inside a header would let a value smuggle extra headers or a request.
       if ((name + value).find_first_of("\r\n") != std::string::npos) {
-        return "header " + name + " contains a line break";
+        return Status(ErrorCategory::kInternal, "header " + name + " contains a line break");
       }
       // "Name;" is how curl is told to send a header with an empty value.
       std::string line = value.empty() ? name + ";" : name + ": " + value;
-      t.header_list = curl_slist_append(t.header_list, line.c_str());
+      built->list = curl_slist_append(built->list, line.c_str());
     }
     // Waiting for "100 Continue" costs a round trip (or a second) on every POST with a body.
-    t.header_list = curl_slist_append(t.header_list, "Expect:");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
-    return {};
+    built->list = curl_slist_append(built->list, "Expect:");
+    last_headers_ = built;
+    return std::shared_ptr<const HeaderList>(std::move(built));
+  }
+
+  // An idle easy handle, or a new one. curl_easy_init allocates and sets up a large handle
+  // (buffers included); curl_easy_reset on a used one is far cheaper, and per request both
+  // showed in profiles.
+  CURL* takeEasyHandle() {
+    if (idle_easy_.empty()) return curl_easy_init();
+    CURL* easy = idle_easy_.back();
+    idle_easy_.pop_back();
+    return easy;
+  }
+
+  // Keeps a finished transfer's handle for the next request, with every option back at its
+  // default, so nothing of one request (method, body, headers) leaks into the next.
+  void recycleEasyHandle(CURL* easy) {
+    if (!easy) return;
+    if (closing_ || idle_easy_.size() >= kMaxIdleEasyHandles) {
+      curl_easy_cleanup(easy);
+      return;
+    }
+    curl_easy_reset(easy);
+    idle_easy_.push_back(easy);
   }
 
   static void setMethod(Transfer& t) {
@@ -290,11 +355,27 @@ class CurlHttpClient final : public HttpTransport,
                             void* /*socketp*/) {
     auto* self = static_cast<CurlHttpClient*>(self_ptr);
     if (what == CURL_POLL_REMOVE) {
-      self->unwatch(fd);
+      self->idle(fd);
     } else {
       self->watch(fd, what);
     }
     return 0;
+  }
+
+  static curl_socket_t openSocketCallback(void* self_ptr, curlsocktype /*purpose*/,
+                                          curl_sockaddr* address) {
+    auto* self = static_cast<CurlHttpClient*>(self_ptr);
+    curl_socket_t fd = ::socket(address->family, address->socktype, address->protocol);
+    if (fd == CURL_SOCKET_BAD) return fd;
+    self->connections_.insert(fd);
+    return fd;
+  }
+
+  static int closeSocketCallback(void* self_ptr, curl_socket_t fd) {
+    auto* self = static_cast<CurlHttpClient*>(self_ptr);
+    self->connections_.erase(fd);
+    self->unwatch(fd);
+    return ::close(fd);
   }
 
   static int timerCallback(CURLM* /*multi*/, long timeout_ms, void* self_ptr) {
@@ -358,6 +439,17 @@ class CurlHttpClient final : public HttpTransport,
     armWaits(fd, it->second);
   }
 
+  // curl no longer wants events on `fd`. A connection keeps its watch while it waits in curl's
+  // cache; its wait handlers see that nothing is wanted.
+  void idle(curl_socket_t fd) {
+    if (!connections_.contains(fd)) {
+      unwatch(fd);
+      return;
+    }
+    auto it = sockets_.find(fd);
+    if (it != sockets_.end()) it->second->wanted = 0;
+  }
+
   void unwatch(curl_socket_t fd) {
     auto it = sockets_.find(fd);
     if (it == sockets_.end()) return;
@@ -401,14 +493,56 @@ class CurlHttpClient final : public HttpTransport,
     if (!closing_ && it != sockets_.end() && it->second == w) armWaits(fd, w);
   }
 
+  // curl asks for a timeout of 0 ("run me now") on every curl_multi_add_handle and moves its
+  // deadline as transfers start and end. Re-arming the Asio timer for each costs a
+  // timerfd_settime call per request, so a 0 becomes a posted handler instead, and the timer is
+  // only ever moved earlier: when it fires before curl's current deadline it waits again for
+  // that deadline rather than waking curl early.
   void armTimer(long timeout_ms) {
-    timer_.cancel();
-    if (timeout_ms < 0) return;
+    if (timeout_ms < 0) {
+      deadline_.reset();
+      return;
+    }
+    if (timeout_ms == 0) {
+      deadline_.reset();
+      postDrive();
+      return;
+    }
+    deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    if (timer_armed_ && timer_.expiry() <= *deadline_) return;
+    startTimer(*deadline_);
+  }
+
+  void startTimer(Clock::time_point expiry) {
     auto self = weak_from_this().lock();
     if (!self || closing_) return;
-    timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+    timer_armed_ = true;
+    timer_.expires_at(expiry);  // a wait still pending completes with operation_aborted
     timer_.async_wait([self](const boost::system::error_code& ec) {
       if (ec == boost::asio::error::operation_aborted || self->closing_) return;
+      self->onTimer();
+    });
+  }
+
+  void onTimer() {
+    timer_armed_ = false;
+    if (!deadline_) return;  // curl withdrew its timeout meanwhile
+    if (Clock::now() < *deadline_) {
+      startTimer(*deadline_);
+      return;
+    }
+    deadline_.reset();
+    drive(CURL_SOCKET_TIMEOUT, 0);
+  }
+
+  void postDrive() {
+    if (drive_posted_) return;
+    auto self = weak_from_this().lock();
+    if (!self || closing_) return;
+    drive_posted_ = true;
+    boost::asio::post(io_, [self] {
+      self->drive_posted_ = false;
+      if (self->closing_) return;
       self->drive(CURL_SOCKET_TIMEOUT, 0);
     });
   }
@@ -436,7 +570,8 @@ class CurlHttpClient final : public HttpTransport,
       curl_multi_remove_handle(multi_, easy);
       HttpClientResponse response = finish(*transfer, code);
       HttpCallback done = std::move(transfer->done);
-      transfer.reset();  // frees the easy handle before user code runs
+      recycleEasyHandle(std::exchange(transfer->easy, nullptr));
+      transfer.reset();
       done(std::move(response));
     }
   }
@@ -493,6 +628,9 @@ class CurlHttpClient final : public HttpTransport,
     transfers_.clear();
     if (multi_) curl_multi_cleanup(multi_);  // closes idle connections; may call unwatch()
     multi_ = nullptr;
+    for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+    idle_easy_.clear();
+    last_headers_.reset();
     boost::system::error_code ignored;
     for (auto& [fd, w] : sockets_) w->descriptor.close(ignored);
     sockets_.clear();
@@ -504,7 +642,13 @@ class CurlHttpClient final : public HttpTransport,
   boost::asio::steady_timer timer_;
   CURLM* multi_ = nullptr;
   std::map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  std::vector<CURL*> idle_easy_;
+  std::shared_ptr<const HeaderList> last_headers_;
   std::map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets_;
+  std::set<curl_socket_t> connections_;        // sockets curl opened through openSocketCallback
+  std::optional<Clock::time_point> deadline_;  // curl's pending timeout, if any
+  bool timer_armed_ = false;
+  bool drive_posted_ = false;
   bool shut_down_ = false;
   bool closing_ = false;
 };

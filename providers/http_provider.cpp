@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -330,6 +331,17 @@ std::string jsonString(const nlohmann::json& object, const char* key) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
+nlohmann::json parseJsonMembers(std::string_view text,
+                                std::initializer_list<std::string_view> keys) {
+  using nlohmann::json;
+  auto wanted = [keys](int depth, json::parse_event_t event, json& parsed) {
+    if (depth != 1 || event != json::parse_event_t::key) return true;
+    const std::string& key = parsed.get_ref<const std::string&>();
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+  };
+  return json::parse(text, wanted, /*allow_exceptions=*/false);
+}
+
 std::optional<double> jsonNumber(const nlohmann::json& object, const char* key) {
   if (!object.is_object()) return std::nullopt;
   auto it = object.find(key);
@@ -342,6 +354,45 @@ std::optional<double> jsonNumber(const nlohmann::json& object, const char* key) 
     if (!text.empty() && end == text.c_str() + text.size()) return value;
   }
   return std::nullopt;
+}
+
+void appendJsonString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += kHex[static_cast<unsigned char>(c) >> 4];
+          out += kHex[static_cast<unsigned char>(c) & 0xF];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
 }
 
 std::string digitsOnly(std::string_view phone) {

@@ -152,7 +152,15 @@ using FormFields = std::vector<std::pair<std::string, std::string>>;
 // its JSON text, "" when absent or null. jsonNumber: a number, or a string holding exactly one
 // (providers send prices and part counts as strings too).
 std::string jsonString(const nlohmann::json& object, const char* key);
+// A JSON object with only the named top-level members (and everything under them), or a
+// discarded value (is_discarded()) when `text` is not JSON. Provider answers carry many fields
+// nobody reads; building them costs more than reading past them.
+nlohmann::json parseJsonMembers(std::string_view text,
+                                std::initializer_list<std::string_view> keys);
 std::optional<double> jsonNumber(const nlohmann::json& object, const char* key);
+// Appends `text` as a JSON string, quoted and escaped byte for byte as nlohmann's dump() would
+// (so requests built either way are identical). `text` must be valid UTF-8.
+void appendJsonString(std::string& out, std::string_view text);
 // The digits of a phone number ("+48 600" → "48600").
 std::string digitsOnly(std::string_view phone);
 

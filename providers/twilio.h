@@ -30,7 +30,9 @@ struct TwilioConfig {
 
 class TwilioApi final : public HttpApi, public StatusQueryApi {
  public:
-  explicit TwilioApi(TwilioConfig config) : config_(std::move(config)) {}
+  explicit TwilioApi(TwilioConfig config)
+      : config_(std::move(config)),
+        authorization_(basicAuthorization(config_.auth_user, config_.auth_password)) {}
 
   Result<HttpClientRequest> buildSendRequest(const OutgoingSms& sms, TimePoint now) const override;
   SendResult classifySendResponse(const HttpClientResponse& response,
@@ -45,6 +47,7 @@ class TwilioApi final : public HttpApi, public StatusQueryApi {
 
  private:
   TwilioConfig config_;
+  std::string authorization_;  // the Basic header of every request, built once
 };
 
 // What a Twilio error code means for this send, when it settles it; nullopt leaves the

@@ -474,6 +474,14 @@ std::vector<Status> SqliteStore::recordOutcomes(std::span<const JobOutcome> outc
   std::string now_text = formatTimestamp(now);
   std::vector<bool> lease_lost(outcomes.size(), false);
   Status status = inTransaction([&]() -> Status {
+    // A report is parked only when it arrived before its job's send result was recorded, so
+    // the table is nearly always empty: one look per batch spares a lookup per job sent.
+    auto parked = db_->cached("SELECT EXISTS (SELECT 1 FROM " + table("reports_parked") + ")");
+    if (!parked) return parked.error();
+    auto parked_row = parked->step();
+    if (!parked_row) return parked_row.error();
+    const bool any_parked = *parked_row && parked->columnInt(0) != 0;
+    parked = Statement(nullptr, nullptr);  // back to the cache before the loop may need it
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       if (!statuses[i].isOk()) continue;
       bool lost = false;
@@ -483,7 +491,7 @@ std::vector<Status> SqliteStore::recordOutcomes(std::span<const JobOutcome> outc
       if (!lost && outcomes[i].status != JobStatus::kQueued) {
         SMSBRIDGE_RETURN_IF_ERROR(logStatusChanges(std::span(&outcomes[i].job_id, 1), now_text));
       }
-      if (!lost && outcomes[i].status == JobStatus::kSent) {
+      if (any_parked && !lost && outcomes[i].status == JobStatus::kSent) {
         SMSBRIDGE_RETURN_IF_ERROR(releaseParkedReports(outcomes[i], now_text));
       }
     }

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
@@ -23,9 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::ChildProcess;
 using testing::readFile;
-using testing::runToCompletion;
 using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
@@ -40,9 +39,7 @@ class QuickstartTest : public ::testing::Test {
     config_ = dir_.file("smsbridge.yaml");
     fs::copy_file(example / "smsbridge.yaml", config_);
     SqliteShopDb(dir_.file("shop.db")).exec(readFile(example / "shop.sql"));
-    auto [code, out] =
-        runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
-    ASSERT_EQ(code, 0) << out;
+    ASSERT_TRUE(testing::setupBridge(config_, dir_.file("setup.log")));
   }
 
   TempDir dir_;
@@ -50,7 +47,7 @@ class QuickstartTest : public ::testing::Test {
 };
 
 TEST_F(QuickstartTest, ShopChangesBecomeDeliveredSmsWrittenBack) {
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run.log"));
+  testing::BridgeProcess bridge(config_, dir_.file("run.log"));
   SqliteShopDb shop(dir_.file("shop.db"));
   shop.exec("UPDATE orders SET status = 'shipped' WHERE id IN (1001, 1002)");
   shop.exec("UPDATE orders SET status = 'shipped' WHERE id = 1003");
@@ -86,16 +83,13 @@ TEST_F(QuickstartTest, ShopChangesBecomeDeliveredSmsWrittenBack) {
             "+48600100200 delivered");
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM smsbridge_attempts"), 4);
 
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   EXPECT_NE(bridge.output().find("SMS sent"), std::string::npos);
 
   // A restart replays nothing: the checkpoint and dedup keys hold. This run logs JSON lines.
-  ChildProcess again({SMSBRIDGE_BINARY, "run", "-c", config_, "--log-format", "json"},
-                     dir_.file("run2.log"));
+  testing::BridgeProcess again(config_, dir_.file("run2.log"), {"--log-format", "json"});
   std::this_thread::sleep_for(milliseconds(1500));
-  again.signal(SIGTERM);
-  EXPECT_EQ(again.wait(seconds(15)), 0) << again.output();
+  EXPECT_TRUE(again.stop());
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM smsbridge_messages"), 5);
   std::istringstream lines(again.output());
   int json_lines = 0;
@@ -112,7 +106,7 @@ TEST_F(QuickstartTest, CorruptSourceDatabaseIsAClearErrorNamingTheFile) {
   writeFile(dir_.file("shop.db"), std::string(4096, 'x'));
   std::remove(dir_.file("shop.db-wal").c_str());
   std::remove(dir_.file("shop.db-shm").c_str());
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("log"));
+  auto [code, out] = testing::runSmsbridge({"run", "-c", config_}, dir_.file("log"));
   EXPECT_EQ(code, 1);
   EXPECT_NE(out.find("shop.db"), std::string::npos) << out;
   EXPECT_NE(out.find("not a SQLite database or is corrupt"), std::string::npos) << out;
@@ -124,7 +118,7 @@ TEST_F(QuickstartTest, RunWithoutSetupTablesSaysToRunSetup) {
   fs::copy_file(config_, config);
   SqliteShopDb(other.file("shop.db"))
       .exec(readFile(fs::path(SMSBRIDGE_SOURCE_DIR) / "examples/quickstart/shop.sql"));
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "run", "-c", config}, other.file("log"));
+  auto [code, out] = testing::runSmsbridge({"run", "-c", config}, other.file("log"));
   EXPECT_EQ(code, 1);
   EXPECT_NE(out.find("smsbridge setup"), std::string::npos) << out;
 }
@@ -161,8 +155,7 @@ mappings:
     to: "{{ phone }}"
     text: "Order {{ id }} shipped"
 )");
-  ASSERT_EQ(runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log")).first,
-            0);
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
 
   std::atomic<bool> writing{true};
   std::thread writer([&] {
@@ -178,11 +171,9 @@ mappings:
   int kills = 0;
   std::string logs;
   for (int round = 0; round < 4; ++round) {
-    ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config},
-                        dir.file("run" + std::to_string(round) + ".log"));
+    testing::BridgeProcess bridge(config, dir.file("run" + std::to_string(round) + ".log"));
     std::this_thread::sleep_for(milliseconds(250 + 150 * round));
-    bridge.signal(SIGKILL);
-    EXPECT_EQ(bridge.wait(seconds(5)), 128 + SIGKILL);
+    EXPECT_EQ(bridge.kill(seconds(5)), 128 + SIGKILL);
     ++kills;
     logs += bridge.output();
   }
@@ -190,7 +181,7 @@ mappings:
   ASSERT_FALSE(writing);
 
   // The last run finishes the work and stops cleanly.
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("final.log"));
+  testing::BridgeProcess bridge(config, dir.file("final.log"));
   SqliteShopDb shop(dir.file("shop.db"));
   bool settled = waitUntil(
       [&] {
@@ -201,8 +192,7 @@ mappings:
                    0;
       },
       seconds(60));
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << logs << bridge.output();
 
   EXPECT_EQ(kills, 4);
@@ -223,8 +213,8 @@ TEST(CliTest, CheckAcceptsEveryExample) {
   for (const auto& entry :
        fs::recursive_directory_iterator(fs::path(SMSBRIDGE_SOURCE_DIR) / "examples")) {
     if (entry.path().filename() != "smsbridge.yaml") continue;
-    auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", entry.path().string()},
-                                       dir.file("check.log"));
+    auto [code, out] =
+        testing::runSmsbridge({"check", "-c", entry.path().string()}, dir.file("check.log"));
     EXPECT_EQ(code, 0) << entry.path() << "\n" << out;
     ++checked;
   }
@@ -251,7 +241,7 @@ mappings:
     to: "{{ phone }}"
     text: "Shipped {{ id | shout }}"
 )");
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"check", "-c", config}, dir.file("log"));
   EXPECT_EQ(code, 1) << out;
   // Schema problems do not hide the mapping's own: all three come out in one run.
   EXPECT_TRUE(std::regex_search(
@@ -266,8 +256,7 @@ mappings:
       << out;
 
   // `run` refuses the same file and starts nothing.
-  auto [run_code, run_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  auto [run_code, run_out] = testing::runSmsbridge({"run", "-c", config}, dir.file("run.log"));
   EXPECT_EQ(run_code, 1);
   EXPECT_NE(run_out.find("not started"), std::string::npos) << run_out;
   EXPECT_FALSE(fs::exists(dir.file("shop.db")));
@@ -289,7 +278,7 @@ mappings:
     to: "{{ phone }}"
     text: "Hi {{ name | shout }}"
 )");
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"check", "-c", config}, dir.file("log"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex("bad\\.yaml:10:\\d+: mappings\\.shipped\\.when: ")))
       << out;
@@ -314,7 +303,7 @@ mappings:
     text: "Shipped"
     route: express
 )");
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"check", "-c", config}, dir.file("log"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex("bad\\.yaml:9:12: mappings\\.shipped\\.table: "
                                                 "source 'shop' does not capture 'orders'")))
@@ -328,8 +317,8 @@ TEST(CliTest, TestMappingShowsTheJobOrWhyThereIsNone) {
   TempDir dir;
   std::string config =
       (fs::path(SMSBRIDGE_SOURCE_DIR) / "examples/quickstart/smsbridge.yaml").string();
-  auto [code, out] = runToCompletion(
-      {SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped", "--row",
+  auto [code, out] = testing::runSmsbridge(
+      {"test-mapping", "-c", config, "-m", "order_shipped", "--row",
        R"({"number": "SO-7", "customer_name": "Zofia", "phone": "601 234 567", "country": "PL",
            "status": "shipped", "total": 99.5})",
        "--old", R"({"status": "processing"})"},
@@ -342,15 +331,14 @@ TEST(CliTest, TestMappingShowsTheJobOrWhyThereIsNone) {
   EXPECT_NE(out.find("gsm7, 1 segment"), std::string::npos) << out;
 
   auto [same_code, same] =
-      runToCompletion({SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped",
-                       "--row", R"({"status": "shipped"})", "--old", R"({"status": "shipped"})"},
-                      dir.file("log2"));
+      testing::runSmsbridge({"test-mapping", "-c", config, "-m", "order_shipped", "--row",
+                             R"({"status": "shipped"})", "--old", R"({"status": "shipped"})"},
+                            dir.file("log2"));
   EXPECT_EQ(same_code, 0);
   EXPECT_NE(same.find("no job: `when` is false"), std::string::npos) << same;
 
-  auto [bad_code, bad] = runToCompletion(
-      {SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped", "--row", "[1, 2]"},
-      dir.file("log3"));
+  auto [bad_code, bad] = testing::runSmsbridge(
+      {"test-mapping", "-c", config, "-m", "order_shipped", "--row", "[1, 2]"}, dir.file("log3"));
   EXPECT_EQ(bad_code, 1);
   EXPECT_NE(bad.find("--row must be a JSON object"), std::string::npos) << bad;
 }
@@ -370,7 +358,7 @@ lanes:
 mappings:
   promo: {table: customers, to: "{{ phone }}", text: "Sale", lane: marketing, max_segments: -1}
 )");
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"check", "-c", config}, dir.file("log"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_TRUE(std::regex_search(
       out, std::regex("bad\\.yaml:9:27: lanes\\.marketing\\.quiet_hours\\.window: .*Mars/Olympus")))
@@ -382,13 +370,12 @@ mappings:
 
 TEST(CliTest, HelpDescribesEveryCommand) {
   TempDir dir;
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "--help"}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"--help"}, dir.file("log"));
   EXPECT_EQ(code, 0);
   for (const char* cmd : {"run", "check", "setup", "config-schema", "test-mapping"}) {
     EXPECT_NE(out.find(cmd), std::string::npos) << cmd;
   }
-  auto [schema_code, schema] =
-      runToCompletion({SMSBRIDGE_BINARY, "config-schema"}, dir.file("schema.log"));
+  auto [schema_code, schema] = testing::runSmsbridge({"config-schema"}, dir.file("schema.log"));
   EXPECT_EQ(schema_code, 0);
   EXPECT_NE(schema.find("mappings.<mapping>.when"), std::string::npos) << schema;
   EXPECT_NE(schema.find("sources.<name>.path"), std::string::npos) << schema;
@@ -396,7 +383,7 @@ TEST(CliTest, HelpDescribesEveryCommand) {
 
 TEST(CliTest, ReadmeConfigReferenceMatchesTheSchema) {
   TempDir dir;
-  auto [code, schema] = runToCompletion({SMSBRIDGE_BINARY, "config-schema"}, dir.file("log"));
+  auto [code, schema] = testing::runSmsbridge({"config-schema"}, dir.file("log"));
   ASSERT_EQ(code, 0);
   std::string readme = readFile(fs::path(SMSBRIDGE_SOURCE_DIR) / "README.md");
   const std::string begin = "<!-- config-schema:begin -->\n";

@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -79,13 +80,9 @@ void payOrdersWhileKilling(Shop& shop, const CrashCase& c) {
   const std::string config = dir.file("smsbridge.yaml");
   std::ofstream(config) << crashConfig(c);
 
-  std::vector<std::string> setup_args = {SMSBRIDGE_BINARY, "setup", "-c", config};
-  setup_args.insert(setup_args.end(), c.setup_flags.begin(), c.setup_flags.end());
-  auto [setup_code, setup_out] = runToCompletion(setup_args, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(setupBridge(config, dir.file("setup.log"), c.setup_flags));
 
-  auto bridge = std::make_unique<ChildProcess>(
-      std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run0.log"));
+  auto bridge = std::make_unique<BridgeProcess>(config, dir.file("run0.log"));
   if (!c.ready_sql.empty()) {
     ASSERT_TRUE(waitUntil([&] { return shop.scalar(c.ready_sql) > 0; }, seconds(60)))
         << bridge->output();
@@ -114,12 +111,10 @@ void payOrdersWhileKilling(Shop& shop, const CrashCase& c) {
   int kills = 0;
   for (int run = 1; run <= 4 && paid < kCrashOrders; ++run) {
     std::this_thread::sleep_for(milliseconds(std::uniform_int_distribution<int>(300, 2500)(rng)));
-    bridge->signal(SIGKILL);
-    bridge->wait(seconds(15));
+    bridge->kill();
     ++kills;
-    bridge = std::make_unique<ChildProcess>(
-        std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config},
-        dir.file("run" + std::to_string(run) + ".log"));
+    bridge =
+        std::make_unique<BridgeProcess>(config, dir.file("run" + std::to_string(run) + ".log"));
   }
   for (auto& t : writers) t.join();
   ASSERT_FALSE(writer_failed);
@@ -132,8 +127,7 @@ void payOrdersWhileKilling(Shop& shop, const CrashCase& c) {
                            " WHERE status IN ('queued', 'sending')") == 0;
       },
       seconds(240));
-  bridge->signal(SIGTERM);
-  EXPECT_EQ(bridge->wait(seconds(30)), 0) << bridge->output();
+  EXPECT_TRUE(bridge->stop(seconds(30)));
   ASSERT_TRUE(complete) << "jobs: " << shop.scalar("SELECT count(*) FROM " + messages) << " of "
                         << kCrashOrders << " after " << kills << " kills\n"
                         << bridge->output();

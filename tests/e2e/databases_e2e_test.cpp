@@ -1,7 +1,6 @@
 // End-to-end on real PostgreSQL and MariaDB: the binary captures a shop's changes with
 // `trigger` capture, keeps its store in the same database, and writes the statuses back there.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -12,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
@@ -19,13 +19,6 @@
 
 namespace smsbridge {
 namespace {
-
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using testing::ChildProcess;
-using testing::runToCompletion;
-using testing::TempDir;
-using testing::waitUntil;
 
 void shipOrdersThroughTheBridge(testing::ShopDb& shop, const std::string& type,
                                 const std::string& dsn_var, const std::string& text_type) {
@@ -40,48 +33,27 @@ void shipOrdersThroughTheBridge(testing::ShopDb& shop, const std::string& type,
             " VALUES (1, 'processing', '600 700 800', 'Anna'), (2, 'processing', "
             "'+48 601 234 567', 'Łukasz'), (3, 'processing', '', 'Marek')");
 
-  TempDir dir;
+  testing::TempDir dir;
   std::string config = dir.file("smsbridge.yaml");
-  std::ofstream(config) << "defaults: {region: PL}\n"
-                           "sources:\n"
-                           "  shop: {type: "
-                        << type << ", dsn: \"${" << dsn_var
-                        << "}\", capture: trigger, poll_interval: 100ms}\n"
-                           "store: {table_prefix: "
-                        << prefix
-                        << "}\n"
-                           "providers:\n"
-                           "  sandbox: {type: sandbox, delivery_delay: 200ms}\n"
-                           "routes:\n"
-                           "  default: [sandbox]\n"
-                           "mappings:\n"
-                           "  shipped:\n"
-                           "    table: "
-                        << orders
-                        << "\n"
-                           "    on: [update]\n"
-                           "    when: \"status == 'shipped' and old.status != 'shipped'\"\n"
-                           "    to: \"{{ phone }}\"\n"
-                           "    text: \"Hi {{ name }}, order {{ id }} shipped\"\n";
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  std::ofstream(config) << testing::shippedOrdersConfig(
+      "{type: " + type + ", dsn: \"${" + dsn_var + "}\", capture: trigger, poll_interval: 100ms}",
+      prefix, orders, "200ms");
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
 
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
   shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id IN (1, 2)");
   shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 3");
   shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 1");  // no second SMS
 
   std::string messages = prefix + "messages";
-  bool settled = waitUntil(
+  bool settled = testing::waitUntil(
       [&] {
         return shop.scalar("SELECT count(*) FROM " + messages) == 3 &&
                shop.scalar("SELECT count(*) FROM " + messages +
                            " WHERE status IN ('queued', 'sending', 'sent')") == 0;
       },
-      seconds(30));
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+      std::chrono::seconds(30));
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << bridge.output();
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM " + messages + " WHERE status = 'delivered'"), 2);
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM " + messages +

@@ -12,6 +12,7 @@
 
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/integration/test_env.h"
@@ -20,7 +21,6 @@ namespace smsbridge {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::runToCompletion;
 using testing::TempDir;
 
 std::string readFile(const fs::path& path) {
@@ -52,7 +52,7 @@ class DoctorCliTest : public ::testing::Test {
   }
 
   std::pair<int, std::string> doctor(const std::string& config) {
-    return runToCompletion({SMSBRIDGE_BINARY, "doctor", "-c", config}, dir_.file("doctor.log"));
+    return testing::runSmsbridge({"doctor", "-c", config}, dir_.file("doctor.log"));
   }
 
   TempDir dir_;
@@ -71,7 +71,7 @@ TEST_F(DoctorCliTest, BeforeSetupFailsWithTheSetupCommandAndAfterItPasses) {
   EXPECT_NE(out.find("doctor: 3 ok, 0 warnings, 4 FAIL"), std::string::npos) << out;
 
   auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
+      testing::runSmsbridge({"setup", "-c", config_}, dir_.file("setup.log"));
   ASSERT_EQ(setup_code, 0) << setup_out;
 
   auto [after_code, after] = doctor(config_);
@@ -104,11 +104,11 @@ TEST_F(DoctorCliTest, MistypedColumnAndMissingDatabaseAreFailures) {
 
 TEST(DoctorHelpTest, HelpExplainsLevelsAndExitCode) {
   TempDir dir;
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "doctor", "--help"}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"doctor", "--help"}, dir.file("log"));
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("FAIL"), std::string::npos) << out;
   EXPECT_NE(out.find("Exit 0 when"), std::string::npos) << out;
-  auto [top_code, top] = runToCompletion({SMSBRIDGE_BINARY, "--help"}, dir.file("top.log"));
+  auto [top_code, top] = testing::runSmsbridge({"--help"}, dir.file("top.log"));
   EXPECT_NE(top.find("doctor"), std::string::npos) << top;
 }
 
@@ -142,23 +142,21 @@ void setupPrintsGrantsThenDoctorPasses(const std::string& config, const std::str
       "-- least-privilege grants for source 'shop' (trigger capture); "
       "smsbridge does not run these, an administrator does:";
   auto [dry_code, dry] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "--dry-run", "-c", config}, dir.file("dry.log"));
+      testing::runSmsbridge({"setup", "--dry-run", "-c", config}, dir.file("dry.log"));
   EXPECT_EQ(dry_code, 0) << dry;
   EXPECT_NE(dry.find(label), std::string::npos) << dry;
   EXPECT_NE(dry.find(grant), std::string::npos) << dry;
 
   auto [before_code, before] =
-      runToCompletion({SMSBRIDGE_BINARY, "doctor", "-c", config}, dir.file("before.log"));
+      testing::runSmsbridge({"doctor", "-c", config}, dir.file("before.log"));
   EXPECT_EQ(before_code, 1) << before;  // nothing installed yet
 
-  auto [code, out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
+  auto [code, out] = testing::runSmsbridge({"setup", "-c", config}, dir.file("setup.log"));
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(label), std::string::npos) << out;
   EXPECT_NE(out.find(grant), std::string::npos) << out;
 
-  auto [after_code, after] =
-      runToCompletion({SMSBRIDGE_BINARY, "doctor", "-c", config}, dir.file("after.log"));
+  auto [after_code, after] = testing::runSmsbridge({"doctor", "-c", config}, dir.file("after.log"));
   EXPECT_EQ(after_code, 0) << after;
   EXPECT_NE(after.find(", 0 FAIL"), std::string::npos) << after;
 }

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/mariadb_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
@@ -19,18 +20,13 @@
 namespace smsbridge {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::ChildProcess;
-using testing::MariaDbShop;
-using testing::runToCompletion;
-using testing::TempDir;
 using testing::waitUntil;
 
 TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
   setenv("SMSBRIDGE_TEST_MYSQL_DSN", dsn.c_str(), 1);  // the config reads it
-  MariaDbShop shop(dsn);
+  testing::MariaDbShop shop(dsn);
   const std::string tag = "e2eb" + std::to_string(getpid()) + "_";
   const std::string orders = tag + "orders";
   const std::string prefix = tag + "sb_";
@@ -42,33 +38,14 @@ TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
             " VALUES (1, 'processing', '600 700 800', 'Anna'), (2, 'processing', "
             "'+48 601 234 567', 'Łukasz'), (3, 'processing', '602 111 222', 'Marek')");
 
-  TempDir dir;
+  testing::TempDir dir;
   const std::string config = dir.file("smsbridge.yaml");
-  std::ofstream(config) << "defaults: {region: PL}\n"
-                           "sources:\n"
-                           "  shop: {type: mysql, dsn: \"${SMSBRIDGE_TEST_MYSQL_DSN}\", "
-                           "capture: binlog, server_id: "
-                        << 3'100'000'000u + static_cast<unsigned>(getpid() % 100000)
-                        << ", poll_interval: 100ms, heartbeat_interval: 1s}\n"
-                           "store: {table_prefix: "
-                        << prefix
-                        << "}\n"
-                           "providers:\n"
-                           "  sandbox: {type: sandbox, delivery_delay: 200ms}\n"
-                           "routes:\n"
-                           "  default: [sandbox]\n"
-                           "mappings:\n"
-                           "  shipped:\n"
-                           "    table: "
-                        << orders
-                        << "\n"
-                           "    on: [update]\n"
-                           "    when: \"status == 'shipped' and old.status != 'shipped'\"\n"
-                           "    to: \"{{ phone }}\"\n"
-                           "    text: \"Hi {{ name }}, order {{ id }} shipped\"\n";
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  const unsigned server_id = 3'100'000'000u + static_cast<unsigned>(getpid() % 100000);
+  std::ofstream(config) << testing::shippedOrdersConfig(
+      "{type: mysql, dsn: \"${SMSBRIDGE_TEST_MYSQL_DSN}\", capture: binlog, server_id: " +
+          std::to_string(server_id) + ", poll_interval: 100ms, heartbeat_interval: 1s}",
+      prefix, orders, "200ms");
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM information_schema.triggers WHERE "
                         "trigger_schema = DATABASE() AND event_object_table = '" +
                         orders + "'"),
@@ -78,8 +55,7 @@ TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
   // Binlog capture starts at the binlog's end: wait until that start is stored, so the
   // changes below are after it.
   const std::string checkpoint = "SELECT count(*) FROM " + prefix + "checkpoints";
-  auto bridge = std::make_unique<ChildProcess>(
-      std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run1.log"));
+  auto bridge = std::make_unique<testing::BridgeProcess>(config, dir.file("run1.log"));
   ASSERT_TRUE(waitUntil([&] { return shop.scalar(checkpoint) == 1; }, seconds(30)))
       << bridge->output();
 
@@ -92,11 +68,9 @@ TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
       << bridge->output();
 
   // A crash, a change while the bridge is down, and a restart from the stored position.
-  bridge->signal(SIGKILL);
-  bridge->wait(seconds(15));
+  bridge->kill();
   shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 3");
-  bridge = std::make_unique<ChildProcess>(
-      std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run2.log"));
+  bridge = std::make_unique<testing::BridgeProcess>(config, dir.file("run2.log"));
   shop.exec("UPDATE " + orders + " SET name = 'Anna K.' WHERE id = 1");  // no second SMS
 
   const bool settled = waitUntil(
@@ -112,8 +86,7 @@ TEST(MysqlBinlogE2eTest, ShipsOrdersFromTheBinlogAcrossACrash) {
   const long long idle_position = shop.scalar(position);
   std::this_thread::sleep_for(seconds(3));
   EXPECT_EQ(shop.scalar(position), idle_position) << "the bridge keeps moving its own position";
-  bridge->signal(SIGTERM);
-  EXPECT_EQ(bridge->wait(seconds(15)), 0) << bridge->output();
+  EXPECT_TRUE(bridge->stop());
   ASSERT_TRUE(settled) << bridge->output();
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM " + messages + " WHERE status = 'delivered'"), 3);
   EXPECT_EQ(shop.scalar("SELECT count(DISTINCT entity_id) FROM " + messages), 3);

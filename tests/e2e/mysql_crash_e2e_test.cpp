@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/crash_driver.h"
 #include "tests/e2e/mariadb_shop.h"
 #include "tests/e2e/process.h"
@@ -22,13 +23,10 @@ namespace smsbridge {
 namespace {
 
 using std::chrono::seconds;
-using testing::ChildProcess;
 using testing::CrashCase;
 using testing::kCrashOrders;
 using testing::MariaDbCleanup;
 using testing::MariaDbShop;
-using testing::runToCompletion;
-using testing::TempDir;
 using testing::waitUntil;
 
 // A replica server_id per test process: two bridges reading the binlog with one id would
@@ -125,13 +123,11 @@ TEST(MysqlBinlogReconnectE2eTest, KilledDumpThreadIsReconnectedWithoutLossOrRepe
             " (id, status, phone) VALUES (1, 'new', '600 700 801'), (2, 'new', '600 700 802'), "
             "(3, 'new', '600 700 803')");
 
-  TempDir dir;
+  testing::TempDir dir;
   const std::string config = dir.file("smsbridge.yaml");
   std::ofstream(config) << testing::crashConfig(c);
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
   ASSERT_TRUE(waitUntil(
       [&] { return shop.scalar("SELECT count(*) FROM " + c.prefix + "checkpoints") == 1; },
       seconds(30)))
@@ -163,11 +159,10 @@ TEST(MysqlBinlogReconnectE2eTest, KilledDumpThreadIsReconnectedWithoutLossOrRepe
                            " WHERE status IN ('queued', 'sending')") == 0;
       },
       seconds(60));
-  EXPECT_TRUE(bridge.running()) << "a lost binlog connection must not stop the bridge\n"
-                                << bridge.output();
+  EXPECT_TRUE(bridge.process().running()) << "a lost binlog connection must not stop the bridge\n"
+                                          << bridge.output();
   EXPECT_FALSE(shop.column(dump_threads).empty()) << "the bridge dumps the binlog again";
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << bridge.output();
   EXPECT_EQ(shop.scalar("SELECT count(DISTINCT entity_id) FROM " + messages), 3);
 }

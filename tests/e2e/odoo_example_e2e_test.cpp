@@ -5,7 +5,6 @@
 // reorder minimum; further deliveries while below, cancellations and locks send nothing.
 
 #include <libpq-fe.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/pg_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
@@ -26,17 +26,11 @@ namespace smsbridge {
 namespace {
 
 namespace fs = std::filesystem;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using testing::ChildProcess;
 using testing::readFile;
-using testing::runToCompletion;
-using testing::TempDir;
 
 const fs::path kExample = fs::path(SMSBRIDGE_SOURCE_DIR) / "examples" / "odoo";
 
 using Database = testing::Shop;
-using testing::waitUntil;
 
 // drive.sql's statements, one per line ending in ';' (comments dropped), so each commits on
 // its own as Odoo's clicks would.
@@ -80,7 +74,7 @@ struct Cleanup {
                                            "database = '" +
                                            database + "' AND active") != "0";
            ++i) {
-        std::this_thread::sleep_for(milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       {
         // A logical slot is dropped from a connection to its own database.
@@ -110,13 +104,11 @@ TEST(OdooExampleE2eTest, SendsOnePerConfirmationAndOnePerCrossingBelowTheMinimum
   Database odoo(odoo_dsn);
   odoo.exec(readFile(kExample / "schema.sql"));
 
-  TempDir dir;
+  testing::TempDir dir;
   const std::string config = (kExample / "smsbridge.yaml").string();
-  auto [setup_code, setup_out] = runToCompletion(
-      {SMSBRIDGE_BINARY, "setup", "-c", config, "--set-replica-identity"}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log"), {"--set-replica-identity"}));
 
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
   const auto statements = statementsOf(kExample / "drive.sql");
   ASSERT_EQ(statements.size(), 13u);
   for (const std::string& statement : statements) odoo.exec(statement);
@@ -125,7 +117,7 @@ TEST(OdooExampleE2eTest, SendsOnePerConfirmationAndOnePerCrossingBelowTheMinimum
   // already in the table.
   odoo.exec("INSERT INTO sale_order (name, partner_id, amount_total) VALUES ('S00004', 1, 10)");
   odoo.exec("UPDATE sale_order SET state = 'sale' WHERE name = 'S00004'");
-  bool settled = waitUntil(
+  bool settled = testing::waitUntil(
       [&] {
         return odoo.scalar(
                    "SELECT count(*) FROM smsbridge_messages WHERE body LIKE "
@@ -134,9 +126,8 @@ TEST(OdooExampleE2eTest, SendsOnePerConfirmationAndOnePerCrossingBelowTheMinimum
                    "SELECT count(*) FROM smsbridge_messages WHERE status IN "
                    "('queued', 'sending')") == 0;
       },
-      seconds(60));
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+      std::chrono::seconds(60));
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << bridge.output();
 
   EXPECT_EQ(odoo.column("SELECT recipient || ' ' || body FROM smsbridge_messages ORDER BY id"),

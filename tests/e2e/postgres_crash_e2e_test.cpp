@@ -15,10 +15,7 @@
 namespace smsbridge {
 namespace {
 
-using testing::Cleanup;
-using testing::CrashCase;
 using testing::kCrashOrders;
-using testing::Shop;
 
 class PostgresCrashE2eTest : public ::testing::TestWithParam<const char*> {};
 
@@ -26,14 +23,14 @@ TEST_P(PostgresCrashE2eTest, EveryJobExactlyOnceAcrossKills) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
   setenv("SMSBRIDGE_TEST_PG_DSN", dsn.c_str(), 1);
   const std::string mode = GetParam();
-  Shop shop(dsn);
+  testing::Shop shop(dsn);
   const std::string tag = "e2ek" + mode.substr(0, 2) + std::to_string(getpid()) + "_";
-  CrashCase c;
+  testing::CrashCase c;
   c.dsn = dsn;
   c.orders = tag + "orders";
   c.prefix = tag + "sb_";
   c.now_sql = "clock_timestamp()";
-  Cleanup cleanup{shop, tag, c.prefix + "slot_shop", c.prefix + "pub_shop"};
+  testing::Cleanup cleanup{shop, tag, c.prefix + "slot_shop", c.prefix + "pub_shop"};
   shop.exec("CREATE TABLE " + c.orders +
             " (id INT PRIMARY KEY, status TEXT NOT NULL, phone TEXT NOT NULL, "
             "updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())");

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/pg_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
@@ -22,24 +23,15 @@
 namespace smsbridge {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using testing::ChildProcess;
-using testing::Cleanup;
-using testing::runToCompletion;
-using testing::Shop;
-using testing::TempDir;
-using testing::waitUntil;
-
 TEST(PostgresLogicalE2eTest, ShipsOrdersAndSurvivesAKillWithoutLossOrRepeats) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
   setenv("SMSBRIDGE_TEST_PG_DSN", dsn.c_str(), 1);  // the config reads ${SMSBRIDGE_TEST_PG_DSN}
-  Shop shop(dsn);
+  testing::Shop shop(dsn);
   const std::string tag = "e2el" + std::to_string(getpid()) + "_";
   const std::string orders = tag + "orders";
   const std::string prefix = tag + "sb_";
   const std::string messages = prefix + "messages";
-  Cleanup cleanup{shop, tag, prefix + "slot_shop", prefix + "pub_shop"};
+  testing::Cleanup cleanup{shop, tag, prefix + "slot_shop", prefix + "pub_shop"};
   shop.exec("CREATE TABLE " + orders + " (id INT PRIMARY KEY, status TEXT, phone TEXT, name TEXT)");
   for (int id = 1; id <= 6; ++id) {
     shop.exec("INSERT INTO " + orders + " VALUES (" + std::to_string(id) +
@@ -47,74 +39,53 @@ TEST(PostgresLogicalE2eTest, ShipsOrdersAndSurvivesAKillWithoutLossOrRepeats) {
               std::to_string(id) + "')");
   }
 
-  TempDir dir;
+  testing::TempDir dir;
   std::string config = dir.file("smsbridge.yaml");
-  std::ofstream(config) << "defaults: {region: PL}\n"
-                           "sources:\n"
-                           "  shop: {type: postgres, dsn: \"${SMSBRIDGE_TEST_PG_DSN}\", "
-                           "capture: logical, poll_interval: 100ms}\n"
-                           "store: {table_prefix: "
-                        << prefix
-                        << "}\n"
-                           "providers:\n"
-                           "  sandbox: {type: sandbox, delivery_delay: 100ms}\n"
-                           "routes:\n"
-                           "  default: [sandbox]\n"
-                           "mappings:\n"
-                           "  shipped:\n"
-                           "    table: "
-                        << orders
-                        << "\n"
-                           "    on: [update]\n"
-                           "    when: \"status == 'shipped' and old.status != 'shipped'\"\n"
-                           "    to: \"{{ phone }}\"\n"
-                           "    text: \"Hi {{ name }}, order {{ id }} shipped\"\n";
+  std::ofstream(config) << testing::shippedOrdersConfig(
+      "{type: postgres, dsn: \"${SMSBRIDGE_TEST_PG_DSN}\", capture: logical, poll_interval: 100ms}",
+      prefix, orders, "100ms");
 
   // Without the flag setup only says what the old.status mapping needs.
   auto [dry_code, dry_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config, "--dry-run"}, dir.file("dry.log"));
+      testing::runSmsbridge({"setup", "-c", config, "--dry-run"}, dir.file("dry.log"));
   ASSERT_EQ(dry_code, 0) << dry_out;
   EXPECT_NE(dry_out.find("REPLICA IDENTITY FULL"), std::string::npos) << dry_out;
   EXPECT_NE(dry_out.find("CREATE PUBLICATION"), std::string::npos) << dry_out;
   EXPECT_EQ(shop.text("SELECT relreplident FROM pg_class WHERE oid = '" + orders + "'::regclass"),
             "d");
 
-  auto [setup_code, setup_out] = runToCompletion(
-      {SMSBRIDGE_BINARY, "setup", "-c", config, "--set-replica-identity"}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log"), {"--set-replica-identity"}));
   EXPECT_EQ(shop.text("SELECT relreplident FROM pg_class WHERE oid = '" + orders + "'::regclass"),
             "f");
 
   // Settled means handed to the provider. Not "delivered": the sandbox numbers its message ids
   // from 1 in every process, so after a restart its delivery reports name the first run's jobs.
   auto settledAt = [&](long long total) {
-    return waitUntil(
+    return testing::waitUntil(
         [&] {
           return shop.scalar("SELECT count(*) FROM " + messages) == total &&
                  shop.scalar("SELECT count(*) FROM " + messages +
                              " WHERE status IN ('queued', 'sending')") == 0;
         },
-        seconds(30));
+        std::chrono::seconds(30));
   };
 
   {
-    ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run1.log"));
+    testing::BridgeProcess bridge(config, dir.file("run1.log"));
     shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id IN (1, 2)");
     shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 3");
     shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id = 1");  // no second SMS
     ASSERT_TRUE(settledAt(3)) << bridge.output();
     // A crash, not a clean stop: whatever was not acknowledged yet comes again.
-    bridge.signal(SIGKILL);
-    bridge.wait(seconds(15));
+    bridge.kill();
   }
   // Changes made while the bridge is down wait in the slot.
   shop.exec("UPDATE " + orders + " SET status = 'shipped' WHERE id IN (4, 5)");
   shop.exec("UPDATE " + orders + " SET name = 'Renamed' WHERE id = 6");
 
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run2.log"));
+  testing::BridgeProcess bridge(config, dir.file("run2.log"));
   bool settled = settledAt(5);
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << bridge.output();
   EXPECT_EQ(
       shop.scalar("SELECT count(*) FROM " + messages + " WHERE status IN ('sent', 'delivered')"),

@@ -1,7 +1,6 @@
 // End-to-end with presets: the real binary, `smsbridge setup` creating what a preset needs, and
 // rows written by "the application" becoming SMS.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
@@ -18,11 +18,7 @@
 namespace smsbridge {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::ChildProcess;
-using testing::runToCompletion;
-using testing::SqliteShopDb;
 using testing::TempDir;
 using testing::waitUntil;
 
@@ -41,7 +37,7 @@ TEST(PresetCheckE2eTest, AnUnknownPresetIsPositionedAndListsTheShippedOnes) {
   TempDir dir;
   std::string config = dir.file("shop.yaml");
   std::ofstream(config) << kCheckBase << "presets:\n  - outbox\n  - {name: easyapointments}\n";
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"check", "-c", config}, dir.file("log"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_TRUE(std::regex_search(
       out, std::regex("shop\\.yaml:10:12: presets\\[1\\]\\.name: invalid value "
@@ -63,8 +59,7 @@ mappings:
     text: "Booked: {{ start_datetime | date('%d.%m %H:%M') }}"
   ea_booking_rescheduled: {enabled: false}
 )";
-  auto [good_code, good_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "check", "-c", good}, dir.file("good.log"));
+  auto [good_code, good_out] = testing::runSmsbridge({"check", "-c", good}, dir.file("good.log"));
   EXPECT_EQ(good_code, 0) << good_out;
   // Four mappings less the two turned off; the reminder schedule stays.
   EXPECT_NE(good_out.find("2 mappings, 1 schedule"), std::string::npos) << good_out;
@@ -75,8 +70,7 @@ mappings:
   ea_booking_confirmed:
     txet: "Booked"
 )";
-  auto [bad_code, bad_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "check", "-c", bad}, dir.file("bad.log"));
+  auto [bad_code, bad_out] = testing::runSmsbridge({"check", "-c", bad}, dir.file("bad.log"));
   EXPECT_EQ(bad_code, 1) << bad_out;
   EXPECT_TRUE(std::regex_search(
       bad_out, std::regex("bad\\.yaml:11:5: mappings\\.ea_booking_confirmed\\.txet: unknown key "
@@ -96,16 +90,12 @@ routes:
   default: [sandbox]
 presets: [outbox]
 )";
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
   // Setup again changes nothing: the table and its triggers exist.
-  auto [again_code, again_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup2.log"));
-  ASSERT_EQ(again_code, 0) << again_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup2.log")));
 
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
-  SqliteShopDb app(dir.file("app.db"));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
+  testing::SqliteShopDb app(dir.file("app.db"));
   app.exec(
       "BEGIN; INSERT INTO smsbridge_outbox (\"to\", text, lane) VALUES ('600 100 200', 'Code: "
       "4711', "
@@ -128,8 +118,7 @@ presets: [outbox]
                    "'delivered'") == 0;
       },
       seconds(30));
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << bridge.output();
   EXPECT_EQ(app.text("SELECT lane || ' ' || recipient || ' ' || body FROM smsbridge_messages "
                      "WHERE mapping = 'outbox_otp'"),
@@ -162,11 +151,9 @@ void outboxOnServer(testing::ShopDb& app, const std::string& type, const std::st
                            "  default: [sandbox]\n"
                            "presets: [{name: outbox, table: "
                         << outbox << "}]\n";
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
 
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
   std::string to = quote + "to" + quote;
   app.exec("BEGIN");
   app.exec("INSERT INTO " + outbox + " (" + to + ", text, lane) VALUES ('600 100 200', " +
@@ -181,8 +168,7 @@ void outboxOnServer(testing::ShopDb& app, const std::string& type, const std::st
                app.scalar("SELECT count(*) FROM " + messages + " WHERE status <> 'delivered'") == 0;
       },
       seconds(30));
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   EXPECT_TRUE(settled) << bridge.output();
   EXPECT_EQ(app.text("SELECT recipient FROM " + messages + " WHERE mapping = 'outbox_otp'"),
             "+48600100200");
@@ -245,11 +231,9 @@ TEST(EasyAppointmentsPresetE2eTest, BookingsDeletesAndTheReminderOnMariadb) {
                         << "}]\n"
                            "schedules:\n"
                            "  ea_reminder_24h: {every: 1s}\n";
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
 
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
   const std::string insert = "INSERT INTO " + ea +
                              "appointments (id, start_datetime, status, is_unavailability, "
                              "id_users_customer, id_services) VALUES ";
@@ -275,8 +259,7 @@ TEST(EasyAppointmentsPresetE2eTest, BookingsDeletesAndTheReminderOnMariadb) {
                                                "[^\\n]* rows=1 jobs=0 duplicates=1"));
                               },
                               seconds(30));
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << bridge.output();
   EXPECT_TRUE(rerun) << bridge.output();
   EXPECT_EQ(count("mapping = 'ea_booking_confirmed'"), 2);

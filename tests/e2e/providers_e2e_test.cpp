@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/fake_provider_process.h"
 #include "tests/e2e/process.h"
 #include "tests/e2e/shop_db.h"
@@ -24,19 +25,13 @@
 namespace smsbridge {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::ChildProcess;
-using testing::runToCompletion;
 using testing::SqliteShopDb;
-using testing::TempDir;
 using testing::waitUntil;
 
 constexpr char kTwilioSid[] = "AC00000000000000000000000000000001";
 
 using FakeProvider = testing::FakeProviderProcess;
-using testing::LedgerRequest;
-using testing::readFile;
 
 std::string phoneOf(int order) { return "+48600100" + std::to_string(100 + order); }
 
@@ -79,15 +74,12 @@ class ProvidersTest : public ::testing::Test {
                               "    when: \"status == 'shipped' and old.status != 'shipped'\"\n"
                               "    to: \"{{ phone }}\"\n"
                               "    text: \"Order {{ id }} shipped\"\n";
-    auto [code, out] =
-        runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
-    ASSERT_EQ(code, 0) << out;
+    ASSERT_TRUE(testing::setupBridge(config_, dir_.file("setup.log")));
     shop_ = std::make_unique<SqliteShopDb>(dir_.file("shop.db"));
   }
 
-  std::unique_ptr<ChildProcess> startBridge(const std::string& log) {
-    return std::make_unique<ChildProcess>(
-        std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file(log));
+  std::unique_ptr<testing::BridgeProcess> startBridge(const std::string& log) {
+    return std::make_unique<testing::BridgeProcess>(config_, dir_.file(log));
   }
 
   void ship(int first, int last) {
@@ -102,13 +94,12 @@ class ProvidersTest : public ::testing::Test {
                        std::to_string(order) + "'");
   }
   // Stops a bridge cleanly and returns its log.
-  std::string stop(ChildProcess& bridge) {
-    bridge.signal(SIGTERM);
-    EXPECT_EQ(bridge.wait(seconds(30)), 0) << bridge.output();
+  std::string stop(testing::BridgeProcess& bridge) {
+    EXPECT_TRUE(bridge.stop(seconds(30)));
     return bridge.output();
   }
 
-  TempDir dir_;
+  testing::TempDir dir_;
   std::unique_ptr<FakeProvider> fake_;
   std::unique_ptr<SqliteShopDb> shop_;
   std::string config_;
@@ -163,7 +154,7 @@ TEST_F(ProvidersTest, PrimaryFailingWith503MovesToSecondaryAndComesBackAfterReco
 
   // Recovery: once `open_for` has passed, the probe succeeds and the primary is back.
   fake_->control("/_fake/faults", "messageflow=none");
-  std::this_thread::sleep_for(milliseconds(2500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   ship(5, 5);
   ASSERT_TRUE(waitUntil([&] { return count("status = 'sent'") == 5; }, seconds(60)))
       << bridge->output();
@@ -218,14 +209,13 @@ TEST_F(ProvidersTest, RetryAfterOf429IsHonouredForEveryRequestToThatProvider) {
 
 // Waits until the fake has taken `n` requests of `api` whose answers it is holding back, and
 // the store has every shipped job leased, then SIGKILLs the bridge: the ambiguous window.
-void crashWhileAnswersAreOutstanding(ChildProcess& bridge, FakeProvider& fake,
+void crashWhileAnswersAreOutstanding(testing::BridgeProcess& bridge, FakeProvider& fake,
                                      const std::string& api, int n,
                                      const std::function<std::int64_t()>& sending, int jobs) {
   ASSERT_TRUE(
       waitUntil([&] { return fake.count(api, "accepted") >= n && sending() == jobs; }, seconds(60)))
       << bridge.output();
-  bridge.signal(SIGKILL);
-  ASSERT_EQ(bridge.wait(seconds(10)), 128 + SIGKILL);
+  ASSERT_EQ(bridge.kill(seconds(10)), 128 + SIGKILL);
 }
 
 std::uint64_t ambiguousTotal(const std::string& log) {
@@ -324,9 +314,8 @@ class SendCommandTest : public ProvidersTest {
                 "{poll_interval: 50ms}");
   }
   std::pair<int, std::string> send(const std::string& to) {
-    return runToCompletion(
-        {SMSBRIDGE_BINARY, "send", "-c", config_, "--to", to, "--text", "Zażółć gęślą jaźń"},
-        dir_.file("send.log"));
+    return testing::runSmsbridge({"send", "-c", config_, "--to", to, "--text", "Zażółć gęślą jaźń"},
+                                 dir_.file("send.log"));
   }
 };
 
@@ -379,9 +368,9 @@ TEST_F(SendCommandTest, TemporaryFailureIsRetriedAndEveryAttemptPrinted) {
 }
 
 TEST_F(SendCommandTest, UnknownRouteListsTheConfiguredOnes) {
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "send", "-c", config_, "--to", "600700800",
-                                      "--text", "x", "--route", "nope"},
-                                     dir_.file("send.log"));
+  auto [code, out] = testing::runSmsbridge(
+      {"send", "-c", config_, "--to", "600700800", "--text", "x", "--route", "nope"},
+      dir_.file("send.log"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("no route named 'nope'; the config has: default"), std::string::npos) << out;
   EXPECT_TRUE(fake_->ledger().empty());

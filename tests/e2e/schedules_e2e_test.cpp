@@ -1,8 +1,6 @@
 // End-to-end: `schedules:` through the real binary: positioned diagnostics at `check`, and the
 // schedules example running against its SQLite shop with the sandbox provider.
 
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -10,30 +8,20 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge {
 namespace {
 
 namespace fs = std::filesystem;
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::ChildProcess;
 using testing::readFile;
-using testing::runToCompletion;
 using testing::TempDir;
 using testing::waitUntil;
 using testing::writeFile;
-
-std::int64_t scalar(sqlite::Database& db, const std::string& sql) {
-  auto st = db.prepare(sql);
-  if (!st) throw std::runtime_error(st.error().toString());
-  auto row = st->step();
-  if (!row || !*row) throw std::runtime_error("no row for " + sql);
-  return st->columnInt(0);
-}
 
 TEST(SchedulesCliTest, CheckPointsIntoABadCronAndAnUnboundParameter) {
   TempDir dir;
@@ -58,7 +46,7 @@ schedules:
     to: "{{ phone }}"
     text: "Hi"
 )");
-  auto [code, out] = runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("log"));
+  auto [code, out] = testing::runSmsbridge({"check", "-c", config}, dir.file("log"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_TRUE(
       std::regex_search(out, std::regex("bad\\.yaml:10:21: schedules\\.campaign\\.cron: .*FRY")))
@@ -82,33 +70,27 @@ class SchedulesExampleTest : public ::testing::Test {
     std::string yaml = readFile(example / "smsbridge.yaml");
     yaml = std::regex_replace(yaml, std::regex("every: 1m"), "every: 1s");
     writeFile(config_, yaml);
-    auto db = sqlite::Database::open(dir_.file("shop.db"),
-                                     sqlite::Database::OpenMode::kCreateIfMissing, seconds(10));
-    ASSERT_TRUE(db);
-    shop_ = std::move(*db);
-    ASSERT_TRUE(shop_->exec(readFile(example / "shop.sql")).isOk());
+    shop_ = std::make_unique<testing::SqliteShopDb>(dir_.file("shop.db"));
+    shop_->exec(readFile(example / "shop.sql"));
     // A booking two seconds past the 24-hour mark: reminded by the runs that follow.
-    ASSERT_TRUE(shop_
-                    ->exec("INSERT INTO bookings VALUES (4, 2, 'Massage', "
-                           "datetime('now', '+24 hours', '+2 seconds'), 'confirmed')")
-                    .isOk());
-    auto [code, out] =
-        runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
-    ASSERT_EQ(code, 0) << out;
+    shop_->exec(
+        "INSERT INTO bookings VALUES (4, 2, 'Massage', "
+        "datetime('now', '+24 hours', '+2 seconds'), 'confirmed')");
+    ASSERT_TRUE(testing::setupBridge(config_, dir_.file("setup.log")));
   }
 
   std::int64_t count(const std::string& where) {
-    return scalar(*shop_, "SELECT count(*) FROM smsbridge_messages WHERE " + where);
+    return shop_->scalar("SELECT count(*) FROM smsbridge_messages WHERE " + where);
   }
 
   TempDir dir_;
   std::string config_;
-  std::unique_ptr<sqlite::Database> shop_;
+  std::unique_ptr<testing::SqliteShopDb> shop_;
 };
 
 TEST_F(SchedulesExampleTest, RemindsAndChasesCartsOnceAcrossARestart) {
   {
-    ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run.log"));
+    testing::BridgeProcess bridge(config_, dir_.file("run.log"));
     ASSERT_TRUE(waitUntil(
         [&] {
           return count("mapping = 'booking_reminder' AND status = 'delivered'") == 1 &&
@@ -116,8 +98,7 @@ TEST_F(SchedulesExampleTest, RemindsAndChasesCartsOnceAcrossARestart) {
         },
         seconds(30)))
         << bridge.output();
-    bridge.signal(SIGTERM);
-    EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+    EXPECT_TRUE(bridge.stop());
     EXPECT_NE(bridge.output().find("Schedule run complete. schedule=booking_reminder"),
               std::string::npos)
         << bridge.output();
@@ -127,7 +108,7 @@ TEST_F(SchedulesExampleTest, RemindsAndChasesCartsOnceAcrossARestart) {
             1);
 
   // Restarted: the runs go on, and their dedup keys keep each booking and cart to one SMS.
-  ChildProcess again({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run2.log"));
+  testing::BridgeProcess again(config_, dir_.file("run2.log"));
   ASSERT_TRUE(waitUntil(
       [&] {
         // The cart is still abandoned: the run finds it again and its key holds it back.
@@ -136,8 +117,7 @@ TEST_F(SchedulesExampleTest, RemindsAndChasesCartsOnceAcrossARestart) {
       },
       seconds(30)))
       << again.output();
-  again.signal(SIGTERM);
-  EXPECT_EQ(again.wait(seconds(15)), 0) << again.output();
+  EXPECT_TRUE(again.stop());
   EXPECT_EQ(count("1 = 1"), 2);
 }
 

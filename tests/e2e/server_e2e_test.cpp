@@ -1,8 +1,6 @@
 // End-to-end: `smsbridge run` with a `server:` section, scraped over HTTP like Prometheus and a
 // load balancer would.
 
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -16,6 +14,7 @@
 #include <boost/beast/http.hpp>
 
 #include "connectors/sqlite/sqlite_db.h"
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -25,7 +24,6 @@ namespace {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 namespace fs = std::filesystem;
-using std::chrono::milliseconds;
 using std::chrono::seconds;
 using tcp = asio::ip::tcp;
 using testing::readFile;
@@ -82,11 +80,9 @@ TEST(ServerE2eTest, RunServesHealthReadinessAndMetrics) {
     ASSERT_TRUE(db) << db.error().toString();
     ASSERT_TRUE((*db)->exec(readFile(example / "shop.sql")).isOk());
   }
-  auto [code, out] =
-      testing::runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(code, 0) << out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
 
-  testing::ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
   ASSERT_TRUE(testing::waitUntil([&] { return get(port, "/readyz").status == 200; }, seconds(30)))
       << bridge.output();
   EXPECT_EQ(get(port, "/healthz").body, "ok\n");
@@ -119,8 +115,7 @@ TEST(ServerE2eTest, RunServesHealthReadinessAndMetrics) {
   EXPECT_NE(metrics.find("# TYPE smsbridge_commit_to_enqueued_seconds histogram"),
             std::string::npos);
 
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   EXPECT_EQ(get(port, "/healthz").status, 0);  // the port is closed with the process
 }
 
@@ -130,8 +125,7 @@ TEST(ServerE2eTest, BadListenAddressIsAConfigErrorWithItsPosition) {
   fs::path example = fs::path(SMSBRIDGE_SOURCE_DIR) / "examples" / "quickstart";
   std::ofstream(config) << readFile(example / "smsbridge.yaml")
                         << "\nserver:\n  listen: nonsense\n";
-  auto [code, out] =
-      testing::runToCompletion({SMSBRIDGE_BINARY, "check", "-c", config}, dir.file("check.log"));
+  auto [code, out] = testing::runSmsbridge({"check", "-c", config}, dir.file("check.log"));
   EXPECT_NE(code, 0);
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(smsbridge\.yaml:\d+:\d+: server\.listen: )")))
       << out;

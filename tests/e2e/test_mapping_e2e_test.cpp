@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/pg_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
@@ -15,20 +16,15 @@
 namespace smsbridge {
 namespace {
 
-using testing::Cleanup;
-using testing::runToCompletion;
-using testing::Shop;
-using testing::TempDir;
-
 TEST(TestMappingE2eTest, FromDbMapsTheNewestRowsWithTheirLookupsAndWritesNothing) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
   setenv("SMSBRIDGE_TEST_PG_DSN", dsn.c_str(), 1);  // the config reads ${SMSBRIDGE_TEST_PG_DSN}
-  Shop shop(dsn);
+  testing::Shop shop(dsn);
   const std::string tag = "e2etm" + std::to_string(getpid()) + "_";
   const std::string orders = tag + "orders";
   const std::string addresses = tag + "addresses";
   const std::string prefix = tag + "sb_";
-  Cleanup cleanup{shop, tag, prefix + "slot_shop", prefix + "pub_shop"};
+  testing::Cleanup cleanup{shop, tag, prefix + "slot_shop", prefix + "pub_shop"};
   shop.exec("CREATE TABLE " + orders + " (id INT PRIMARY KEY, status TEXT)");
   shop.exec("CREATE TABLE " + addresses +
             " (order_id INT, address_type TEXT, phone TEXT, country TEXT, first_name TEXT)");
@@ -40,7 +36,7 @@ TEST(TestMappingE2eTest, FromDbMapsTheNewestRowsWithTheirLookupsAndWritesNothing
             " VALUES (2, 'billing', '600 700 802', 'PL', 'Anna'), (3, 'shipping', '600 700 803', "
             "'PL', 'Ola'), (4, 'billing', '0151 23456789', 'DE', 'O''Brien; --')");
 
-  TempDir dir;
+  testing::TempDir dir;
   std::string config = dir.file("smsbridge.yaml");
   std::ofstream(config) << "defaults: {region: PL}\n"
                            "sources:\n"
@@ -69,9 +65,8 @@ TEST(TestMappingE2eTest, FromDbMapsTheNewestRowsWithTheirLookupsAndWritesNothing
                            "    text: \"Hi {{ billing.first_name }}, order #{{ id }} is "
                            "{{ status }}.\"\n";
 
-  auto [code, out] = runToCompletion(
-      {SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped", "--from-db", "3"},
-      dir.file("log"));
+  auto [code, out] = testing::runSmsbridge(
+      {"test-mapping", "-c", config, "-m", "order_shipped", "--from-db", "3"}, dir.file("log"));
   ASSERT_EQ(code, 0) << out;
   const auto row4 = out.find("row 1 of 3: id 4");
   const auto row3 = out.find("row 2 of 3: id 3");
@@ -97,15 +92,15 @@ TEST(TestMappingE2eTest, FromDbMapsTheNewestRowsWithTheirLookupsAndWritesNothing
 
   // A mapping with lookups also runs them for --row.
   auto [row_code, row_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped",
-                       "--row", R"({"id": 2, "status": "wc-completed"})"},
-                      dir.file("log2"));
+      testing::runSmsbridge({"test-mapping", "-c", config, "-m", "order_shipped", "--row",
+                             R"({"id": 2, "status": "wc-completed"})"},
+                            dir.file("log2"));
   EXPECT_EQ(row_code, 0) << row_out;
   EXPECT_NE(row_out.find("text:       Hi Anna, order #2 is wc-completed."), std::string::npos)
       << row_out;
 
-  auto [none_code, none_out] = runToCompletion(
-      {SMSBRIDGE_BINARY, "test-mapping", "-c", config, "-m", "order_shipped"}, dir.file("log3"));
+  auto [none_code, none_out] = testing::runSmsbridge(
+      {"test-mapping", "-c", config, "-m", "order_shipped"}, dir.file("log3"));
   EXPECT_NE(none_code, 0);
   EXPECT_NE(none_out.find("--row or --from-db"), std::string::npos) << none_out;
 }

@@ -7,7 +7,6 @@
 //
 // Every wait has a generous deadline; no duration is asserted.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,6 +21,7 @@
 
 #include "providers/http_provider.h"
 #include "providers/twilio.h"
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/fake_provider_process.h"
 #include "tests/e2e/http_probe.h"
 #include "tests/e2e/process.h"
@@ -33,13 +33,10 @@ namespace smsbridge {
 namespace {
 
 using std::chrono::seconds;
-using testing::ChildProcess;
 using testing::FakeProviderProcess;
 using testing::HttpAnswer;
 using testing::httpRequest;
 using testing::RawConnection;
-using testing::ShopDb;
-using testing::TempDir;
 using testing::waitUntil;
 using json = nlohmann::json;
 
@@ -129,11 +126,8 @@ class WebhooksE2eTest : public ::testing::Test {
     port_ = testing::freePort();
     config_ = dir_.file("smsbridge.yaml");
     std::ofstream(config_) << config();
-    auto [code, out] = testing::runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_},
-                                                dir_.file("setup.log"));
-    ASSERT_EQ(code, 0) << out;
-    bridge_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run.log"));
+    ASSERT_TRUE(testing::setupBridge(config_, dir_.file("setup.log")));
+    bridge_ = std::make_unique<testing::BridgeProcess>(config_, dir_.file("run.log"));
     ASSERT_TRUE(waitUntil([&] { return get("/readyz").status == 200; }, seconds(30)))
         << bridge_->output();
   }
@@ -277,20 +271,20 @@ class WebhooksE2eTest : public ::testing::Test {
         .dump();
   }
 
-  TempDir dir_;
+  testing::TempDir dir_;
   // Names unique to this run, so parallel or repeated runs on a shared server never meet.
   const std::string tag_ = "wh" + std::to_string(getpid()) + "_";
   const std::string orders_ = tag_ + "orders";
   const std::string notes_ = tag_ + "notes";
   const std::string prefix_ = tag_ + "sb_";
   std::string text_type_ = "TEXT";
-  std::unique_ptr<ShopDb> db_;
+  std::unique_ptr<testing::ShopDb> db_;
   std::string source_yaml_;
   std::function<void()> drop_;
   unsigned short port_ = 0;
   std::string config_;
   std::unique_ptr<FakeProviderProcess> fake_;
-  std::unique_ptr<ChildProcess> bridge_;
+  std::unique_ptr<testing::BridgeProcess> bridge_;
 };
 
 // --- 1. delivery reports from every provider reach `delivered`, write-back runs once ---------

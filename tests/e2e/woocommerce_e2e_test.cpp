@@ -6,7 +6,6 @@
 // SMS per new order, and one stock alert per crossing of the effective threshold, also when a
 // re-armed alert crosses through the same numbers again.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/mariadb_shop.h"
 #include "tests/e2e/process.h"
 #include "tests/fakes/temp_dir.h"
@@ -27,9 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::seconds;
-using testing::ChildProcess;
 using testing::MariaDbShop;
-using testing::runToCompletion;
 using testing::TempDir;
 using testing::waitUntil;
 
@@ -125,9 +123,7 @@ TEST_P(WooCommerceE2eTest, EachOrderAndStockCrossingMakesExactlyItsSms) {
 
   TempDir dir;
   const std::string config = (kExample / "smsbridge.yaml").string();
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
   if (!mode.triggers.empty()) {
     // `storage: auto` chose the authoritative storage: only its order table is captured.
     EXPECT_EQ(shop.column("SELECT DISTINCT event_object_table FROM information_schema.triggers "
@@ -135,7 +131,7 @@ TEST_P(WooCommerceE2eTest, EachOrderAndStockCrossingMakesExactlyItsSms) {
               (std::vector<std::string>{"wp_postmeta", mode.triggers}));
   }
 
-  ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+  testing::BridgeProcess bridge(config, dir.file("run.log"));
   if (mode.capture == "binlog") {
     // Binlog capture starts at the binlog's end: wait until that start is stored.
     ASSERT_TRUE(
@@ -159,8 +155,7 @@ TEST_P(WooCommerceE2eTest, EachOrderAndStockCrossingMakesExactlyItsSms) {
                    "('queued', 'sending')") == 0;
       },
       seconds(60));
-  bridge.signal(SIGTERM);
-  EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+  EXPECT_TRUE(bridge.stop());
   ASSERT_TRUE(settled) << bridge.output();
 
   EXPECT_EQ(shop.column("SELECT CONCAT(recipient, ' ', body) FROM smsbridge_messages ORDER BY id"),
@@ -182,8 +177,8 @@ TEST(WooCommerceDemoE2eTest, DemoScriptPrintsEverySms) {
   setenv("WOO_DEMO_DATABASE", database.c_str(), 1);
   setenv("SMSBRIDGE_BIN", SMSBRIDGE_BINARY, 1);
   TempDir dir;
-  auto [code, out] =
-      runToCompletion({(kExample / "demo.sh").string(), "sync", "trigger"}, dir.file("demo.log"));
+  auto [code, out] = testing::runToCompletion({(kExample / "demo.sh").string(), "sync", "trigger"},
+                                              dir.file("demo.log"));
   ASSERT_EQ(code, 0) << out;
   for (const std::string& sms : kExpectedSms) {
     std::string body = sms.substr(sms.find(' ') + 1);

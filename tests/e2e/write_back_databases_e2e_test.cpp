@@ -3,7 +3,6 @@
 // shop's status table must show `delivered`, and each `write_back:` action must have run
 // exactly once per status change.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -13,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
@@ -21,18 +21,8 @@
 namespace smsbridge {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using testing::ChildProcess;
-using testing::MysqlShopDb;
-using testing::PgShopDb;
-using testing::runToCompletion;
-using testing::ShopDb;
-using testing::TempDir;
-using testing::waitUntil;
-
-void writeBackThroughTheBridge(ShopDb& shop, const std::string& type, const std::string& dsn_var,
-                               const std::string& text_type) {
+void writeBackThroughTheBridge(testing::ShopDb& shop, const std::string& type,
+                               const std::string& dsn_var, const std::string& text_type) {
   // Names unique to this run, so parallel or repeated runs never meet.
   const std::string tag = "wb" + std::to_string(getpid()) + "_";
   const std::string orders = tag + "orders", notes = tag + "notes", log = tag + "log";
@@ -55,7 +45,7 @@ void writeBackThroughTheBridge(ShopDb& shop, const std::string& type, const std:
   shop.exec("INSERT INTO " + orders +
             " VALUES (1, 'new', '600 700 800'), (2, 'new', '601 234 567'), (3, 'new', '')");
 
-  TempDir dir;
+  testing::TempDir dir;
   const std::string config = dir.file("smsbridge.yaml");
   std::ofstream(config) << "defaults: {region: PL}\n"
                            "sources:\n"
@@ -90,31 +80,27 @@ void writeBackThroughTheBridge(ShopDb& shop, const std::string& type, const std:
                         << log
                         << " (job_id, status, provider, changed_at) VALUES (:job_id, :status, "
                            ":provider, :changed_at)\"\n";
-  auto [setup_code, setup_out] =
-      runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config}, dir.file("setup.log"));
-  ASSERT_EQ(setup_code, 0) << setup_out;
+  ASSERT_TRUE(testing::setupBridge(config, dir.file("setup.log")));
 
   const std::string mirror = prefix + "message_status";
   {
-    ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run.log"));
+    testing::BridgeProcess bridge(config, dir.file("run.log"));
     shop.exec("UPDATE " + orders + " SET status = 'shipped'");
-    bool settled = waitUntil(
+    bool settled = testing::waitUntil(
         [&] {
           return shop.scalar("SELECT count(*) FROM " + mirror +
                              " WHERE status IN ('delivered', 'suppressed')") == 3 &&
                  shop.scalar("SELECT count(*) FROM " + log) == 5;
         },
-        seconds(60));
-    bridge.signal(SIGTERM);
-    EXPECT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+        std::chrono::seconds(60));
+    EXPECT_TRUE(bridge.stop());
     ASSERT_TRUE(settled) << bridge.output();
   }
   // A restart runs nothing again.
   {
-    ChildProcess again({SMSBRIDGE_BINARY, "run", "-c", config}, dir.file("run2.log"));
-    std::this_thread::sleep_for(milliseconds(1500));
-    again.signal(SIGTERM);
-    EXPECT_EQ(again.wait(seconds(15)), 0) << again.output();
+    testing::BridgeProcess again(config, dir.file("run2.log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_TRUE(again.stop());
   }
 
   EXPECT_EQ(shop.scalar("SELECT count(*) FROM " + mirror +
@@ -137,14 +123,14 @@ void writeBackThroughTheBridge(ShopDb& shop, const std::string& type, const std:
 
 TEST(WriteBackDatabasesE2eTest, PostgresShopGetsActionsAndStatusMirrorOnce) {
   SMSBRIDGE_REQUIRE_PG_DSN(dsn);
-  PgShopDb shop(dsn);
+  testing::PgShopDb shop(dsn);
   ::setenv("WB_E2E_PG_DSN", dsn.c_str(), 1);
   writeBackThroughTheBridge(shop, "postgres", "WB_E2E_PG_DSN", "text");
 }
 
 TEST(WriteBackDatabasesE2eTest, MariadbShopGetsActionsAndStatusMirrorOnce) {
   SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
-  MysqlShopDb shop(dsn);
+  testing::MysqlShopDb shop(dsn);
   ::setenv("WB_E2E_MYSQL_DSN", dsn.c_str(), 1);
   writeBackThroughTheBridge(shop, "mysql", "WB_E2E_MYSQL_DSN", "VARCHAR(191)");
 }

@@ -2,14 +2,13 @@
 // delivery by itself. Each `write_back:` action must have run exactly once per status change,
 // and with the store in another database, the shop's status table must show `delivered`.
 
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "tests/e2e/bridge_process.h"
 #include "tests/e2e/process.h"
 #include "tests/e2e/shop_db.h"
 #include "tests/fakes/temp_dir.h"
@@ -17,13 +16,7 @@
 namespace smsbridge {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using testing::ChildProcess;
-using testing::runToCompletion;
 using testing::SqliteShopDb;
-using testing::TempDir;
-using testing::waitUntil;
 
 constexpr char kShopSchema[] =
     "CREATE TABLE orders (id INTEGER PRIMARY KEY, phone TEXT, status TEXT NOT NULL);"
@@ -67,19 +60,17 @@ class WriteBackE2eTest : public ::testing::Test {
                               "          INSERT INTO sms_log (job_id, status, provider, "
                               "changed_at)\n"
                               "          VALUES (:job_id, :status, :provider, :changed_at)\n";
-    auto [code, out] =
-        runToCompletion({SMSBRIDGE_BINARY, "setup", "-c", config_}, dir_.file("setup.log"));
-    ASSERT_EQ(code, 0) << out;
+    ASSERT_TRUE(testing::setupBridge(config_, dir_.file("setup.log")));
   }
 
   // Ships every order, waits until all write-back is done, and checks that each action ran
   // exactly once per status change; a restart must run nothing again.
   void shipAndCheck(const std::string& store_file) {
-    ChildProcess bridge({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run.log"));
+    testing::BridgeProcess bridge(config_, dir_.file("run.log"));
     SqliteShopDb shop(dir_.file("shop.db"));
     SqliteShopDb store(dir_.file(store_file));
     shop.exec("UPDATE orders SET status = 'shipped'");
-    ASSERT_TRUE(waitUntil(
+    ASSERT_TRUE(testing::waitUntil(
         [&] {
           return store.scalar(
                      "SELECT count(*) FROM smsbridge_messages WHERE status IN "
@@ -88,15 +79,13 @@ class WriteBackE2eTest : public ::testing::Test {
                      "SELECT count(*) FROM smsbridge_status_changes WHERE done_at IS "
                      "NULL") == 0;
         },
-        seconds(60)))
+        std::chrono::seconds(60)))
         << bridge.output();
-    bridge.signal(SIGTERM);
-    ASSERT_EQ(bridge.wait(seconds(15)), 0) << bridge.output();
+    ASSERT_TRUE(bridge.stop());
 
-    ChildProcess again({SMSBRIDGE_BINARY, "run", "-c", config_}, dir_.file("run2.log"));
-    std::this_thread::sleep_for(milliseconds(1000));
-    again.signal(SIGTERM);
-    ASSERT_EQ(again.wait(seconds(15)), 0) << again.output();
+    testing::BridgeProcess again(config_, dir_.file("run2.log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    ASSERT_TRUE(again.stop());
 
     // One note per order: three delivered, one suppressed (no phone).
     EXPECT_EQ(shop.scalar("SELECT count(*) FROM order_notes"), 4);
@@ -114,7 +103,7 @@ class WriteBackE2eTest : public ::testing::Test {
               store.scalar("SELECT count(*) FROM smsbridge_status_changes"));
   }
 
-  TempDir dir_;
+  testing::TempDir dir_;
   std::string config_;
 };
 

@@ -3,6 +3,7 @@
 // deployment (WooCommerce on shared hosting). Each test has its own table, user and store file.
 
 #include <filesystem>
+#include <memory>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include "connectors/mysql/mysql_poll_reader.h"
 #include "connectors/poll_capture.h"
 #include "connectors/sqlite/sqlite_store.h"
+#include "tests/fakes/poll_cases.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::mysql {
@@ -18,7 +20,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class MysqlPollTest : public ::testing::Test {
+class MysqlPollTest : public ::testing::Test, public testing::PollShop {
  protected:
   void SetUp() override {
     SMSBRIDGE_REQUIRE_MYSQL_DSN(dsn);
@@ -60,44 +62,28 @@ class MysqlPollTest : public ::testing::Test {
     }
   }
 
-  void exec(const std::string& sql) {
+  // testing::PollShop
+  std::string ordersTable() const override { return "`" + orders_ + "`"; }
+  std::string stampColumn() const override { return "date_updated_gmt"; }
+  void exec(const std::string& sql) override {
     Status s = admin_->exec(sql);
     ASSERT_TRUE(s.isOk()) << sql << ": " << s.toString();
   }
-
-  std::unique_ptr<Source> source(int batch_size = 100) {
-    poll::Settings s;
-    s.name = "shop";
-    s.batch_size = batch_size;
-    s.overlap = std::chrono::minutes(5);
-    poll::TableSpec t;
-    t.table = orders_;
-    t.change_column = "date_updated_gmt";
-    s.tables.push_back(t);
-    auto src =
-        poll::PollSource::create(std::move(s), std::make_unique<MysqlPollReader>(ro_options_));
-    EXPECT_TRUE(src) << src.error().toString();
-    if (!src) return nullptr;
-    (*src)->attachShadowStore(*store_);
-    auto checkpoint = store_->loadCheckpoint("shop");
-    EXPECT_TRUE(checkpoint);
-    Status started = (*src)->start(checkpoint->value_or(""));
-    EXPECT_TRUE(started.isOk()) << started.toString();
-    return std::unique_ptr<Source>(std::move(*src));
+  std::unique_ptr<Source> source(int batch_size) override {
+    return testing::startPollSource(testing::pollSettings(orders_, "date_updated_gmt", batch_size),
+                                    std::make_unique<MysqlPollReader>(ro_options_), *store_);
   }
-
-  std::vector<ChangeEvent> drain(Source& src) {
-    std::vector<ChangeEvent> events;
-    for (int guard = 0; guard < 100; ++guard) {
-      auto batch = src.poll(milliseconds(0));
-      EXPECT_TRUE(batch) << batch.error().toString();
-      if (!batch || batch->position.empty()) break;
-      auto enq = store_->enqueue({}, Checkpoint{"shop", batch->position, batch->shadow});
-      EXPECT_TRUE(enq) << enq.error().toString();
-      events.insert(events.end(), batch->events.begin(), batch->events.end());
-    }
-    return events;
+  std::function<void()> execUncommitted(const std::string& sql) override {
+    auto conn = Connection::connect(admin_options_);
+    EXPECT_TRUE(conn) << conn.error().toString();
+    if (!conn) return [] {};
+    std::shared_ptr<Connection> writer = std::move(*conn);
+    EXPECT_TRUE(writer->begin().isOk());
+    Status updated = writer->exec(sql);
+    EXPECT_TRUE(updated.isOk()) << updated.toString();
+    return [writer] { EXPECT_TRUE(writer->commit().isOk()); };
   }
+  JobStore& store() override { return *store_; }
 
   ConnectionOptions admin_options_, ro_options_;
   std::unique_ptr<Connection> admin_;
@@ -106,74 +92,16 @@ class MysqlPollTest : public ::testing::Test {
 };
 
 TEST_F(MysqlPollTest, SelectOnlyUserCapturesInsertsAndUpdatesWithBeforeImages) {
-  exec("INSERT INTO `" + orders_ +
-       "` (status, total, date_updated_gmt) VALUES ('wc-processing', 10, '2026-11-22 10:00:00')");
-  auto src = source();
-  EXPECT_TRUE(drain(*src).empty()) << "the first round is a baseline";
-
-  exec("INSERT INTO `" + orders_ +
-       "` (status, total, date_updated_gmt) VALUES ('wc-processing', 20.5, '2026-11-22 10:01:00')");
-  exec("UPDATE `" + orders_ +
-       "` SET status = 'wc-completed', date_updated_gmt = '2026-11-22 10:01:02' WHERE id = 1");
-  auto events = drain(*src);
-  ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].pk, "1");
-  EXPECT_EQ(events[0].op, Op::kUpdate);
-  EXPECT_EQ(*events[0].before->find("status"), Value("wc-processing"));
-  EXPECT_EQ(*events[0].after->find("status"), Value("wc-completed"));
-  EXPECT_EQ(events[1].pk, "2");
-  EXPECT_EQ(events[1].op, Op::kInsert);
-  EXPECT_EQ(events[1].after->find("total")->toNumber(), 20.5);
-  EXPECT_TRUE(drain(*src).empty()) << "re-reading the overlap makes no events";
+  testing::checkBaselineThenInsertsAndUpdatesWithBeforeImages(*this);
 }
 
+// The writer stamps its row with application time, as WooCommerce does.
 TEST_F(MysqlPollTest, TransactionCommittingAfterLaterOnesIsCaptured) {
-  exec("INSERT INTO `" + orders_ +
-       "` (status, total, date_updated_gmt) VALUES ('wc-processing', 10, '2026-11-22 10:00:00')");
-  auto src = source();
-  drain(*src);
-
-  // A stamps its row at 10:08 (application time, as WooCommerce does) and stays open.
-  auto a = Connection::connect(admin_options_);
-  ASSERT_TRUE(a);
-  ASSERT_TRUE((*a)->begin().isOk());
-  ASSERT_TRUE((*a)->exec("UPDATE `" + orders_ +
-                         "` SET status = 'wc-completed', date_updated_gmt = '2026-11-22 "
-                         "10:08:00' WHERE id = 1")
-                  .isOk());
-  // B stamps 10:10 and commits first; the bridge sees it.
-  exec("INSERT INTO `" + orders_ +
-       "` (status, total, date_updated_gmt) VALUES ('wc-pending', 5, '2026-11-22 10:10:00')");
-  auto seen = drain(*src);
-  ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0].pk, "2");
-  // A commits now, older than what was already seen: still captured, from the overlap.
-  ASSERT_TRUE((*a)->commit().isOk());
-  auto late = drain(*src);
-  ASSERT_EQ(late.size(), 1u);
-  EXPECT_EQ(late[0].pk, "1");
-  EXPECT_EQ(*late[0].before->find("status"), Value("wc-processing"));
-  EXPECT_TRUE(drain(*src).empty());
+  testing::checkLateCommitWithAnOlderStampIsCaptured(*this);
 }
 
 TEST_F(MysqlPollTest, RestartFromTheDurableCheckpointLosesAndDuplicatesNothing) {
-  for (int i = 0; i < 5; ++i) {
-    exec("INSERT INTO `" + orders_ +
-         "` (status, total, date_updated_gmt) VALUES ('wc-pending', 1, '2026-11-22 10:00:00')");
-  }
-  drain(*source(2));
-  exec("UPDATE `" + orders_ +
-       "` SET status = 'wc-processing', date_updated_gmt = "
-       "'2026-11-22 10:05:00'");
-
-  auto lost = source(2)->poll(milliseconds(0));  // read, then "crash" before the enqueue
-  ASSERT_TRUE(lost);
-  ASSERT_EQ(lost->events.size(), 2u);
-
-  auto events = drain(*source(2));
-  ASSERT_EQ(events.size(), 5u);
-  EXPECT_EQ(events[0].position, lost->events[0].position) << "same change, same dedup key";
-  EXPECT_TRUE(drain(*source(2)).empty());
+  testing::checkRestartFromTheDurableCheckpointLosesAndDuplicatesNothing(*this);
 }
 
 }  // namespace

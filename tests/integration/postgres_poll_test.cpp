@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <random>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
@@ -15,6 +15,7 @@
 #include "connectors/postgres/pg_poll_reader.h"
 #include "connectors/sqlite/sqlite_store.h"
 #include "core/mapping.h"
+#include "tests/fakes/poll_cases.h"
 #include "tests/integration/test_env.h"
 
 namespace smsbridge::postgres {
@@ -22,7 +23,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class PostgresPollTest : public ::testing::Test {
+class PostgresPollTest : public ::testing::Test, public testing::PollShop {
  protected:
   void SetUp() override {
     SMSBRIDGE_REQUIRE_PG_DSN(dsn);
@@ -51,107 +52,46 @@ class PostgresPollTest : public ::testing::Test {
     exec("DROP TABLE IF EXISTS " + orders_);
   }
 
-  void exec(const std::string& sql) {
+  // testing::PollShop
+  std::string ordersTable() const override { return orders_; }
+  std::string stampColumn() const override { return "updated_at"; }
+  void exec(const std::string& sql) override {
     pqxx::connection conn(dsn_);
     pqxx::nontransaction txn(conn);
     txn.exec("SET client_min_messages = warning");
     txn.exec(sql);
   }
 
-  std::unique_ptr<Source> source(int batch_size = 100) {
-    poll::Settings s;
-    s.name = "shop";
-    s.batch_size = batch_size;
-    s.overlap = std::chrono::minutes(5);
-    poll::TableSpec t;
-    t.table = orders_;
-    t.change_column = "updated_at";
-    s.tables.push_back(t);
-    auto src = poll::PollSource::create(
-        std::move(s), std::make_unique<PgPollReader>(ro_dsn_, milliseconds(5000)));
-    EXPECT_TRUE(src) << src.error().toString();
-    if (!src) return nullptr;
-    (*src)->attachShadowStore(*store_);
-    auto checkpoint = store_->loadCheckpoint("shop");
-    EXPECT_TRUE(checkpoint);
-    Status started = (*src)->start(checkpoint->value_or(""));
-    EXPECT_TRUE(started.isOk()) << started.toString();
-    return std::unique_ptr<Source>(std::move(*src));
+  std::unique_ptr<Source> source(int batch_size) override {
+    return testing::startPollSource(testing::pollSettings(orders_, "updated_at", batch_size),
+                                    std::make_unique<PgPollReader>(ro_dsn_, milliseconds(5000)),
+                                    *store_);
   }
 
-  std::vector<ChangeEvent> drain(Source& src) {
-    std::vector<ChangeEvent> events;
-    for (int guard = 0; guard < 100; ++guard) {
-      auto batch = src.poll(milliseconds(0));
-      EXPECT_TRUE(batch) << batch.error().toString();
-      if (!batch || batch->position.empty()) break;
-      auto enq = store_->enqueue({}, Checkpoint{"shop", batch->position, batch->shadow});
-      EXPECT_TRUE(enq) << enq.error().toString();
-      events.insert(events.end(), batch->events.begin(), batch->events.end());
-    }
-    return events;
+  std::vector<ChangeEvent> drain(Source& src) { return testing::drainPoll(src, *store_); }
+
+  std::function<void()> execUncommitted(const std::string& sql) override {
+    auto conn = std::make_shared<pqxx::connection>(dsn_);
+    auto txn = std::make_shared<pqxx::work>(*conn);
+    txn->exec(sql);
+    return [conn, txn] { txn->commit(); };
   }
+  JobStore& store() override { return *store_; }
 
   std::string dsn_, ro_dsn_, tag_, orders_, store_path_;
   std::unique_ptr<sqlite::SqliteStore> store_;
 };
 
 TEST_F(PostgresPollTest, ReadOnlySessionCapturesInsertsAndUpdatesWithBeforeImages) {
-  exec("INSERT INTO " + orders_ + " (status, total) VALUES ('processing', 10)");
-  auto src = source();
-  EXPECT_TRUE(drain(*src).empty()) << "the first round is a baseline";
-
-  exec("INSERT INTO " + orders_ + " (status, total) VALUES ('processing', 20.5)");
-  exec("UPDATE " + orders_ + " SET status = 'completed', updated_at = now() WHERE id = 1");
-  auto events = drain(*src);
-  ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].pk, "1");
-  EXPECT_EQ(events[0].op, Op::kUpdate);
-  EXPECT_EQ(*events[0].before->find("status"), Value("processing"));
-  EXPECT_EQ(*events[0].after->find("status"), Value("completed"));
-  EXPECT_EQ(events[1].pk, "2");
-  EXPECT_EQ(events[1].op, Op::kInsert);
-  EXPECT_EQ(events[1].after->find("total")->toNumber(), 20.5);
-  EXPECT_TRUE(drain(*src).empty()) << "re-reading the overlap makes no events";
+  testing::checkBaselineThenInsertsAndUpdatesWithBeforeImages(*this);
 }
 
 TEST_F(PostgresPollTest, TransactionCommittingAfterLaterOnesIsCaptured) {
-  exec("INSERT INTO " + orders_ + " (status) VALUES ('processing')");
-  auto src = source();
-  drain(*src);
-
-  // A: begins first (its now() is the earlier time), writes, and stays open.
-  pqxx::connection a_conn(dsn_);
-  pqxx::work a(a_conn);
-  a.exec("UPDATE " + orders_ + " SET status = 'completed', updated_at = now() WHERE id = 1");
-  // B: begins and commits later; the bridge sees it and its higher updated_at.
-  std::this_thread::sleep_for(milliseconds(20));  // distinct timestamps, not a timing assertion
-  exec("INSERT INTO " + orders_ + " (status) VALUES ('new')");
-  auto seen = drain(*src);
-  ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0].pk, "2");
-  // A commits now, with an updated_at older than B's: `updated_at > last` would skip it.
-  a.commit();
-  auto late = drain(*src);
-  ASSERT_EQ(late.size(), 1u);
-  EXPECT_EQ(late[0].pk, "1");
-  EXPECT_EQ(*late[0].before->find("status"), Value("processing"));
-  EXPECT_TRUE(drain(*src).empty());
+  testing::checkLateCommitWithAnOlderStampIsCaptured(*this);
 }
 
 TEST_F(PostgresPollTest, RestartFromTheDurableCheckpointLosesAndDuplicatesNothing) {
-  exec("INSERT INTO " + orders_ + " (status) SELECT 'new' FROM generate_series(1, 5)");
-  drain(*source(2));
-  exec("UPDATE " + orders_ + " SET status = 'paid', updated_at = now()");
-
-  auto lost = source(2)->poll(milliseconds(0));  // read, then "crash" before the enqueue
-  ASSERT_TRUE(lost);
-  ASSERT_EQ(lost->events.size(), 2u);
-
-  auto events = drain(*source(2));
-  ASSERT_EQ(events.size(), 5u);
-  EXPECT_EQ(events[0].position, lost->events[0].position) << "same change, same dedup key";
-  EXPECT_TRUE(drain(*source(2)).empty());
+  testing::checkRestartFromTheDurableCheckpointLosesAndDuplicatesNothing(*this);
 }
 
 TEST_F(PostgresPollTest, TimestampWithoutTimeZoneAndVersionColumnsWork) {
@@ -162,7 +102,7 @@ TEST_F(PostgresPollTest, TimestampWithoutTimeZoneAndVersionColumnsWork) {
        "ADD COLUMN version bigint NOT NULL DEFAULT 1");
   exec("INSERT INTO " + orders_ + " (status, updated_at) VALUES ('draft', '2026-11-22 10:00:00')");
   ro_dsn_ += "%20-c%20TimeZone%3DAmerica/Los_Angeles";
-  auto src = source();
+  auto src = source(100);
   drain(*src);
   exec("INSERT INTO " + orders_ + " (status, updated_at) VALUES ('draft', '2026-11-22 10:10:00')");
   ASSERT_EQ(drain(*src).size(), 1u);
@@ -269,16 +209,9 @@ TEST_F(PostgresPollTest, SelectOnlyRoleWithSetupGrantsCapturesIntoAStoreElsewher
   MappingEngine engine(std::move(list));
 
   exec("INSERT INTO " + orders_ + " (status) VALUES ('processing'), ('processing')");
-  poll::Settings settings;
-  settings.name = "shop";
-  settings.batch_size = 100;
-  settings.overlap = std::chrono::minutes(5);
-  poll::TableSpec table;
-  table.table = orders_;
-  table.change_column = "updated_at";
-  settings.tables.push_back(table);
-  auto created = poll::PollSource::create(
-      std::move(settings), std::make_unique<PgPollReader>(role_dsn, milliseconds(5000)));
+  auto created =
+      poll::PollSource::create(testing::pollSettings(orders_, "updated_at", 100),
+                               std::make_unique<PgPollReader>(role_dsn, milliseconds(5000)));
   ASSERT_TRUE(created) << created.error().toString();
   poll::PollSource& src = **created;
   src.attachShadowStore(*store_);

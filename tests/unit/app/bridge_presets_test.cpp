@@ -115,24 +115,6 @@ TEST(Presets, UnknownPresetIsPositionedAndListsTheShippedOnes) {
   }
 }
 
-TEST(Presets, MissingRequiredParameterIsReportedForThePlainName) {
-  Loaded l = load("presets: [woocommerce]\n");
-  ASSERT_FALSE(l.cfg.has_value());
-  EXPECT_THAT(l.diagnostics.toString(), HasSubstr("needs parameter 'admin_phone'"));
-}
-
-TEST(Presets, UnknownParameterListsTheAllowedOnes) {
-  Loaded l = load("presets: [{name: outbox, tabel: x}]\n");
-  ASSERT_FALSE(l.cfg.has_value());
-  EXPECT_THAT(l.diagnostics.toString(), HasSubstr("unknown key 'tabel' (did you mean 'table'?)"));
-}
-
-TEST(Presets, ParametersSpliceIntoSqlOnlyAsIdentifiers) {
-  Loaded l = load("presets: [{name: outbox, table: \"x; DROP TABLE y\"}]\n");
-  ASSERT_FALSE(l.cfg.has_value());
-  EXPECT_THAT(l.diagnostics.toString(), HasSubstr("may hold only letters, digits and _"));
-}
-
 TEST(Presets, AnOverrideReplacesOnlyTheKeysItGives) {
   Loaded l = load(R"(presets: [outbox]
 mappings:
@@ -209,12 +191,6 @@ schedules:
   EXPECT_EQ(findSchedule(*on.cfg, "ea_reminder_24h")->spec().every, std::chrono::minutes(10));
 }
 
-TEST(Presets, DisableNamesOnlyThePresetsMappings) {
-  Loaded l = load("presets: [{name: outbox, disable: [outbox_sms]}]\n");
-  ASSERT_FALSE(l.cfg.has_value());
-  EXPECT_THAT(l.diagnostics.toString(), HasSubstr("invalid value 'outbox_sms'"));
-}
-
 TEST(Presets, AProblemInsideThePresetPointsIntoThePresetFile) {
   // The route the parameter names does not exist: reported where the preset uses it.
   Loaded l = load("presets: [{name: outbox, route: express}]\n");
@@ -244,26 +220,41 @@ mappings:
   EXPECT_EQ(d.key_path, "mappings.outbox.when");
 }
 
-TEST(Presets, TheSameMappingFromTwoPresetsIsAnError) {
-  Loaded l = load("presets: [outbox, outbox]\n");
+// A config the loader refuses, and what its diagnostics must say.
+struct Rejected {
+  const char* name;  // the test's name
+  const char* rest;  // appended to kBase
+  const char* diagnostic;
+};
+
+class RejectedPresets : public ::testing::TestWithParam<Rejected> {};
+
+TEST_P(RejectedPresets, SayWhy) {
+  Loaded l = load(GetParam().rest);
   ASSERT_FALSE(l.cfg.has_value());
-  EXPECT_THAT(l.diagnostics.toString(), HasSubstr("already defines"));
+  EXPECT_THAT(l.diagnostics.toString(), HasSubstr(GetParam().diagnostic));
 }
 
-TEST(Presets, ANewMappingBesideAPresetStillNeedsEveryRequiredKey) {
-  Loaded l = load(R"(presets: [outbox]
-mappings:
-  mine: {text: hi}
-)");
-  ASSERT_FALSE(l.cfg.has_value());
-  EXPECT_THAT(l.diagnostics.toString(), HasSubstr("mappings.mine.table: required key is missing"));
-}
-
-TEST(Presets, NeitherMappingsNorPresetsIsAnError) {
-  Loaded l = load("");
-  ASSERT_FALSE(l.cfg.has_value());
-  EXPECT_THAT(l.diagnostics.toString(), HasSubstr("mappings: required key is missing"));
-}
+INSTANTIATE_TEST_SUITE_P(
+    Presets, RejectedPresets,
+    ::testing::Values(
+        Rejected{"MissingRequiredParameterIsReportedForThePlainName", "presets: [woocommerce]\n",
+                 "needs parameter 'admin_phone'"},
+        Rejected{"UnknownParameterListsTheAllowedOnes", "presets: [{name: outbox, tabel: x}]\n",
+                 "unknown key 'tabel' (did you mean 'table'?)"},
+        Rejected{"ParametersSpliceIntoSqlOnlyAsIdentifiers",
+                 "presets: [{name: outbox, table: \"x; DROP TABLE y\"}]\n",
+                 "may hold only letters, digits and _"},
+        Rejected{"DisableNamesOnlyThePresetsMappings",
+                 "presets: [{name: outbox, disable: [outbox_sms]}]\n",
+                 "invalid value 'outbox_sms'"},
+        Rejected{"TheSameMappingFromTwoPresetsIsAnError", "presets: [outbox, outbox]\n",
+                 "already defines"},
+        Rejected{"ANewMappingBesideAPresetStillNeedsEveryRequiredKey",
+                 "presets: [outbox]\nmappings:\n  mine: {text: hi}\n",
+                 "mappings.mine.table: required key is missing"},
+        Rejected{"NeitherMappingsNorPresetsIsAnError", "", "mappings: required key is missing"}),
+    [](const ::testing::TestParamInfo<Rejected>& info) { return std::string(info.param.name); });
 
 TEST(Presets, TheOutboxTableIsCreatedBySetupInTheSourcesDialect) {
   Loaded l = load("presets: [outbox]\n");

@@ -229,6 +229,37 @@ TEST_F(HttpClientTest, OtherMethodsKeepTheirNameAndBody) {
   EXPECT_EQ(seen[2].header("content-length"), "0");
 }
 
+// Easy handles and header lists are reused from one request to the next: nothing of a request
+// may carry over into the following one.
+TEST_F(HttpClientTest, ARequestCarriesNothingOfThePreviousOne) {
+  auto c = client();
+  HttpClientRequest post;
+  post.url = server_.url("/a");
+  post.body = "to=1";
+  post.headers = {{"Authorization", "Basic first"}, {"Content-Type", "text/plain"}};
+  HttpClientRequest same_headers = post;
+  same_headers.body = "to=2";
+  HttpClientRequest other_headers = post;
+  other_headers.headers = {{"X-Other", "2"}};
+  HttpClientRequest plain_get = get(server_.url("/b"));
+
+  for (const HttpClientRequest& request : {post, same_headers, other_headers, plain_get}) {
+    EXPECT_EQ(send(*c, request).status, 200);
+  }
+
+  auto seen = server_.requests();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].header("authorization"), "Basic first");
+  EXPECT_EQ(seen[1].header("authorization"), "Basic first");
+  EXPECT_EQ(seen[1].body, "to=2");
+  EXPECT_EQ(seen[2].header("authorization"), "");
+  EXPECT_EQ(seen[2].header("x-other"), "2");
+  EXPECT_EQ(seen[3].method, "GET");
+  EXPECT_EQ(seen[3].body, "");
+  EXPECT_EQ(seen[3].header("x-other"), "");
+  EXPECT_EQ(seen[3].header("content-type"), "");
+}
+
 TEST_F(HttpClientTest, HeaderWithALineBreakIsRefusedBeforeSending) {
   auto c = client();
   HttpClientRequest request = get(server_.url("/inject"));
@@ -324,6 +355,32 @@ TEST_F(HttpClientTest, ServerThatNeverAnswersIsTimeout) {
   EXPECT_EQ(response.status, 0);
   EXPECT_GT(response.elapsed.count(), 0);
   EXPECT_EQ(server_.requestCount(), 1u);  // it did leave: the outcome is ambiguous
+}
+
+// The client moves its timer only earlier and lets it fire early rather than re-arming it for
+// every request. Here it is first armed for the quick request started just before the stalled
+// one, fires a moment before the stalled one's deadline, and must wait again for that.
+TEST_F(HttpClientTest, TimeoutFiresWhileOtherRequestsComeAndGo) {
+  TestHttpServer stalling;
+  stalling.setBehaviour(TestHttpServer::Behaviour::kStallAfterRequest);
+  options_.timeout = milliseconds(300);
+  auto c = client();
+  int answered = 0;
+  int failures = 0;
+  std::function<void()> next = [&] {
+    c->execute(get(server_.url("/quick")), [&](HttpClientResponse r) {
+      if (r.error != HttpError::kNone) ++failures;
+      if (++answered < 20) next();
+    });
+  };
+  next();
+  std::optional<HttpClientResponse> stalled;
+  c->execute(get(stalling.url("/slow")), [&](HttpClientResponse r) { stalled = std::move(r); });
+
+  // Bounded: a lost deadline would leave the stalled request waiting forever.
+  ASSERT_TRUE(runUntilServer([&] { return stalled.has_value() && answered == 20; }));
+  EXPECT_EQ(stalled->error, HttpError::kTimeout) << stalled->error_message;
+  EXPECT_EQ(failures, 0);
 }
 
 TEST_F(HttpClientTest, HandshakeThatNeverCompletesIsConnectTimeout) {

@@ -77,6 +77,32 @@ TEST(WireHelpersTest, BasicAuthorizationFollowsRfc7617) {
   EXPECT_EQ(basicAuthorization("ab", "c"), "Basic YWI6Yw==");
 }
 
+TEST(WireHelpersTest, ParseJsonMembersKeepsOnlyTheNamedTopLevelMembers) {
+  nlohmann::json body =
+      parseJsonMembers(R"({"sid":"SM1","uri":"/x","price":null,"subresource_uris":{"media":"/m"},)"
+                       R"("meta":{"sid":"nested","list":[1,{"a":2}]}})",
+                       {"sid", "meta", "price"});
+
+  EXPECT_EQ(body, nlohmann::json::parse(
+                      R"({"sid":"SM1","price":null,"meta":{"sid":"nested","list":[1,{"a":2}]}})"));
+  EXPECT_TRUE(parseJsonMembers(R"({"sid": "SM1",)", {"sid"}).is_discarded());
+  EXPECT_TRUE(parseJsonMembers("not json", {"sid"}).is_discarded());
+  EXPECT_EQ(parseJsonMembers("[1,2]", {"sid"}), nlohmann::json::array({1, 2}));
+}
+
+TEST(WireHelpersTest, AppendJsonStringWritesWhatNlohmannDumps) {
+  std::string tricky = "quote\" backslash\\ slash/ del\x7f Zażółć \xF0\x9F\x98\x80 ";
+  for (int c = 0; c < 0x20; ++c) tricky += static_cast<char>(c);
+
+  std::string out = "x";
+  appendJsonString(out, tricky);
+
+  EXPECT_EQ(out, "x" + nlohmann::json(tricky).dump());
+  std::string empty;
+  appendJsonString(empty, "");
+  EXPECT_EQ(empty, "\"\"");
+}
+
 TEST(TransportErrorTest, RequestsThatNeverLeftAreNotAmbiguous) {
   for (HttpError error : {HttpError::kConnect, HttpError::kConnectTimeout, HttpError::kTls}) {
     SendResult result = classifyTransportError(transportFailure(error));

@@ -63,6 +63,18 @@ TEST_F(MessageFlowTest, BuildsTheDocumentedRequest) {
             nlohmann::ordered_json::parse(fixture("messageflow", "send_request.json")).dump());
 }
 
+TEST_F(MessageFlowTest, TextThatIsNotUtf8IsRejectedUnsent) {
+  OutgoingSms latin1 = sms();
+  latin1.body =
+      "Zam\xF3wienie wys\xB3"
+      "ane";
+
+  auto request = api_->buildSendRequest(latin1, kNow);
+
+  ASSERT_FALSE(request);
+  EXPECT_EQ(request.error().category(), ErrorCategory::kRejected);
+}
+
 TEST_F(MessageFlowTest, TheJobsSenderWinsAndValidityIsLeftOutWithoutExpiry) {
   OutgoingSms own = sms();
   own.sender = "Promo";

@@ -10,6 +10,7 @@
 #include "connectors/poll_capture.h"
 #include "connectors/sqlite/sqlite_poll_reader.h"
 #include "connectors/sqlite/sqlite_store.h"
+#include "tests/fakes/poll_cases.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace smsbridge::sqlite {
@@ -17,7 +18,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class SqlitePollTest : public ::testing::Test {
+class SqlitePollTest : public ::testing::Test, public testing::PollShop {
  protected:
   void SetUp() override {
     auto db = Database::open(dir_.file("shop.db"), Database::OpenMode::kCreateIfMissing,
@@ -35,47 +36,30 @@ class SqlitePollTest : public ::testing::Test {
   }
 
   poll::Settings settings(int batch_size = 500) {
-    poll::Settings s;
-    s.name = "shop";
-    s.batch_size = batch_size;
-    s.overlap = std::chrono::minutes(5);
-    poll::TableSpec orders;
-    orders.table = "orders";
-    orders.change_column = "updated_at";
-    s.tables.push_back(orders);
-    return s;
+    return testing::pollSettings("orders", "updated_at", batch_size);
   }
 
-  // A source started from the store's durable checkpoint, as after a restart.
   std::unique_ptr<Source> source(poll::Settings s) {
-    auto src = poll::PollSource::create(
-        std::move(s), std::make_unique<SqlitePollReader>(dir_.file("shop.db"), milliseconds(1000)));
-    EXPECT_TRUE(src) << src.error().toString();
-    if (!src) return nullptr;
-    (*src)->attachShadowStore(*store_);
-    auto checkpoint = store_->loadCheckpoint("shop");
-    EXPECT_TRUE(checkpoint);
-    Status started = (*src)->start(checkpoint->value_or(""));
-    EXPECT_TRUE(started.isOk()) << started.toString();
-    return std::unique_ptr<Source>(std::move(*src));
+    return testing::startPollSource(std::move(s), reader(), *store_);
   }
 
-  // What CaptureLoop does, without mappings: every batch is committed with its shadow.
-  std::vector<ChangeEvent> drain(Source& src) {
-    std::vector<ChangeEvent> events;
-    for (int guard = 0; guard < 100; ++guard) {
-      auto batch = src.poll(milliseconds(0));
-      EXPECT_TRUE(batch) << batch.error().toString();
-      if (!batch || batch->position.empty()) break;
-      auto enq = store_->enqueue({}, Checkpoint{"shop", batch->position, batch->shadow});
-      EXPECT_TRUE(enq) << enq.error().toString();
-      EXPECT_TRUE(src.acknowledge(batch->position).isOk());
-      events.insert(events.end(), batch->events.begin(), batch->events.end());
-    }
-    return events;
+  std::unique_ptr<poll::Reader> reader() {
+    return std::make_unique<SqlitePollReader>(dir_.file("shop.db"), milliseconds(1000));
   }
 
-  void exec(const std::string& sql) { ASSERT_TRUE(shop_->exec(sql).isOk()) << sql; }
+  std::vector<ChangeEvent> drain(Source& src) { return testing::drainPoll(src, *store_); }
+
+  // testing::PollShop
+  std::string ordersTable() const override { return "orders"; }
+  std::string stampColumn() const override { return "updated_at"; }
+  void exec(const std::string& sql) override { ASSERT_TRUE(shop_->exec(sql).isOk()) << sql; }
+  // SQLite has one writer at a time, so an open write transaction would block the other
+  // writer; the reader cannot see an uncommitted row anyway, so the row is written at commit.
+  std::function<void()> execUncommitted(const std::string& sql) override {
+    return [this, sql] { exec(sql); };
+  }
+  std::unique_ptr<Source> source(int batch_size) override { return source(settings(batch_size)); }
+  JobStore& store() override { return *store_; }
 
   testing::TempDir dir_;
   std::unique_ptr<Database> shop_;
@@ -83,41 +67,15 @@ class SqlitePollTest : public ::testing::Test {
 };
 
 TEST_F(SqlitePollTest, BaselineThenInsertsAndUpdatesWithBeforeImages) {
-  exec("INSERT INTO orders VALUES (1, 'processing', '600', 10, '2026-11-22 10:00:00')");
-  exec("INSERT INTO orders VALUES (2, 'processing', '601', 20, '2026-11-22 10:00:01')");
-  auto src = source(settings());
-  EXPECT_TRUE(drain(*src).empty()) << "existing rows are a baseline, not SMS";
-
-  exec("INSERT INTO orders VALUES (3, 'processing', '602', 30, '2026-11-22 10:01:00')");
-  exec("UPDATE orders SET status = 'completed', updated_at = '2026-11-22 10:01:05' WHERE id = 1");
-  auto events = drain(*src);
-  ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].pk, "1");
-  EXPECT_EQ(events[0].op, Op::kUpdate);
-  ASSERT_TRUE(events[0].before);
-  EXPECT_EQ(*events[0].before->find("status"), Value("processing"));
-  EXPECT_EQ(*events[0].after->find("status"), Value("completed"));
-  EXPECT_EQ(events[1].pk, "3");
-  EXPECT_EQ(events[1].op, Op::kInsert);
-  EXPECT_EQ(*events[1].after->find("phone"), Value("602"));
-
-  EXPECT_TRUE(drain(*src).empty()) << "re-reading the overlap makes no events";
+  testing::checkBaselineThenInsertsAndUpdatesWithBeforeImages(*this);
 }
 
 TEST_F(SqlitePollTest, LateCommitWithAnOlderTimestampIsCaughtInTheOverlap) {
-  exec("INSERT INTO orders VALUES (1, 'processing', '600', 10, '2026-11-22 10:00:00')");
-  auto src = source(settings());
-  drain(*src);
-  exec("INSERT INTO orders VALUES (2, 'processing', '601', 20, '2026-11-22 10:10:00')");
-  ASSERT_EQ(drain(*src).size(), 1u);
-  // A transaction that began at 10:08 and committed only now: its updated_at is older than the
-  // highest value already seen (10:10), which a `updated_at > last` watermark would skip.
-  exec("UPDATE orders SET status = 'completed', updated_at = '2026-11-22 10:08:00' WHERE id = 1");
-  auto events = drain(*src);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].pk, "1");
-  EXPECT_EQ(*events[0].before->find("status"), Value("processing"));
-  EXPECT_TRUE(drain(*src).empty());
+  testing::checkLateCommitWithAnOlderStampIsCaptured(*this);
+}
+
+TEST_F(SqlitePollTest, CrashBeforeCommitReplaysTheSameChangesAndAfterCommitNone) {
+  testing::checkRestartFromTheDurableCheckpointLosesAndDuplicatesNothing(*this);
 }
 
 TEST_F(SqlitePollTest, ChangesOlderThanTheOverlapAreTheDocumentedLimit) {
@@ -127,29 +85,6 @@ TEST_F(SqlitePollTest, ChangesOlderThanTheOverlapAreTheDocumentedLimit) {
   drain(*src);
   exec("UPDATE orders SET status = 'completed' WHERE id = 1");  // updated_at left at 09:00
   EXPECT_TRUE(drain(*src).empty());
-}
-
-TEST_F(SqlitePollTest, CrashBeforeCommitReplaysTheSameChangesAndAfterCommitNone) {
-  exec("INSERT INTO orders VALUES (1, 'processing', '600', 10, '2026-11-22 10:00:00')");
-  drain(*source(settings()));
-  exec("UPDATE orders SET status = 'completed', updated_at = '2026-11-22 10:02:00' WHERE id = 1");
-  exec("INSERT INTO orders VALUES (2, 'processing', '601', 20, '2026-11-22 10:03:00')");
-
-  // The first instance reads the batch and dies before the store has it.
-  auto lost = source(settings())->poll(milliseconds(0));
-  ASSERT_TRUE(lost);
-  ASSERT_EQ(lost->events.size(), 2u);
-
-  // Its successor starts from the durable checkpoint and shadow: the same changes, with the same
-  // positions (so the same dedup keys), nothing lost.
-  auto restarted = source(settings());
-  auto events = drain(*restarted);
-  ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].position, lost->events[0].position);
-  EXPECT_EQ(events[1].position, lost->events[1].position);
-
-  // After the commit, a third instance finds nothing new: no duplicates.
-  EXPECT_TRUE(drain(*source(settings())).empty());
 }
 
 TEST_F(SqlitePollTest, PagesByKeyAndAdvancesTheMarkOnlyAfterTheLastPage) {
@@ -221,8 +156,7 @@ TEST_F(SqlitePollTest, NeverWritesToTheShopDatabase) {
 TEST_F(SqlitePollTest, ConfigErrorsNameTheProblem) {
   poll::Settings s = settings();
   s.tables[0].change_column = "modified";
-  auto src = poll::PollSource::create(
-      s, std::make_unique<SqlitePollReader>(dir_.file("shop.db"), milliseconds(1000)));
+  auto src = poll::PollSource::create(s, reader());
   ASSERT_TRUE(src);
   (*src)->attachShadowStore(*store_);
   Status st = (*src)->start("");
@@ -231,8 +165,7 @@ TEST_F(SqlitePollTest, ConfigErrorsNameTheProblem) {
 
   s = settings();
   s.tables[0].table = "smsbridge_messages";
-  EXPECT_FALSE(poll::PollSource::create(
-      s, std::make_unique<SqlitePollReader>(dir_.file("shop.db"), milliseconds(1000))));
+  EXPECT_FALSE(poll::PollSource::create(s, reader()));
 }
 
 }  // namespace
