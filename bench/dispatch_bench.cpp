@@ -35,6 +35,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -253,8 +254,10 @@ class PgTables {
 };
 
 // --- The bridge run ---
-// Times the store calls the dispatcher makes (on its store worker thread), so a run can say how
-// busy that thread was with claiming and recording, and how many outcomes each commit carried.
+// Times the store calls the dispatcher makes (claims on its claim worker, outcome records and
+// lease sweeps on its store worker), so a run can say how busy each worker was, and how many
+// jobs each claim and outcomes each commit carried. The two workers call at the same time: the
+// totals are guarded.
 class TimedStore final : public JobStore {
  public:
   struct Totals {
@@ -265,7 +268,10 @@ class TimedStore final : public JobStore {
   };
 
   explicit TimedStore(JobStore& inner) : inner_(inner) {}
-  const Totals& totals() const { return totals_; }
+  Totals totals() const {
+    std::lock_guard lock(mu_);
+    return totals_;
+  }
 
   Status migrate() override { return inner_.migrate(); }
   std::vector<std::string> migrationSql() const override { return inner_.migrationSql(); }
@@ -284,14 +290,13 @@ class TimedStore final : public JobStore {
   }
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override {
-    auto start = Clock::now();
-    double cpu = threadCpuSeconds();
-    auto r = inner_.claimDue(lane, limit, owner, lease, now);
-    totals_.cpu_seconds += threadCpuSeconds() - cpu;
-    totals_.claim_seconds += secondsSince(start);
-    ++totals_.claims;
-    if (r) totals_.claimed += r->size();
-    return r;
+    return timedClaim([&] { return inner_.claimDue(lane, limit, owner, lease, now); });
+  }
+  Result<std::vector<SmsJob>> claimDueByPriority(std::span<const Lane> lanes, int limit,
+                                                 const std::string& owner,
+                                                 std::chrono::milliseconds lease,
+                                                 TimePoint now) override {
+    return timedClaim([&] { return inner_.claimDueByPriority(lanes, limit, owner, lease, now); });
   }
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner,
                        TimePoint now) override {
@@ -302,7 +307,9 @@ class TimedStore final : public JobStore {
     auto start = Clock::now();
     double cpu = threadCpuSeconds();
     auto r = inner_.recordOutcomes(outcomes, owner, now);
-    totals_.cpu_seconds += threadCpuSeconds() - cpu;
+    double cpu_used = threadCpuSeconds() - cpu;
+    std::lock_guard lock(mu_);
+    totals_.cpu_seconds += cpu_used;
     totals_.record_seconds += secondsSince(start);
     ++totals_.records;
     totals_.recorded += outcomes.size();
@@ -311,6 +318,7 @@ class TimedStore final : public JobStore {
   Result<int> requeueExpiredLeases(TimePoint now) override {
     auto start = Clock::now();
     auto r = inner_.requeueExpiredLeases(now);
+    std::lock_guard lock(mu_);
     totals_.sweep_seconds += secondsSince(start);
     return r;
   }
@@ -325,7 +333,22 @@ class TimedStore final : public JobStore {
   }
 
  private:
+  template <typename Claim>
+  Result<std::vector<SmsJob>> timedClaim(Claim claim) {
+    auto start = Clock::now();
+    double cpu = threadCpuSeconds();
+    auto r = claim();
+    double cpu_used = threadCpuSeconds() - cpu;
+    std::lock_guard lock(mu_);
+    totals_.cpu_seconds += cpu_used;
+    totals_.claim_seconds += secondsSince(start);
+    ++totals_.claims;
+    if (r) totals_.claimed += r->size();
+    return r;
+  }
+
   JobStore& inner_;
+  mutable std::mutex mu_;
   Totals totals_;
 };
 
@@ -503,17 +526,17 @@ void row(const std::string& what, const std::string& figure, const std::string& 
               verdict.c_str());
 }
 
-// How busy the dispatcher's store worker was: near 100% means the store is the limit; the io
-// thread sends meanwhile.
+// How busy the dispatcher's store workers were: a store worker near 100% means the outcome
+// commits are the limit; the io thread sends meanwhile.
 void breakdown(const BridgeFigures& f) {
   const TimedStore::Totals& t = f.store;
   auto share = [&](double seconds) { return seconds / f.seconds * 100; };
   std::printf(
-      "    store worker busy: claimDue %.0f%% (%d calls, %.1f jobs each), recordOutcomes %.0f%% "
-      "(%d commits, %.1f outcomes each), lease sweep %.0f%%, idle %.0f%%\n",
-      share(t.claim_seconds), t.claims, t.claims ? double(t.claimed) / t.claims : 0.0,
+      "    store worker busy: recordOutcomes %.0f%% (%d commits, %.1f outcomes each), lease sweep "
+      "%.0f%%, idle %.0f%%; claim worker: claims %.0f%% (%d calls, %.1f jobs each)\n",
       share(t.record_seconds), t.records, t.records ? double(t.recorded) / t.records : 0.0,
-      share(t.sweep_seconds), 100 - share(t.claim_seconds + t.record_seconds + t.sweep_seconds));
+      share(t.sweep_seconds), 100 - share(t.record_seconds + t.sweep_seconds),
+      share(t.claim_seconds), t.claims, t.claims ? double(t.claimed) / t.claims : 0.0);
   std::printf(
       "    CPU per SMS: in store calls %.1f us (our side of SQL: SQLite itself, libpq/libpqxx), "
       "the rest (dispatcher, provider, HTTP, event loop) %.1f us\n",

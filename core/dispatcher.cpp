@@ -108,23 +108,33 @@ Dispatcher::Dispatcher(DispatcherConfig config, JobStore& store,
     if (route.in_doubt == InDoubtPolicy::kHold) hold_routes_.push_back(name);
   }
   default_retry_.max_attempts = config_.max_attempts;
-  if (config_.store_thread) worker_ = std::make_unique<StoreWorker>(io_);
+  if (config_.store_thread) {
+    worker_ = std::make_unique<StoreWorker>(io_);
+    claim_worker_ = std::make_unique<StoreWorker>(io_);
+  }
 }
 
-Dispatcher::~Dispatcher() { worker_.reset(); }
+Dispatcher::~Dispatcher() {
+  claim_worker_.reset();
+  worker_.reset();
+}
 
 void Dispatcher::start() { scheduleTick(std::chrono::milliseconds(0)); }
 
 void Dispatcher::submit(std::function<std::function<void()>()> work) {
+  submit(std::move(work), worker_.get());
+}
+
+void Dispatcher::submit(std::function<std::function<void()>()> work, StoreWorker* worker) {
   ++store_pending_;
-  if (!worker_) {
+  if (!worker) {
     std::function<void()> then = work();
     --store_pending_;
     then();
     return;
   }
   std::weak_ptr<int> alive = alive_;
-  worker_->submit([this, alive, work = std::move(work)]() -> std::function<void()> {
+  worker->submit([this, alive, work = std::move(work)]() -> std::function<void()> {
     std::function<void()> then = work();
     return [this, alive, then = std::move(then)] {
       if (alive.expired()) return;
@@ -266,27 +276,22 @@ void Dispatcher::claim(TimePoint now) {
   // starve for it: below that, the jobs already claimed fill every send slot.
   if (std::min(budget, config_.batch_size) < std::max(1, config_.batch_size / 2)) return;
   claiming_ = true;
-  submit([this, now, budget]() -> std::function<void()> {
-    std::vector<SmsJob> claimed;
-    bool more_due = false;
-    for (Lane lane : kLanesByPriority) {
-      int room = std::min(config_.batch_size, budget - static_cast<int>(claimed.size()));
-      if (room <= 0) break;
-      auto jobs = store_.claimDue(lane, room, config_.owner, config_.lease, now);
-      if (!jobs) {
-        spdlog::warn("Could not claim jobs; retrying. lane={} error=\"{}\"", laneName(lane),
-                     jobs.error().toString());
-        break;
-      }
-      // Strict priority: a lane below is claimed only when the lanes above had nothing more.
-      more_due = static_cast<int>(jobs->size()) == room;
-      for (SmsJob& job : *jobs) claimed.push_back(std::move(job));
-      if (more_due) break;
+  const int limit = std::min(config_.batch_size, budget);
+  auto work = [this, now, limit]() -> std::function<void()> {
+    auto jobs =
+        store_.claimDueByPriority(kLanesByPriority, limit, config_.owner, config_.lease, now);
+    if (!jobs) {
+      spdlog::warn("Could not claim jobs; retrying. error=\"{}\"", jobs.error().toString());
+      return [this] { onClaimed({}, false); };
     }
-    return [this, claimed = std::move(claimed), more_due]() mutable {
+    bool more_due = static_cast<int>(jobs->size()) == limit;
+    return [this, claimed = std::move(*jobs), more_due]() mutable {
       onClaimed(std::move(claimed), more_due);
     };
-  });
+  };
+  // Claims have a worker of their own: a claim queued in front of an outcome commit would hold
+  // every send slot waiting for that commit a claim longer.
+  submit(std::move(work), claim_worker_.get());
 }
 
 void Dispatcher::onClaimed(std::vector<SmsJob> jobs, bool more_due) {

@@ -4,11 +4,12 @@
 // its route, and records every outcome in the store. Retry and failover policy lives here and
 // only here; providers only classify (DESIGN.md §5).
 //
-// Threading: the dispatcher runs on one io_context thread. Its store calls (claims, outcome
-// records, lease sweeps, delivery reports) run on a store worker thread of its own, one at a time
-// and in the order they were made, so HTTP keeps moving while a commit waits for the disk; their
-// results come back to the io_context thread. With DispatcherConfig::store_thread off they run
-// inline instead (tests that drive rounds with a ManualClock).
+// Threading: the dispatcher runs on one io_context thread. Its store calls (outcome records,
+// lease sweeps, delivery reports) run on a store worker thread of its own, one at a time and in
+// the order they were made, so HTTP keeps moving while a commit waits for the disk; claims run
+// on a second worker, so a claim never holds up the commit that frees send slots. Results come
+// back to the io_context thread. With DispatcherConfig::store_thread off they run inline
+// instead (tests that drive rounds with a ManualClock).
 
 #include <array>
 #include <chrono>
@@ -122,7 +123,7 @@ class Dispatcher {
   // `routes`: route name → route. `providers`: name → provider.
   Dispatcher(DispatcherConfig config, JobStore& store, std::map<std::string, Provider*> providers,
              std::map<std::string, Route> routes, const Clock& clock, boost::asio::io_context& io);
-  // Waits for the store call in progress, if any; results not yet delivered are dropped (their
+  // Waits for the store calls in progress, if any; results not yet delivered are dropped (their
   // jobs stay leased until the lease expires). stop() first to leave nothing behind.
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
@@ -201,6 +202,8 @@ class Dispatcher {
   // Runs `work` on the store worker (inline without one); the function it returns runs on the
   // io_context thread afterwards.
   void submit(std::function<std::function<void()>()> work);
+  // The same on `worker`; nullptr: inline.
+  void submit(std::function<std::function<void()>()> work, StoreWorker* worker);
   void maybeDrained();
   // On the store worker: applies one report and logs what it did.
   void applyReport(const DeliveryReport& report, TimePoint now);
@@ -231,6 +234,7 @@ class Dispatcher {
   int recording_ = 0;      // outcome batches handed to the store and not yet back
   int store_pending_ = 0;  // store calls submitted and not yet back
   std::unique_ptr<StoreWorker> worker_;
+  std::unique_ptr<StoreWorker> claim_worker_;  // claims only: see the threading note above
   // Results the worker posts check it, so none runs once the dispatcher is gone.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   bool stopping_ = false;

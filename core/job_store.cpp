@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 namespace smsbridge {
 
 Status storeSchemaStatus(std::optional<int> version, int expected, std::string_view prefix,
@@ -30,6 +32,29 @@ std::vector<Status> JobStore::recordOutcomes(std::span<const JobOutcome> outcome
   statuses.reserve(outcomes.size());
   for (const JobOutcome& outcome : outcomes) statuses.push_back(recordOutcome(outcome, owner, now));
   return statuses;
+}
+
+Result<std::vector<SmsJob>> JobStore::claimDueByPriority(std::span<const Lane> lanes, int limit,
+                                                         const std::string& owner,
+                                                         std::chrono::milliseconds lease,
+                                                         TimePoint now) {
+  std::vector<SmsJob> claimed;
+  for (Lane lane : lanes) {
+    int room = limit - static_cast<int>(claimed.size());
+    if (room <= 0) break;
+    auto jobs = claimDue(lane, room, owner, lease, now);
+    if (!jobs) {
+      if (claimed.empty()) return jobs.error();
+      spdlog::warn("Could not claim jobs; retrying. lane={} error=\"{}\"", laneName(lane),
+                   jobs.error().toString());
+      break;
+    }
+    // Strict priority: a lane below is claimed only when the lanes above had nothing more.
+    bool filled = static_cast<int>(jobs->size()) == room;
+    for (SmsJob& job : *jobs) claimed.push_back(std::move(job));
+    if (filled) break;
+  }
+  return claimed;
 }
 
 Result<std::vector<ReportEffect>> JobStore::applyDeliveryReports(

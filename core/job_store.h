@@ -173,6 +173,16 @@ class JobStore : public ShadowStore {
   // oldest first, moving them to `sending` with lease_owner/lease_until.
   virtual Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                                std::chrono::milliseconds lease, TimePoint now) = 0;
+  // Leases up to `limit` due jobs of several lanes in strict priority: jobs of a lane are taken
+  // only once every due job of the lanes before it in `lanes` is taken. Returned lane by lane in
+  // that order, oldest first within a lane. The dispatcher claims this way every round, so a
+  // backend that does it in one statement saves a transaction per lane. This default calls
+  // claimDue() lane by lane; when a later lane fails, the jobs already leased are returned (they
+  // must not sit leased unsent) and the error is logged.
+  virtual Result<std::vector<SmsJob>> claimDueByPriority(std::span<const Lane> lanes, int limit,
+                                                         const std::string& owner,
+                                                         std::chrono::milliseconds lease,
+                                                         TimePoint now);
 
   // Applies a dispatch decision to a job this owner leased, with its attempts, atomically.
   // A job whose lease was lost is left alone (kTransient error).

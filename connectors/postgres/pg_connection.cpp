@@ -157,6 +157,19 @@ Status PgConnection::transact(const std::function<Status(pqxx::work&)>& body) {
   }
 }
 
+Status PgConnection::autocommit(const std::function<Status(pqxx::nontransaction&)>& body) {
+  SMSBRIDGE_RETURN_IF_ERROR(ensureConnected());
+  try {
+    pqxx::nontransaction txn(*conn_);
+    Status status = body(txn);
+    txn.commit();
+    return status;
+  } catch (const std::exception& e) {
+    if (!conn_->is_open()) conn_.reset();
+    return classify(e, server_);
+  }
+}
+
 Status PgConnection::exec(const std::string& sql) {
   SMSBRIDGE_RETURN_IF_ERROR(ensureConnected());
   try {

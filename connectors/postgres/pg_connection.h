@@ -41,6 +41,12 @@ class PgConnection {
   // Runs one statement outside an explicit transaction (autocommit).
   Status exec(const std::string& sql);
 
+  // Runs `body` outside an explicit transaction: each statement it runs commits on its own.
+  // For work that is one statement, atomic by itself: it saves the BEGIN and COMMIT round
+  // trips of transact(). Errors are categorised as there; a connection lost mid-statement
+  // leaves it unknown whether the statement committed (kTransient, like a lost COMMIT).
+  Status autocommit(const std::function<Status(pqxx::nontransaction&)>& body);
+
   // "PostgreSQL at host:port/db": for messages. Never contains the password.
   const std::string& server() const { return server_; }
 

@@ -104,7 +104,8 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::create(
   }
   auto conn = PgConnection::open(dsn, connect_timeout);
   if (!conn) return conn.error();
-  return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(*conn), prefix));
+  return std::unique_ptr<PostgresStore>(
+      new PostgresStore(std::move(*conn), prefix, dsn, connect_timeout));
 }
 
 std::string PostgresStore::table(std::string_view name) const {
@@ -318,9 +319,12 @@ Result<EnqueueResult> PostgresStore::enqueue(std::span<const SmsJob> jobs,
       "ON CONFLICT (source) DO UPDATE SET position = excluded.position, "
       "updated_at = excluded.updated_at) "
       "SELECT count(*) FROM inserted";
-  std::lock_guard lock(mu_);
   TextArray optout_lanes;
-  for (Lane lane : optout_lanes_) optout_lanes.add(laneName(lane));
+  {
+    std::lock_guard settings(settings_mu_);
+    for (Lane lane : optout_lanes_) optout_lanes.add(laneName(lane));
+  }
+  std::lock_guard lock(mu_);
   EnqueueResult result;
   Status status = conn_->transact([&](pqxx::work& txn) -> Status {
     result = EnqueueResult{};  // a retried body must not count twice
@@ -397,21 +401,52 @@ Result<std::optional<std::string>> PostgresStore::loadCheckpoint(const std::stri
 Result<std::vector<SmsJob>> PostgresStore::claimDue(Lane lane, int limit, const std::string& owner,
                                                     std::chrono::milliseconds lease,
                                                     TimePoint now) {
-  std::lock_guard lock(mu_);
+  return claimDueByPriority(std::span(&lane, 1), limit, owner, lease, now);
+}
+
+Result<std::vector<SmsJob>> PostgresStore::claimDueByPriority(std::span<const Lane> lanes,
+                                                              int limit, const std::string& owner,
+                                                              std::chrono::milliseconds lease,
+                                                              TimePoint now) {
   std::vector<SmsJob> jobs;
-  std::string now_text = formatTimestamp(now);
-  const std::string opted_out =
-      optOutApplies(lane, optout_lanes_)
-          ? "EXISTS (SELECT 1 FROM " + table("optouts") + " o WHERE o.recipient = q.recipient)"
-          : std::string("false");
+  if (lanes.empty() || limit <= 0) return jobs;
+  std::vector<Lane> optout_lanes;
+  {
+    std::lock_guard settings(settings_mu_);
+    optout_lanes = optout_lanes_;
+  }
+  std::lock_guard lock(claim_mu_);
+  if (!claim_conn_) {
+    auto conn = PgConnection::open(dsn_, connect_timeout_);
+    if (!conn) return conn.error();
+    claim_conn_ = std::move(*conn);
+  }
+  const std::string now_text = formatTimestamp(now);
   int suppressed = 0;
-  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
+  Status status = claim_conn_->autocommit([&](pqxx::nontransaction& txn) -> Status {
     jobs.clear();
+    suppressed = 0;
+    // One branch per lane, in priority order, under one LIMIT: the executor runs UNION ALL
+    // branches in order and stops pulling rows once the limit is reached, so a lane is read
+    // (and its rows locked) only when the lanes above had fewer due jobs than the limit. That
+    // is the strict priority of claiming lane by lane, in one statement and one commit.
     // SKIP LOCKED: rows another instance is claiming right now are passed over instead of
     // waited for, and never returned twice.
-    suppressed = 0;
-    // Jobs of opt-out lanes whose recipient opted out after they were enqueued end here as
-    // `suppressed` instead of being leased: the claim is the last moment before a send.
+    std::string due;
+    for (Lane lane : lanes) {
+      // Jobs of opt-out lanes whose recipient opted out after they were enqueued end here as
+      // `suppressed` instead of being leased: the claim is the last moment before a send.
+      const std::string opted =
+          optOutApplies(lane, optout_lanes)
+              ? "EXISTS (SELECT 1 FROM " + table("optouts") + " o WHERE o.recipient = q.recipient)"
+              : std::string("false");
+      if (!due.empty()) due += " UNION ALL ";
+      due += "SELECT q.id AS claim_id, " + opted + " AS opted FROM (SELECT id, recipient FROM " +
+             table("messages") + " WHERE status IN ('queued', 'scheduled') AND lane = " +
+             txn.quote(std::string(laneName(lane))) +
+             " AND not_before <= $3::timestamptz ORDER BY not_before, id LIMIT $4 FOR UPDATE "
+             "SKIP LOCKED) q";
+    }
     auto r = txn.exec_params(
         "UPDATE " + table("messages") +
             " AS m SET status = CASE WHEN c.opted THEN 'suppressed' ELSE 'sending' END, "
@@ -420,13 +455,9 @@ Result<std::vector<SmsJob>> PostgresStore::claimDue(Lane lane, int limit, const 
             "lease_until = CASE WHEN c.opted THEN NULL ELSE $2::timestamptz END, "
             "updated_at = $3::timestamptz, "
             "final_at = CASE WHEN c.opted THEN $3::timestamptz ELSE m.final_at END "
-            "FROM (SELECT q.id AS claim_id, " +
-            opted_out + " AS opted FROM (SELECT id, recipient FROM " + table("messages") +
-            " WHERE status IN ('queued', 'scheduled') AND lane = $4 AND not_before <= "
-            "$3::timestamptz ORDER BY not_before, id LIMIT $5 FOR UPDATE SKIP LOCKED) q) c "
-            "WHERE m.id = c.claim_id RETURNING " +
-            std::string(kMessageColumns),
-        owner, formatTimestamp(now + lease), now_text, std::string(laneName(lane)), limit);
+            "FROM (" +
+            due + " LIMIT $4) c WHERE m.id = c.claim_id RETURNING " + std::string(kMessageColumns),
+        owner, formatTimestamp(now + lease), now_text, limit);
     for (const auto& row : r) {
       SmsJob job = readJob(row);
       if (job.status == JobStatus::kSuppressed) {
@@ -439,11 +470,14 @@ Result<std::vector<SmsJob>> PostgresStore::claimDue(Lane lane, int limit, const 
   });
   if (!status.isOk()) return status;
   if (suppressed > 0) {
-    spdlog::info("Jobs to opted-out recipients suppressed instead of sent. lane={} count={}",
-                 laneName(lane), suppressed);
+    spdlog::info("Jobs to opted-out recipients suppressed instead of sent. count={}", suppressed);
   }
-  // RETURNING has no order; the dispatcher expects oldest first.
-  std::sort(jobs.begin(), jobs.end(), [](const SmsJob& a, const SmsJob& b) {
+  // RETURNING has no order; the dispatcher expects lane by lane, oldest first.
+  auto rank = [&](Lane lane) {
+    return std::find(lanes.begin(), lanes.end(), lane) - lanes.begin();
+  };
+  std::sort(jobs.begin(), jobs.end(), [&](const SmsJob& a, const SmsJob& b) {
+    if (a.lane != b.lane) return rank(a.lane) < rank(b.lane);
     return a.not_before != b.not_before ? a.not_before < b.not_before : a.id < b.id;
   });
   return jobs;
@@ -456,8 +490,8 @@ Status PostgresStore::recordOutcome(const JobOutcome& outcome, const std::string
 
 std::vector<Status> PostgresStore::recordOutcomes(std::span<const JobOutcome> outcomes,
                                                   const std::string& owner, TimePoint now) {
-  // One transaction for the whole round: the dispatcher records a batch of outcomes at a time,
-  // and a commit per outcome made the commit, not the provider, the limit of a busy bridge.
+  // One commit for the whole round: the dispatcher records a batch of outcomes at a time, and
+  // a commit per outcome made the commit, not the provider, the limit of a busy bridge.
   std::vector<Status> statuses(outcomes.size());
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (!canTransition(JobStatus::kSending, outcomes[i].status)) {
@@ -471,11 +505,32 @@ std::vector<Status> PostgresStore::recordOutcomes(std::span<const JobOutcome> ou
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (statuses[i].isOk()) valid.push_back(&outcomes[i]);
   }
-  std::set<std::int64_t> applied;
-  Status status = conn_->transact([&](pqxx::work& txn) -> Status {
-    applied = applyOutcomes(txn, valid, owner, now_text);
+  AppliedOutcomes result;
+  // One statement committed on its own: a round costs one round trip, not five (BEGIN, the
+  // attempts, the update, the parked reports, COMMIT), and every one of them held the send
+  // slots of the outcomes waiting to be recorded.
+  Status status = conn_->autocommit([&](pqxx::nontransaction& txn) -> Status {
+    result = applyOutcomes(txn, valid, owner, now_text);
     return Status::ok();
   });
+  const std::set<std::int64_t>& applied = result.applied;
+  if (status.isOk() && !result.parked.empty()) {
+    // Reports that arrived before these send results wait parked; they apply now, in a
+    // transaction of their own. Should it fail they stay parked, and dropParkedReports()
+    // applies them later: the send results above are recorded either way.
+    std::vector<const JobOutcome*> sent;
+    for (const JobOutcome* o : valid) {
+      if (result.parked.count(o->job_id)) sent.push_back(o);
+    }
+    Status released = conn_->transact([&](pqxx::work& txn) -> Status {
+      releaseParkedReports(txn, sent, now_text);
+      return Status::ok();
+    });
+    if (!released.isOk()) {
+      spdlog::warn("Could not apply parked delivery reports yet; they stay parked. error=\"{}\"",
+                   released.toString());
+    }
+  }
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (!statuses[i].isOk()) continue;
     if (!status.isOk()) {
@@ -489,15 +544,14 @@ std::vector<Status> PostgresStore::recordOutcomes(std::span<const JobOutcome> ou
   return statuses;
 }
 
-std::set<std::int64_t> PostgresStore::applyOutcomes(pqxx::work& txn,
-                                                    std::span<const JobOutcome* const> outcomes,
-                                                    const std::string& owner,
-                                                    const std::string& now_text) {
-  // The whole round in two statements, every value a literal escaped by libpq: a statement per
+PostgresStore::AppliedOutcomes PostgresStore::applyOutcomes(
+    pqxx::transaction_base& txn, std::span<const JobOutcome* const> outcomes,
+    const std::string& owner, const std::string& now_text) {
+  // The whole round in ONE statement, every value a literal escaped by libpq: a statement per
   // attempt and per outcome cost a round trip each, and those were most of a round's time even
-  // against a server on loopback.
-  std::set<std::int64_t> applied;
-  if (outcomes.empty()) return applied;
+  // against a server on loopback. Data-modifying CTEs all run, in one snapshot, atomically.
+  AppliedOutcomes result;
+  if (outcomes.empty()) return result;
   auto q = [&](const std::string& value) { return txn.quote(value); };
   std::string attempts, updates;
   for (const JobOutcome* o : outcomes) {
@@ -521,47 +575,52 @@ std::set<std::int64_t> PostgresStore::applyOutcomes(pqxx::work& txn,
                q(sent ? now_text : "") + "," + q(isFinal(o->status) ? now_text : "") + "," +
                q(normaliseProviderMessageId(o->provider_message_id)) + ")";
   }
+  std::string sql =
+      "WITH o(id, status, status_reason, provider, provider_message_id, price, "
+      "currency, attempts, not_before, sent_at, final_at, norm) AS (VALUES " +
+      updates + "), ";
   if (!attempts.empty()) {
-    txn.exec("INSERT INTO " + table("attempts") +
-             " (message_id, provider, outcome, http_status, error_code, error_message, "
-             "started_at, finished_at) VALUES " +
-             attempts);
+    sql += "a AS (INSERT INTO " + table("attempts") +
+           " (message_id, provider, outcome, http_status, error_code, error_message, "
+           "started_at, finished_at) VALUES " +
+           attempts + "), ";
   }
-  auto r = txn.exec(
-      "UPDATE " + table("messages") +
+  sql +=
+      "u AS (UPDATE " + table("messages") +
       " AS m SET status = o.status, status_reason = o.status_reason, "
       "provider = COALESCE(NULLIF(o.provider, ''), m.provider), "
       "provider_message_id = COALESCE(NULLIF(o.provider_message_id, ''), m.provider_message_id), "
       "price = COALESCE(NULLIF(o.price, '')::double precision, m.price), "
-      "currency = COALESCE(NULLIF(o.currency, ''), m.currency), attempts = m.attempts + "
-      "o.attempts, "
+      "currency = COALESCE(NULLIF(o.currency, ''), m.currency), "
+      "attempts = m.attempts + o.attempts, "
       "not_before = COALESCE(NULLIF(o.not_before, '')::timestamptz, m.not_before), "
       "lease_owner = NULL, lease_until = NULL, updated_at = " +
       q(now_text) +
       "::timestamptz, sent_at = COALESCE(NULLIF(o.sent_at, '')::timestamptz, m.sent_at), "
       "final_at = NULLIF(o.final_at, '')::timestamptz, provider_message_id_norm = "
-      "COALESCE(NULLIF(o.norm, ''), m.provider_message_id_norm) FROM (VALUES " +
-      updates +
-      ") AS o(id, status, status_reason, provider, provider_message_id, price, currency, "
-      "attempts, not_before, sent_at, final_at, norm) WHERE m.id = o.id AND m.status = 'sending' "
-      "AND "
-      "m.lease_owner = " +
-      q(owner) + " RETURNING m.id");
-  for (const auto& row : r) applied.insert(row[0].as<std::int64_t>());
-  // Logged before the parked reports below apply, so write-back sees `sent` before what the
-  // reports say came after it. A retry back to `queued` is the dispatcher's business, not a
-  // status anyone acts on.
-  std::vector<std::int64_t> changed;
-  for (const JobOutcome* o : outcomes) {
-    if (o->status != JobStatus::kQueued && applied.count(o->job_id)) changed.push_back(o->job_id);
+      "COALESCE(NULLIF(o.norm, ''), m.provider_message_id_norm) FROM o WHERE m.id = o.id AND "
+      "m.status = 'sending' AND m.lease_owner = " +
+      q(owner) + " RETURNING m.id, m.status, m.mapping, m.provider, o.norm)";
+  if (write_back_mappings_ != "{}") {
+    // Write-back: every applied outcome but a retry back to `queued` (the dispatcher's
+    // business, not a status anyone acts on) is logged, in this same statement.
+    sql += ", l AS (INSERT INTO " + table("status_changes") +
+           " (job_id, status, changed_at, next_try_at) SELECT id, status, " + q(now_text) +
+           "::timestamptz, " + q(now_text) +
+           "::timestamptz FROM u WHERE status <> 'queued' AND mapping = ANY(" +
+           q(write_back_mappings_) + "::text[]) ORDER BY id)";
   }
-  logStatusChanges(txn, changed, now_text);
-  std::vector<const JobOutcome*> sent;
-  for (const JobOutcome* o : outcomes) {
-    if (o->status == JobStatus::kSent && applied.count(o->job_id)) sent.push_back(o);
+  // Which sent jobs have reports parked for them: applied afterwards (recordOutcomes).
+  sql += " SELECT u.id, u.status = 'sent' AND EXISTS (SELECT 1 FROM " + table("reports_parked") +
+         " p WHERE p.provider = u.provider AND (p.provider_message_id_norm = NULLIF(u.norm, '') "
+         "OR p.job_id = u.id)) FROM u";
+  auto r = txn.exec(sql);
+  for (const auto& row : r) {
+    auto id = row[0].as<std::int64_t>();
+    result.applied.insert(id);
+    if (row[1].as<bool>()) result.parked.insert(id);
   }
-  releaseParkedReports(txn, sent, now_text);
-  return applied;
+  return result;
 }
 
 Result<int> PostgresStore::requeueExpiredLeases(TimePoint now) {
@@ -862,7 +921,7 @@ Result<bool> PostgresStore::isOptedOut(const std::string& recipient) {
 }
 
 void PostgresStore::setOptOutLanes(std::vector<Lane> lanes) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(settings_mu_);
   optout_lanes_ = std::move(lanes);
 }
 

@@ -5,7 +5,9 @@
 // instances may share one store without ever leasing the same job twice.
 //
 // Threading: thread-safe; a mutex serialises calls over one connection (the store's work is
-// a few short statements per batch, so one connection is not the bottleneck). Errors follow
+// a few short statements per batch, so one connection is not the bottleneck). Claims have a
+// second connection of their own, opened at the first claim: the dispatcher claims beside its
+// outcome commits, and a claim must not wait for a commit or hold one up. Errors follow
 // PgConnection: kTransient (retry later; a lost connection is reopened at the next call),
 // kConfig (missing tables or privileges: the message says what to run or grant).
 
@@ -43,6 +45,11 @@ class PostgresStore final : public JobStore {
                                                         std::span<const std::string> pks) override;
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override;
+  // Every lane in one statement: one round trip, one commit.
+  Result<std::vector<SmsJob>> claimDueByPriority(std::span<const Lane> lanes, int limit,
+                                                 const std::string& owner,
+                                                 std::chrono::milliseconds lease,
+                                                 TimePoint now) override;
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner, TimePoint now) override;
   std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes, const std::string& owner,
                                      TimePoint now) override;
@@ -72,15 +79,24 @@ class PostgresStore final : public JobStore {
   static constexpr int kSchemaVersion = 2;
 
  private:
-  PostgresStore(std::unique_ptr<PgConnection> conn, std::string prefix)
-      : conn_(std::move(conn)), prefix_(std::move(prefix)) {}
+  PostgresStore(std::unique_ptr<PgConnection> conn, std::string prefix, std::string dsn,
+                std::chrono::milliseconds connect_timeout)
+      : conn_(std::move(conn)),
+        prefix_(std::move(prefix)),
+        dsn_(std::move(dsn)),
+        connect_timeout_(connect_timeout) {}
   std::string table(std::string_view name) const;
   // Upserts a poll source's shadow rows with one statement, inside the enqueue transaction.
   void saveShadow(pqxx::work& txn, const Checkpoint& checkpoint);
-  // Applies the outcomes inside `txn`; returns the ids of the jobs `owner` still leased, whose
-  // outcomes were applied.
-  std::set<std::int64_t> applyOutcomes(pqxx::work& txn, std::span<const JobOutcome* const> outcomes,
-                                       const std::string& owner, const std::string& now_text);
+  struct AppliedOutcomes {
+    std::set<std::int64_t> applied;  // jobs `owner` still leased: their outcomes were applied
+    std::set<std::int64_t> parked;   // of those, sent jobs with reports parked for them
+  };
+  // Applies the outcomes, their attempts and their write-back log in ONE statement, atomic by
+  // itself, so it can run outside an explicit transaction.
+  AppliedOutcomes applyOutcomes(pqxx::transaction_base& txn,
+                                std::span<const JobOutcome* const> outcomes,
+                                const std::string& owner, const std::string& now_text);
   // Inside `txn`: matches and locks the jobs the reports name, writes their changes and, when
   // `park`, parks the kParked reports. One effect per report.
   std::vector<ReportEffect> applyReports(pqxx::work& txn, std::span<const DeliveryReport> reports,
@@ -100,8 +116,13 @@ class PostgresStore final : public JobStore {
   std::mutex mu_;  // one connection, one transaction at a time
   std::unique_ptr<PgConnection> conn_;
   std::string prefix_;
+  std::string dsn_;
+  std::chrono::milliseconds connect_timeout_;
   // Mappings whose status changes are logged, as a text[] literal; guarded by mu_.
   std::string write_back_mappings_ = "{}";
+  std::mutex claim_mu_;                       // claims: their own connection, one at a time
+  std::unique_ptr<PgConnection> claim_conn_;  // null until the first claim
+  std::mutex settings_mu_;                    // optout_lanes_: read by claims and enqueues
   std::vector<Lane> optout_lanes_ = {Lane::kMarketing};
 };
 

@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 
 #include "core/clock.h"
+#include "tests/fakes/claim_priority_checks.h"
 #include "tests/fakes/status_change_checks.h"
 #include "tests/fakes/status_poll_cases.h"
 #include "tests/fakes/store_report_cases.h"
@@ -282,6 +283,45 @@ TEST_F(PostgresStoreTest, ClaimTakesDueJobsOfOneLaneOldestFirst) {
   auto otp_claimed = claim(Lane::kOtp);
   ASSERT_EQ(otp_claimed.size(), 1u);
   EXPECT_EQ(otp_claimed[0].lane, Lane::kOtp);
+}
+
+TEST_F(PostgresStoreTest, ClaimByPriorityTakesLanesInStrictOrder) {
+  testing::checkClaimByPriority(*store_, clock_.now());
+}
+
+TEST_F(PostgresStoreTest, ClaimByPrioritySuppressesOptedOutMarketing) {
+  testing::checkClaimByPrioritySuppressesOptOuts(*store_, clock_.now());
+}
+
+TEST_F(PostgresStoreTest, ParkedReportsApplyWhenTheirSendResultIsRecorded) {
+  std::vector<SmsJob> jobs = {job("parked"), job("plain")};
+  ASSERT_TRUE(store_->enqueue(jobs, {"shop", "1"}));
+  auto claimed = claim(Lane::kTransactional);
+  ASSERT_EQ(claimed.size(), 2u);
+  // The report races ahead of its send result: kept until the result names its id.
+  DeliveryReport report;
+  report.provider = "smsapi";
+  report.provider_message_id = "pm-parked";
+  report.status = JobStatus::kDelivered;
+  report.reported_at = clock_.now();
+  auto effect = store_->applyDeliveryReport(report, clock_.now());
+  ASSERT_TRUE(effect) << effect.error().toString();
+  ASSERT_EQ(*effect, ReportEffect::kParked);
+
+  std::vector<JobOutcome> outcomes(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    outcomes[i].job_id = claimed[i].id;
+    outcomes[i].status = JobStatus::kSent;
+    outcomes[i].provider = "smsapi";
+    outcomes[i].provider_message_id = "pm-" + claimed[i].dedup_key;
+  }
+  for (const Status& s : store_->recordOutcomes(outcomes, "me", clock_.now())) {
+    EXPECT_TRUE(s.isOk()) << s.toString();
+  }
+  for (const SmsJob& j : claimed) {
+    EXPECT_EQ(statusOf(j.id), j.dedup_key == "parked" ? "delivered" : "sent") << j.dedup_key;
+  }
+  EXPECT_EQ(rowCount("reports_parked"), 0);
 }
 
 TEST_F(PostgresStoreTest, TwoConcurrentClaimersNeverClaimTheSameJob) {

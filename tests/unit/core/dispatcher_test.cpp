@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "connectors/sqlite/sqlite_store.h"
@@ -613,6 +615,112 @@ TEST_F(StoreThreadTest, MaxInflightBoundsSendsWhoseOutcomeIsNotRecorded) {
   runUntil([&] { return d->stats().sent == 12u; });
   stopAndDrain(*d);
   EXPECT_EQ(count(JobStatus::kSent), 12);
+}
+
+// A store whose outcome records wait at a gate until the test opens it: a commit that takes
+// as long as the test wants. Everything else goes straight to the SQLite store.
+class GatedStore final : public JobStore {
+ public:
+  explicit GatedStore(JobStore& inner) : inner_(inner) {}
+
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  bool recordWaiting() {
+    std::lock_guard lock(mu_);
+    return waiting_ > 0;
+  }
+
+  std::vector<Status> recordOutcomes(std::span<const JobOutcome> outcomes, const std::string& owner,
+                                     TimePoint now) override {
+    {
+      std::unique_lock lock(mu_);
+      ++waiting_;
+      opened_.wait(lock, [this] { return open_; });
+      --waiting_;
+    }
+    return inner_.recordOutcomes(outcomes, owner, now);
+  }
+  Status recordOutcome(const JobOutcome& outcome, const std::string& owner,
+                       TimePoint now) override {
+    return recordOutcomes(std::span(&outcome, 1), owner, now).front();
+  }
+  Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
+                                       milliseconds lease, TimePoint now) override {
+    return inner_.claimDue(lane, limit, owner, lease, now);
+  }
+  Result<std::vector<SmsJob>> claimDueByPriority(std::span<const Lane> lanes, int limit,
+                                                 const std::string& owner, milliseconds lease,
+                                                 TimePoint now) override {
+    return inner_.claimDueByPriority(lanes, limit, owner, lease, now);
+  }
+  Status migrate() override { return inner_.migrate(); }
+  std::vector<std::string> migrationSql() const override { return inner_.migrationSql(); }
+  Status checkSchema() override { return inner_.checkSchema(); }
+  Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
+                                const Checkpoint& checkpoint) override {
+    return inner_.enqueue(jobs, checkpoint);
+  }
+  Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override {
+    return inner_.loadCheckpoint(source);
+  }
+  Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
+                                                        const std::string& table,
+                                                        std::span<const std::string> pks) override {
+    return inner_.loadShadow(source, table, pks);
+  }
+  Result<int> requeueExpiredLeases(TimePoint now) override {
+    return inner_.requeueExpiredLeases(now);
+  }
+  Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override {
+    return inner_.holdExpiredLeases(now, routes);
+  }
+  Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override {
+    return inner_.applyDeliveryReport(report, now);
+  }
+  Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override {
+    return inner_.countByStatus();
+  }
+
+ private:
+  JobStore& inner_;
+  std::mutex mu_;
+  std::condition_variable opened_;
+  bool open_ = false;
+  int waiting_ = 0;
+};
+
+TEST_F(StoreThreadTest, ClaimsGoOnWhileAnOutcomeCommitIsStillRunning) {
+  for (int i = 0; i < 3; ++i) enqueue("first" + std::to_string(i));
+  GatedStore gated(*store_);
+  first_.defer = true;
+  config_.batch_size = 3;
+  config_.max_inflight = 10;
+  Dispatcher d(config_, gated, {{"first", &first_}}, {{"default", Route{"first"}}}, clock_, io_);
+  // Opened on every way out (before `d` goes), so the dispatcher's workers can be joined.
+  struct Opener {
+    GatedStore& store;
+    ~Opener() { store.open(); }
+  } opener{gated};
+  d.start();
+  runUntil([&] { return first_.pending.size() == 3u; });
+  first_.complete();
+  runUntil([&] { return gated.recordWaiting(); });
+
+  // That commit hangs; jobs that come due now are still claimed and sent: a claim must not
+  // queue behind a commit, which would hold every send slot waiting a claim longer.
+  for (int i = 0; i < 3; ++i) enqueue("second" + std::to_string(i));
+  runUntil([&] { return first_.sent.size() == 6u; });
+
+  gated.open();
+  while (!first_.pending.empty()) first_.complete();
+  runUntil([&] { return d.stats().sent == 6u; });
+  stopAndDrain(d);
+  EXPECT_EQ(count(JobStatus::kSent), 6);
 }
 
 }  // namespace
