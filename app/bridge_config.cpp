@@ -166,8 +166,10 @@ const config::Schema& providerSchema() {
               required(oneOf("type", registeredTypes(providerRegistry()), "Provider kind.")),
               integer("max_inflight", 0,
                       "Most requests to this provider awaiting an answer at once; 0: only "
-                      "`dispatcher.max_inflight` applies. It also bounds the duplicates a "
-                      "crash can cause with providers that have no idempotency key."),
+                      "`dispatcher.max_inflight` applies. With latency L the provider then "
+                      "gets at most max_inflight / L messages per second; keep "
+                      "`dispatcher.max_inflight` above the sum of its providers' values, or it "
+                      "is the lower limit."),
               object("rate_limit", rateLimitSchema(),
                      "Sending rate this account allows; never exceeded in any one-second "
                      "window."),
@@ -256,8 +258,15 @@ const config::Schema& dispatcherSchema() {
   static const Schema schema = plainSchema(
       "dispatcher", "How queued jobs are claimed and sent.",
       {
-          integer("batch_size", 50, "Most jobs claimed per lane per round."),
-          integer("max_inflight", 100, "Most sends in progress at once."),
+          integer("batch_size", 50,
+                  "Most jobs claimed per round, lanes in priority order; also the most "
+                  "claimed jobs waiting for a send slot."),
+          integer("max_inflight", 100,
+                  "Most sends whose outcome is not durable yet: requests awaiting an answer "
+                  "plus answers waiting for their commit to the store. This bounds the SMS a "
+                  "crash can duplicate with providers that have no idempotency key (Twilio, "
+                  "MessageFlow). A send slot stays taken until its outcome is committed, so "
+                  "set it a batch above the providers' `max_inflight` to let them be reached."),
           duration("poll_interval", "200ms", "How often to look for due jobs when idle."),
           duration("lease", "60s",
                    "How long a claimed job belongs to this process. A job whose owner died "

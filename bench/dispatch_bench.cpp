@@ -10,7 +10,16 @@
 //     store is not in it either);
 //   - peak RSS (VmHWM, reset before each run where the kernel allows), vs ≤ 64 MB;
 //   - with provider latency (50 ms): SMS/s vs min(rate limit, max_inflight / latency), the
-//     most any sender limited to max_inflight requests in flight can do (Little's law).
+//     most any sender limited to the provider's max_inflight requests in flight can do (Little's
+//     law).
+//
+// Two limits are set. The provider's `max_inflight` (--max-inflight) caps its requests awaiting
+// an answer: the concurrency the formula above is about. The dispatcher's `max_inflight`
+// (--dispatcher-max-inflight) caps the sends whose outcome is not durable yet, the requests in
+// flight plus the answers waiting for their commit, which is what a crash can duplicate. Set
+// equal, each send slot stays taken for the latency plus the wait for its outcome's commit, so
+// the provider limit is never reached; by default the dispatcher's is the provider's plus one
+// batch, room for the answers of one commit.
 //
 // Targets are printed as MET or MISSED, never failed: the exit code is non-zero only on errors
 // (a job not `sent` at the end, a provider that refuses, a database that cannot be reached).
@@ -79,7 +88,8 @@ struct Options {
   std::string provider = "smsapi";
   std::string latency = "50ms";
   int latency_jobs = 20000;
-  int max_inflight = 100;
+  int max_inflight = 100;           // the provider's
+  int dispatcher_max_inflight = 0;  // 0: max_inflight + batch
   int batch = 50;
   int fake_threads = 1;
   std::string pg_dsn;
@@ -372,7 +382,7 @@ BridgeFigures runBridge(JobStore& store, const Options& options, const std::stri
   DispatcherConfig config;
   config.owner = "dispatch_bench";
   config.batch_size = options.batch;
-  config.max_inflight = options.max_inflight;
+  config.max_inflight = options.dispatcher_max_inflight;
   config.limits[options.provider].max_inflight = options.max_inflight;
   TimedStore timed(store);
   Dispatcher dispatcher(config, timed, {{options.provider, &provider}},
@@ -617,8 +627,13 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"smsapi", "twilio", "messageflow"}));
   app.add_option("--latency", options.latency, "provider latency of the second run; 0 skips it");
   app.add_option("--latency-jobs", options.latency_jobs, "jobs in the latency run");
-  app.add_option("--max-inflight", options.max_inflight, "dispatcher and provider max_inflight")
+  app.add_option("--max-inflight", options.max_inflight,
+                 "the provider's max_inflight: requests awaiting an answer")
       ->check(CLI::PositiveNumber);
+  app.add_option("--dispatcher-max-inflight", options.dispatcher_max_inflight,
+                 "the dispatcher's max_inflight: sends whose outcome is not durable yet; "
+                 "default --max-inflight + --batch")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--batch", options.batch, "dispatcher batch_size")->check(CLI::PositiveNumber);
   app.add_option("--fake-threads", options.fake_threads, "fake provider server threads")
       ->check(CLI::Range(1, 64));
@@ -627,6 +642,9 @@ int run(int argc, char** argv) {
   app.add_option("--log-level", options.log_level,
                  "bridge log level; info logs a line per SMS (send stderr to /dev/null)");
   CLI11_PARSE(app, argc, argv);
+  if (options.dispatcher_max_inflight == 0) {
+    options.dispatcher_max_inflight = options.max_inflight + options.batch;
+  }
 
   if (Status s = setupLogging(options.log_level, LogFormat::kText); !s.isOk()) die(s.toString());
   auto latency = config::parseDuration(options.latency);
@@ -645,10 +663,11 @@ int run(int argc, char** argv) {
   const std::filesystem::path& dir = scratch.path;
   std::filesystem::create_directories(dir);
   std::printf(
-      "smsbridge dispatch_bench: %d jobs via %s, max_inflight %d, batch %d, fake provider "
-      "threads %d, log level %s; %u CPUs\n",
-      options.jobs, options.provider.c_str(), options.max_inflight, options.batch,
-      options.fake_threads, options.log_level.c_str(), std::thread::hardware_concurrency());
+      "smsbridge dispatch_bench: %d jobs via %s, provider max_inflight %d, dispatcher "
+      "max_inflight %d, batch %d, fake provider threads %d, log level %s; %u CPUs\n",
+      options.jobs, options.provider.c_str(), options.max_inflight, options.dispatcher_max_inflight,
+      options.batch, options.fake_threads, options.log_level.c_str(),
+      std::thread::hardware_concurrency());
 
   if (options.store != "postgres") {
     auto store = sqlite::SqliteStore::create((dir / "store.db").string(), "smsbridge_",
