@@ -1,5 +1,7 @@
 #include "providers/http_provider.h"
 
+#include "core/json_text.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -354,45 +356,6 @@ std::optional<double> jsonNumber(const nlohmann::json& object, const char* key) 
     if (!text.empty() && end == text.c_str() + text.size()) return value;
   }
   return std::nullopt;
-}
-
-void appendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[static_cast<unsigned char>(c) >> 4];
-          out += kHex[static_cast<unsigned char>(c) & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 std::string digitsOnly(std::string_view phone) {

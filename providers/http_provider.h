@@ -158,9 +158,6 @@ std::string jsonString(const nlohmann::json& object, const char* key);
 nlohmann::json parseJsonMembers(std::string_view text,
                                 std::initializer_list<std::string_view> keys);
 std::optional<double> jsonNumber(const nlohmann::json& object, const char* key);
-// Appends `text` as a JSON string, quoted and escaped byte for byte as nlohmann's dump() would
-// (so requests built either way are identical). `text` must be valid UTF-8.
-void appendJsonString(std::string& out, std::string_view text);
 // The digits of a phone number ("+48 600" → "48600").
 std::string digitsOnly(std::string_view phone);
 

@@ -1,5 +1,7 @@
 #include "providers/messageflow.h"
 
+#include "core/json_text.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

@@ -1,5 +1,7 @@
 #include "connectors/mysql/binlog_rows.h"
 
+#include "core/json_text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -322,42 +324,6 @@ Result<std::string> decodeDecimal(Reader& r, int precision, int scale) {
 }
 
 // ---- JSON --------------------------------------------------------------------------------
-
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 // Shortest text that reads back as `d`, the way MySQL prints JSON doubles: "2.5", "3.0",
 // "1e20".

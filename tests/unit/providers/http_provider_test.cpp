@@ -90,19 +90,6 @@ TEST(WireHelpersTest, ParseJsonMembersKeepsOnlyTheNamedTopLevelMembers) {
   EXPECT_EQ(parseJsonMembers("[1,2]", {"sid"}), nlohmann::json::array({1, 2}));
 }
 
-TEST(WireHelpersTest, AppendJsonStringWritesWhatNlohmannDumps) {
-  std::string tricky = "quote\" backslash\\ slash/ del\x7f Zażółć \xF0\x9F\x98\x80 ";
-  for (int c = 0; c < 0x20; ++c) tricky += static_cast<char>(c);
-
-  std::string out = "x";
-  appendJsonString(out, tricky);
-
-  EXPECT_EQ(out, "x" + nlohmann::json(tricky).dump());
-  std::string empty;
-  appendJsonString(empty, "");
-  EXPECT_EQ(empty, "\"\"");
-}
-
 TEST(TransportErrorTest, RequestsThatNeverLeftAreNotAmbiguous) {
   for (HttpError error : {HttpError::kConnect, HttpError::kConnectTimeout, HttpError::kTls}) {
     SendResult result = classifyTransportError(transportFailure(error));
