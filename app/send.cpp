@@ -24,6 +24,7 @@
 #include "app/commands.h"
 #include "connectors/sqlite/sqlite_db.h"
 #include "connectors/sqlite/sqlite_store.h"
+#include "core/forwarding_job_store.h"
 #include "core/phone.h"
 #include "core/sms_text.h"
 

@@ -60,6 +60,7 @@
 #include "connectors/postgres/pg_store.h"
 #include "connectors/sqlite/sqlite_store.h"
 #include "core/dispatcher.h"
+#include "core/forwarding_job_store.h"
 #include "core/http_client.h"
 #include "core/log.h"
 #include "providers/http_provider.h"
@@ -268,7 +269,7 @@ class PgTables {
 // lease sweeps on its store worker), so a run can say how busy each worker was, and how many
 // jobs each claim and outcomes each commit carried. The two workers call at the same time: the
 // totals are guarded.
-class TimedStore final : public JobStore {
+class TimedStore final : public ForwardingJobStore {
  public:
   struct Totals {
     double claim_seconds = 0, record_seconds = 0, sweep_seconds = 0;
@@ -277,36 +278,22 @@ class TimedStore final : public JobStore {
     std::size_t claimed = 0, recorded = 0;
   };
 
-  explicit TimedStore(JobStore& inner) : inner_(inner) {}
+  explicit TimedStore(JobStore& inner) : ForwardingJobStore(inner) {}
   Totals totals() const {
     std::lock_guard lock(mu_);
     return totals_;
   }
 
-  Status migrate() override { return inner_.migrate(); }
-  std::vector<std::string> migrationSql() const override { return inner_.migrationSql(); }
-  Status checkSchema() override { return inner_.checkSchema(); }
-  Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
-                                const Checkpoint& checkpoint) override {
-    return inner_.enqueue(jobs, checkpoint);
-  }
-  Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override {
-    return inner_.loadCheckpoint(source);
-  }
-  Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
-                                                        const std::string& table,
-                                                        std::span<const std::string> pks) override {
-    return inner_.loadShadow(source, table, pks);
-  }
   Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
                                        std::chrono::milliseconds lease, TimePoint now) override {
-    return timedClaim([&] { return inner_.claimDue(lane, limit, owner, lease, now); });
+    return timedClaim([&] { return ForwardingJobStore::claimDue(lane, limit, owner, lease, now); });
   }
   Result<std::vector<SmsJob>> claimDueByPriority(std::span<const Lane> lanes, int limit,
                                                  const std::string& owner,
                                                  std::chrono::milliseconds lease,
                                                  TimePoint now) override {
-    return timedClaim([&] { return inner_.claimDueByPriority(lanes, limit, owner, lease, now); });
+    return timedClaim(
+        [&] { return ForwardingJobStore::claimDueByPriority(lanes, limit, owner, lease, now); });
   }
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner,
                        TimePoint now) override {
@@ -316,7 +303,7 @@ class TimedStore final : public JobStore {
                                      TimePoint now) override {
     auto start = Clock::now();
     double cpu = threadCpuSeconds();
-    auto r = inner_.recordOutcomes(outcomes, owner, now);
+    auto r = ForwardingJobStore::recordOutcomes(outcomes, owner, now);
     double cpu_used = threadCpuSeconds() - cpu;
     std::lock_guard lock(mu_);
     totals_.cpu_seconds += cpu_used;
@@ -327,19 +314,10 @@ class TimedStore final : public JobStore {
   }
   Result<int> requeueExpiredLeases(TimePoint now) override {
     auto start = Clock::now();
-    auto r = inner_.requeueExpiredLeases(now);
+    auto r = ForwardingJobStore::requeueExpiredLeases(now);
     std::lock_guard lock(mu_);
     totals_.sweep_seconds += secondsSince(start);
     return r;
-  }
-  Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override {
-    return inner_.holdExpiredLeases(now, routes);
-  }
-  Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override {
-    return inner_.applyDeliveryReport(report, now);
-  }
-  Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override {
-    return inner_.countByStatus();
   }
 
  private:
@@ -357,7 +335,6 @@ class TimedStore final : public JobStore {
     return r;
   }
 
-  JobStore& inner_;
   mutable std::mutex mu_;
   Totals totals_;
 };

@@ -1,5 +1,7 @@
 #include "core/dispatcher.h"
 
+#include "core/forwarding_job_store.h"
+
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -619,9 +621,9 @@ TEST_F(StoreThreadTest, MaxInflightBoundsSendsWhoseOutcomeIsNotRecorded) {
 
 // A store whose outcome records wait at a gate until the test opens it: a commit that takes
 // as long as the test wants. Everything else goes straight to the SQLite store.
-class GatedStore final : public JobStore {
+class GatedStore final : public ForwardingJobStore {
  public:
-  explicit GatedStore(JobStore& inner) : inner_(inner) {}
+  explicit GatedStore(JobStore& inner) : ForwardingJobStore(inner) {}
 
   void open() {
     {
@@ -643,51 +645,14 @@ class GatedStore final : public JobStore {
       opened_.wait(lock, [this] { return open_; });
       --waiting_;
     }
-    return inner_.recordOutcomes(outcomes, owner, now);
+    return ForwardingJobStore::recordOutcomes(outcomes, owner, now);
   }
   Status recordOutcome(const JobOutcome& outcome, const std::string& owner,
                        TimePoint now) override {
     return recordOutcomes(std::span(&outcome, 1), owner, now).front();
   }
-  Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
-                                       milliseconds lease, TimePoint now) override {
-    return inner_.claimDue(lane, limit, owner, lease, now);
-  }
-  Result<std::vector<SmsJob>> claimDueByPriority(std::span<const Lane> lanes, int limit,
-                                                 const std::string& owner, milliseconds lease,
-                                                 TimePoint now) override {
-    return inner_.claimDueByPriority(lanes, limit, owner, lease, now);
-  }
-  Status migrate() override { return inner_.migrate(); }
-  std::vector<std::string> migrationSql() const override { return inner_.migrationSql(); }
-  Status checkSchema() override { return inner_.checkSchema(); }
-  Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
-                                const Checkpoint& checkpoint) override {
-    return inner_.enqueue(jobs, checkpoint);
-  }
-  Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override {
-    return inner_.loadCheckpoint(source);
-  }
-  Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
-                                                        const std::string& table,
-                                                        std::span<const std::string> pks) override {
-    return inner_.loadShadow(source, table, pks);
-  }
-  Result<int> requeueExpiredLeases(TimePoint now) override {
-    return inner_.requeueExpiredLeases(now);
-  }
-  Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override {
-    return inner_.holdExpiredLeases(now, routes);
-  }
-  Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override {
-    return inner_.applyDeliveryReport(report, now);
-  }
-  Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override {
-    return inner_.countByStatus();
-  }
 
  private:
-  JobStore& inner_;
   std::mutex mu_;
   std::condition_variable opened_;
   bool open_ = false;

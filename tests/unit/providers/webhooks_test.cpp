@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "connectors/sqlite/sqlite_store.h"
+#include "core/forwarding_job_store.h"
 #include "providers/twilio.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/unit/providers/http_test_support.h"
@@ -23,46 +24,16 @@ using testing::fixture;
 
 // The SQLite store, seen through: counts the calls that write, keeps inbound messages and
 // opt-outs in memory, and can be told to fail.
-class ObservedStore final : public JobStore {
+class ObservedStore final : public ForwardingJobStore {
  public:
-  explicit ObservedStore(std::unique_ptr<JobStore> inner) : inner_(std::move(inner)) {}
+  explicit ObservedStore(std::unique_ptr<JobStore> inner)
+      : ForwardingJobStore(*inner), owned_(std::move(inner)) {}
 
-  Status migrate() override { return inner_->migrate(); }
-  std::vector<std::string> migrationSql() const override { return inner_->migrationSql(); }
-  Status checkSchema() override { return inner_->checkSchema(); }
   Result<EnqueueResult> enqueue(std::span<const SmsJob> jobs,
                                 const Checkpoint& checkpoint) override {
     std::lock_guard lock(mu_);
     ++writes;
-    return inner_->enqueue(jobs, checkpoint);
-  }
-  Result<std::optional<std::string>> loadCheckpoint(const std::string& source) override {
-    return inner_->loadCheckpoint(source);
-  }
-  Result<std::map<std::string, std::string>> loadShadow(const std::string& source,
-                                                        const std::string& table,
-                                                        std::span<const std::string> pks) override {
-    return inner_->loadShadow(source, table, pks);
-  }
-  Result<std::vector<SmsJob>> claimDue(Lane lane, int limit, const std::string& owner,
-                                       std::chrono::milliseconds lease, TimePoint now) override {
-    return inner_->claimDue(lane, limit, owner, lease, now);
-  }
-  Status recordOutcome(const JobOutcome& outcome, const std::string& owner,
-                       TimePoint now) override {
-    return inner_->recordOutcome(outcome, owner, now);
-  }
-  Result<int> requeueExpiredLeases(TimePoint now) override {
-    return inner_->requeueExpiredLeases(now);
-  }
-  Result<int> holdExpiredLeases(TimePoint now, std::span<const std::string> routes) override {
-    return inner_->holdExpiredLeases(now, routes);
-  }
-  Result<ReportEffect> applyDeliveryReport(const DeliveryReport& report, TimePoint now) override {
-    return inner_->applyDeliveryReport(report, now);
-  }
-  Result<std::vector<DeliveryReport>> dropParkedReports(TimePoint parked_before) override {
-    return inner_->dropParkedReports(parked_before);
+    return ForwardingJobStore::enqueue(jobs, checkpoint);
   }
   Result<std::vector<ReportEffect>> applyDeliveryReports(std::span<const DeliveryReport> reports,
                                                          TimePoint now) override {
@@ -72,6 +43,7 @@ class ObservedStore final : public JobStore {
       ++report_batches;
       if (fail_writes) return transientError("the database is gone");
     }
+    // One by one through applyDeliveryReport, JobStore's default.
     return JobStore::applyDeliveryReports(reports, now);
   }
   Status recordInbound(const InboundSms& sms) override {
@@ -93,9 +65,6 @@ class ObservedStore final : public JobStore {
     std::lock_guard lock(mu_);
     return optouts.count(recipient) && optouts[recipient];
   }
-  Result<std::vector<std::pair<JobStatus, int>>> countByStatus() override {
-    return inner_->countByStatus();
-  }
 
   std::mutex mu_;
   int writes = 0;
@@ -106,7 +75,7 @@ class ObservedStore final : public JobStore {
   std::map<std::string, std::string> optout_reasons;
 
  private:
-  std::unique_ptr<JobStore> inner_;
+  std::unique_ptr<JobStore> owned_;  // what ForwardingJobStore forwards to
 };
 
 const char* kTwilioToken = "twilio-auth-token";
