@@ -157,13 +157,8 @@ int readBinlogRemotely(mysql::Connection& admin, const ConnectionOptions& o,
 
 int main(int argc, char** argv) {
   const CaptureArgs args = parseCaptureArgs(argc, argv, "SMSBRIDGE_TEST_MYSQL_DSN");
-  const int updates = args.updates;
-  const int clients = args.clients;
-  const int rate = args.rate;
-  const int latency_seconds = args.latency_seconds;
-  const int batch_size = args.batch_size;
-  const int rows = args.rows;
-  auto options = mysql::parseDsn(args.dsn);
+  const auto& [updates, clients, rate, latency_seconds, batch_size, rows, dsn] = args;
+  auto options = mysql::parseDsn(dsn);
   if (!options) die(options.error().toString());
   const std::string tag = "bench" + std::to_string(getpid());
   const std::string raw_table = tag + "_raw", table = tag + "_orders", prefix = tag + "_sb_";

@@ -151,13 +151,7 @@ std::string recvlogicalBinary() {
 
 int main(int argc, char** argv) {
   const CaptureArgs args = parseCaptureArgs(argc, argv, "SMSBRIDGE_TEST_PG_DSN");
-  const int updates = args.updates;
-  const int clients = args.clients;
-  const int rate = args.rate;
-  const int latency_seconds = args.latency_seconds;
-  const int batch_size = args.batch_size;
-  const int rows = args.rows;
-  const std::string& dsn = args.dsn;
+  const auto& [updates, clients, rate, latency_seconds, batch_size, rows, dsn] = args;
   const std::string tag = "bench" + std::to_string(getpid());
   const std::string raw_table = tag + "_raw", table = tag + "_orders", prefix = tag + "_sb_";
   const std::string recv_slot = tag + "_recv";
