@@ -11,26 +11,9 @@
 #include <vector>
 
 #include "core/job_store.h"
+#include "tests/fakes/sample_job.h"
 
 namespace smsbridge::testing {
-
-inline SmsJob claimPriorityJob(const std::string& key, Lane lane, TimePoint not_before) {
-  SmsJob job;
-  job.dedup_key = key;
-  job.source = "shop";
-  job.mapping = "order_shipped";
-  job.entity_table = "orders";
-  job.entity_id = key;
-  job.recipient = "+48600700800";
-  job.recipient_raw = "600700800";
-  job.body = "Hello";
-  job.segments = 1;
-  job.lane = lane;
-  job.route = "default";
-  job.created_at = not_before;
-  job.not_before = not_before;
-  return job;
-}
 
 inline std::vector<std::string> claimedKeys(JobStore& store, int limit, TimePoint now) {
   auto jobs =
@@ -61,14 +44,14 @@ inline int countOf(JobStore& store, JobStatus status) {
 inline void checkClaimByPriority(JobStore& store, TimePoint now) {
   using std::chrono::seconds;
   std::vector<SmsJob> jobs = {
-      claimPriorityJob("marketing-old", Lane::kMarketing, now - seconds(300)),
-      claimPriorityJob("trans-new", Lane::kTransactional, now - seconds(10)),
-      claimPriorityJob("otp-new", Lane::kOtp, now - seconds(5)),
-      claimPriorityJob("trans-old", Lane::kTransactional, now - seconds(60)),
-      claimPriorityJob("otp-old", Lane::kOtp, now - seconds(20)),
-      claimPriorityJob("trans-mid", Lane::kTransactional, now - seconds(30)),
-      claimPriorityJob("marketing-new", Lane::kMarketing, now - seconds(100)),
-      claimPriorityJob("otp-future", Lane::kOtp, now + seconds(60)),
+      sampleJob("marketing-old", Lane::kMarketing, now - seconds(300)),
+      sampleJob("trans-new", Lane::kTransactional, now - seconds(10)),
+      sampleJob("otp-new", Lane::kOtp, now - seconds(5)),
+      sampleJob("trans-old", Lane::kTransactional, now - seconds(60)),
+      sampleJob("otp-old", Lane::kOtp, now - seconds(20)),
+      sampleJob("trans-mid", Lane::kTransactional, now - seconds(30)),
+      sampleJob("marketing-new", Lane::kMarketing, now - seconds(100)),
+      sampleJob("otp-future", Lane::kOtp, now + seconds(60)),
   };
   ASSERT_TRUE(store.enqueue(jobs, {"shop", "1"}));
 
@@ -78,7 +61,7 @@ inline void checkClaimByPriority(JobStore& store, TimePoint now) {
   EXPECT_EQ(countOf(store, JobStatus::kSending), 4);
 
   // A new OTP goes ahead of the marketing jobs that were due long before it.
-  std::vector<SmsJob> late = {claimPriorityJob("otp-late", Lane::kOtp, now - seconds(1))};
+  std::vector<SmsJob> late = {sampleJob("otp-late", Lane::kOtp, now - seconds(1))};
   ASSERT_TRUE(store.enqueue(late, {"shop", "2"}));
   EXPECT_EQ(claimedKeys(store, 2, now), (std::vector<std::string>{"otp-late", "trans-new"}));
   EXPECT_EQ(claimedKeys(store, 10, now),
@@ -91,11 +74,11 @@ inline void checkClaimByPriority(JobStore& store, TimePoint now) {
 // and the claim goes on to the jobs after it. For stores that keep opt-outs.
 inline void checkClaimByPrioritySuppressesOptOuts(JobStore& store, TimePoint now) {
   using std::chrono::seconds;
-  SmsJob opted = claimPriorityJob("opted", Lane::kMarketing, now - seconds(20));
+  SmsJob opted = sampleJob("opted", Lane::kMarketing, now - seconds(20));
   opted.recipient = "+48600000001";
-  SmsJob other = claimPriorityJob("other", Lane::kMarketing, now - seconds(10));
+  SmsJob other = sampleJob("other", Lane::kMarketing, now - seconds(10));
   std::vector<SmsJob> jobs = {opted, other,
-                              claimPriorityJob("trans", Lane::kTransactional, now - seconds(5))};
+                              sampleJob("trans", Lane::kTransactional, now - seconds(5))};
   ASSERT_TRUE(store.enqueue(jobs, {"shop", "1"}));
   ASSERT_TRUE(store.setOptOut("+48600000001", true, "STOP", now).isOk());
 

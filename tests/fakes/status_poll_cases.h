@@ -13,26 +13,9 @@
 #include <vector>
 
 #include "core/job_store.h"
+#include "tests/fakes/sample_job.h"
 
 namespace smsbridge::testing {
-
-inline SmsJob statusPollJob(const std::string& key, TimePoint now) {
-  SmsJob job;
-  job.dedup_key = key;
-  job.source = "shop";
-  job.mapping = "order_shipped";
-  job.entity_table = "orders";
-  job.entity_id = key;
-  job.recipient = "+48600700800";
-  job.recipient_raw = "600700800";
-  job.body = "Hello";
-  job.segments = 1;
-  job.lane = Lane::kTransactional;
-  job.route = "default";
-  job.created_at = now;
-  job.not_before = now;
-  return job;
-}
 
 // Enqueues one job per key, claims them and records each as `sent` by `provider` at `sent_at`
 // with provider message id "<key>-id". Returns the job ids in key order.
@@ -41,7 +24,7 @@ inline std::vector<std::int64_t> sendStatusPollJobs(JobStore& store,
                                                     const std::string& provider,
                                                     TimePoint sent_at) {
   std::vector<SmsJob> jobs;
-  for (const auto& key : keys) jobs.push_back(statusPollJob(key, sent_at));
+  for (const auto& key : keys) jobs.push_back(sampleJob(key, Lane::kTransactional, sent_at));
   EXPECT_TRUE(store.enqueue(jobs, {"shop", ""}));
   auto claimed = store.claimDue(Lane::kTransactional, 100, "me", std::chrono::seconds(30), sent_at);
   EXPECT_TRUE(claimed) << claimed.error().toString();
@@ -132,7 +115,8 @@ inline void checkClaimStatusPolls(JobStore& store) {
 inline void checkCountByStatusAndLane(JobStore& store) {
   const TimePoint now = TimePoint(std::chrono::seconds(1'800'000'000));
   std::vector<SmsJob> jobs;
-  for (const char* key : {"a", "b", "c", "d"}) jobs.push_back(statusPollJob(key, now));
+  for (const char* key : {"a", "b", "c", "d"})
+    jobs.push_back(sampleJob(key, Lane::kTransactional, now));
   jobs[2].lane = Lane::kOtp;
   jobs[3].lane = Lane::kMarketing;
   ASSERT_TRUE(store.enqueue(jobs, {"shop", "1"}));
